@@ -1,0 +1,49 @@
+# The two commands of the README: `make book` and `make test`. Each sets up .venv itself
+# (created when missing, refreshed when pyproject.toml or this file changed).
+PYTHON  ?= python3
+PROFILE ?= quick
+# torch is pinned here, for development, and not in pyproject.toml: Colab brings its own
+TORCH   := torch==2.13.0
+VENV    := .venv
+BIN     := $(abspath $(VENV)/bin)
+STAMP   := $(VENV)/.installed
+BUILD   := _build
+# papermill's per-cell limit, in seconds
+CELL_TIMEOUT ?= 3600
+
+# the kernel papermill and nbval start must be this venv's python
+export PATH := $(BIN):$(PATH)
+
+.PHONY: book test lint notebooks clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet $(TORCH)
+	$(VENV)/bin/python -m pip install --quiet --editable ".[book,test]"
+	touch $@
+
+# from _config.yml and each chapter's .py (what we edit): the README's chapter table, each chapter's
+# Colab cell, and its .ipynb (what Colab and the toc open), without outputs
+notebooks: $(STAMP)
+	$(BIN)/python book/build.py sync
+
+lint: $(STAMP)
+	$(BIN)/ruff check recsae_lite tests book
+	$(BIN)/ruff format --check recsae_lite tests book
+
+# execute every chapter with papermill (stop at the first failure), then render with Jupyter Book 1
+book: notebooks
+	$(BIN)/python book/build.py stage --out $(BUILD)/src --profile $(PROFILE) --timeout $(CELL_TIMEOUT)
+	$(BIN)/jupyter-book build $(BUILD)/src --path-output . --warningiserror --quiet
+	@echo "book: $(BUILD)/html/index.html"
+
+# unit tests, then every chapter executed with PROFILE=ci (tests/test_notebooks.py writes
+# $(BUILD)/ci), then nbval re-executes those notebooks: a chapter must reproduce itself
+test: lint
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -p tests.nbval_plotly --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg $(BUILD)/ci
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,192 @@
+"""The book's build pipeline (no need to read; the Makefile calls it).
+
+    python book/build.py sync     each chapter's .ipynb from its .py; the README's chapter table
+                                  and each chapter's Colab cell from _config.yml
+    python book/build.py check    fail when `sync` would change a file
+    python book/build.py execute --profile ci --out _build/ci
+    python book/build.py stage --profile quick --out _build/src
+                                  execute into the folder and assemble the book's source there
+
+The repository address lives in one place, `repository.url` in _config.yml; `sync` writes it into
+the README's Colab links and into the first cell of every chapter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+CELL_MARK = "\n# %%"
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+TABLE_START, TABLE_END = "<!-- chapters: made by book/build.py sync -->", "<!-- /chapters -->"
+
+
+def config() -> dict:
+    return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+
+
+def chapters() -> list[Path]:
+    """The chapters' .py sources, in the reading order of _toc.yml."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = [entry["file"] for entry in toc["chapters"]]
+    return [ROOT / f"{f}.py" for f in files if (ROOT / f"{f}.py").exists()]
+
+
+def colab_cell(repo_url: str) -> str:
+    return f"""# %% tags=["remove-cell"]
+# Colab only (no need to read): install recsae-lite; Colab's own torch is kept.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    package = "recsae-lite @ git+{repo_url}"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
+"""
+
+
+def title(chapter: Path) -> str:
+    match = re.search(r"^# # (.+)$", chapter.read_text(encoding="utf-8"), re.MULTILINE)
+    if match is None:
+        raise ValueError(f"{chapter}: no '# # Title' markdown heading found.")
+    return match.group(1).strip()
+
+
+def readme_table(cfg: dict) -> str:
+    repo = cfg["repository"]
+    owner_name = repo["url"].removeprefix("https://github.com/").strip("/")
+    colab = f"https://colab.research.google.com/github/{owner_name}/blob/{repo['branch']}"
+    rows = ["| # | Chapter | Open |", "|---|---|---|"]
+    for py in chapters():
+        nb = py.with_suffix(".ipynb").relative_to(ROOT).as_posix()
+        badge = "https://colab.research.google.com/assets/colab-badge.svg"
+        rows.append(
+            f"| {py.stem[:2]} | [{title(py)}]({nb}) | [![Open in Colab]({badge})]({colab}/{nb}) |"
+        )
+    return "\n".join([TABLE_START, *rows, TABLE_END])
+
+
+def notebook_text(source: str) -> str:
+    """The .ipynb of a py:percent source, with cell ids made from the cells' text (jupytext would
+    draw random ones, and every sync would change every notebook)."""
+    notebook = jupytext.reads(source, fmt="py:percent")
+    notebook.metadata["kernelspec"] = KERNELSPEC
+    notebook.metadata["language_info"] = {"name": "python"}
+    seen = set()
+    for cell in notebook.cells:
+        cell.id = hashlib.sha1(cell.source.encode()).hexdigest()[:8]
+        while cell.id in seen:
+            cell.id = hashlib.sha1(cell.id.encode()).hexdigest()[:8]
+        seen.add(cell.id)
+    return jupytext.writes(notebook, fmt="ipynb")
+
+
+def synced() -> dict[Path, str]:
+    """What every generated text should be: {path: content}."""
+    cfg = config()
+    out = {}
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.find(TABLE_START), text.find(TABLE_END)
+    if start < 0 or end < 0:
+        raise ValueError(f"{readme}: the markers {TABLE_START} ... {TABLE_END} are missing.")
+    out[readme] = text[:start] + readme_table(cfg) + text[end + len(TABLE_END) :]
+    for py in chapters():
+        source = py.read_text(encoding="utf-8")
+        rest = source[source.index(CELL_MARK) :] if CELL_MARK in source else ""
+        out[py] = colab_cell(cfg["repository"]["url"]) + rest
+        out[py.with_suffix(".ipynb")] = notebook_text(out[py])
+    return out
+
+
+def sync() -> None:
+    for path, content in synced().items():
+        if not path.exists() or path.read_text(encoding="utf-8") != content:
+            path.write_text(content, encoding="utf-8")
+            print(f"updated {path.relative_to(ROOT)}")
+
+
+def stale() -> list[str]:
+    """Files that `sync` would change (the tests call this)."""
+    return [
+        str(path.relative_to(ROOT))
+        for path, content in synced().items()
+        if not path.exists() or path.read_text(encoding="utf-8") != content
+    ]
+
+
+def execute(profile: str, out: Path, timeout: int = 3600) -> dict[str, float]:
+    """papermill every chapter into `out` (stopping at the first failure); seconds per chapter."""
+    import papermill
+
+    out.mkdir(parents=True, exist_ok=True)
+    seconds = {}
+    for py in chapters():
+        nb = py.with_suffix(".ipynb")
+        start = time.perf_counter()
+        print(f"executing {nb.name} (PROFILE={profile}) ...", flush=True)
+        papermill.execute_notebook(
+            nb,
+            out / nb.name,
+            parameters={"PROFILE": profile},
+            kernel_name="python3",
+            cwd=str(BOOK),
+            execution_timeout=timeout,
+            progress_bar=False,
+        )
+        seconds[nb.stem] = round(time.perf_counter() - start, 1)
+        print(f"  {seconds[nb.stem]:.1f} s", flush=True)
+    (out / "timings.json").write_text(
+        json.dumps({"profile": profile, "seconds": seconds}, indent=1)
+    )
+    return seconds
+
+
+def stage(profile: str, src: Path, timeout: int) -> None:
+    """Assemble the Jupyter Book source in `src`: config, pages, executed chapters, plotly.js."""
+    import plotly
+
+    if src.exists():
+        shutil.rmtree(src)
+    execute(profile, src / "book", timeout)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, src / name)
+    for page in BOOK.glob("*.md"):
+        shutil.copy(page, src / "book" / page.name)
+    (src / "assets").mkdir()
+    shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", src / "assets")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["sync", "check", "execute", "stage"])
+    parser.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
+    parser.add_argument("--out", type=Path, default=ROOT / "_build" / "ci")
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    args = parser.parse_args(argv)
+    if args.command == "sync":
+        sync()
+    elif args.command == "check":
+        if files := stale():
+            print("out of date (run `python book/build.py sync`):", *files, sep="\n  ")
+            return 1
+    elif args.command == "execute":
+        execute(args.profile, args.out, args.timeout)
+    else:
+        stage(args.profile, args.out, args.timeout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,111 @@
+"""Chapter set-up (no need to read): seed, device, plotly renderer, Colab; record() for the tests.
+
+Every chapter calls `setup()` in its set-up cell and prints the numbers it reports with `record()`,
+which also stores them in the executed notebook, where tests/test_notebooks.py reads them back.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import plotly.io as pio
+import torch
+from plotly.io._base_renderers import MimetypeRenderer
+
+PROFILES = ("ci", "quick", "full")
+RECORD_KEY = "recsae_record"  # output-metadata key that holds a recorded number
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    # same seed, same numbers: the notebook tests re-execute each chapter and compare its outputs
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"DEVICE={device!r} but this machine has no CUDA GPU: use 'auto' or 'cpu'."
+        )
+    return torch.device(device)
+
+
+class BookRenderer(MimetypeRenderer):
+    """A figure as HTML that loads nothing: neither plotly.js nor MathJax from a CDN.
+
+    The rendered book loads one shared plotly.min.js (see _config.yml), so figures draw offline.
+    (plotly's own HtmlRenderer always adds a MathJax <script> from a CDN.)
+    """
+
+    def to_mimebundle(self, fig_dict):
+        html = pio.to_html(
+            fig_dict,
+            include_plotlyjs=False,
+            include_mathjax=False,
+            full_html=False,
+            default_width="100%",
+            validate=False,
+        )
+        return {"text/html": html}
+
+
+def use_book_renderer() -> None:
+    """Figures as offline HTML for the book, plus plotly's own JSON for JupyterLab; Colab renders
+    neither, so it gets plotly's Colab renderer."""
+    if in_colab():
+        pio.renderers.default = "colab"
+        return
+    pio.renderers["book"] = BookRenderer()
+    pio.renderers.default = "plotly_mimetype+book"
+
+
+def setup(seed: int = 0, device: str = "auto") -> torch.device:
+    """Seed everything, choose the device, set the plotly renderer; returns the device."""
+    if not isinstance(seed, int):
+        raise TypeError(f"SEED must be an integer, got {seed!r}.")
+    seed_everything(seed)
+    use_book_renderer()
+    return pick_device(device)
+
+
+def pick(profile: str, **by_profile):
+    """The value for this profile: `pick(PROFILE, ci=200, quick=2_000, full=20_000)`."""
+    if profile not in PROFILES:
+        raise ValueError(
+            f"PROFILE={profile!r} is not one of {PROFILES}: set it in the parameters cell."
+        )
+    missing = [p for p in PROFILES if p not in by_profile]
+    if missing:
+        raise TypeError(f"pick() needs a value for every profile; missing: {missing}.")
+    return by_profile[profile]
+
+
+def record(name: str, value: float, fmt: str = ".4f") -> None:
+    """Print `name: value` with fixed precision and store the exact value for the tests."""
+    from IPython.display import display
+
+    text = f"{name}: {value:{fmt}}"
+    if isinstance(value, (np.integer, np.floating)):
+        value = value.item()
+    display({"text/plain": text}, raw=True, metadata={RECORD_KEY: {name: value}})
+
+
+def recorded(notebook: str | Path) -> dict[str, float]:
+    """Every value a chapter recorded, read back from its executed notebook."""
+    values = {}
+    for cell in json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]:
+        for output in cell.get("outputs", []):
+            values.update(output.get("metadata", {}).get(RECORD_KEY, {}))
+    return values

@@ -1,0 +1,98 @@
+"""Figure builders: each returns a plotly `go.Figure`; chapters call `.show()`.
+
+One look for the whole book lives in `style()`: every builder ends with it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .data import Dataset
+
+TEMPLATE = "plotly_white"
+ACCENT = "#3b6ea8"
+
+
+def style(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
+    fig.update_layout(
+        template=TEMPLATE,
+        title=dict(text=title, x=0.01),
+        height=height,
+        margin=dict(l=60, r=20, t=60, b=50),
+    )
+    return fig
+
+
+def genre_frequencies(dataset: Dataset) -> go.Figure:
+    """How many items carry each genre, and how many interactions those items receive."""
+    n_items = dataset.genres.sum(axis=0)
+    n_interactions = dataset.popularity @ dataset.genres
+    order = np.argsort(-n_interactions)
+    names = [dataset.genre_names[g] for g in order]
+    fig = go.Figure(
+        [
+            go.Bar(name="items", x=names, y=n_items[order], marker_color="#9bb7d4"),
+            go.Bar(name="interactions", x=names, y=n_interactions[order], marker_color=ACCENT),
+        ]
+    )
+    fig.update_layout(barmode="group", yaxis_type="log", yaxis_title="count (log scale)")
+    return style(fig, f"{dataset.name}: genre frequencies")
+
+
+def popularity_long_tail(dataset: Dataset) -> go.Figure:
+    """Interactions per item against the item's popularity rank, on log-log axes."""
+    counts = np.sort(dataset.popularity)[::-1]
+    rank = np.arange(1, len(counts) + 1)
+    share = np.cumsum(counts) / counts.sum()
+    fig = go.Figure(
+        go.Scatter(
+            x=rank,
+            y=counts,
+            mode="lines",
+            line_color=ACCENT,
+            customdata=share,
+            hovertemplate="rank %{x}<br>%{y} interactions<br>top-%{x} share %{customdata:.1%}"
+            "<extra></extra>",
+        )
+    )
+    fig.update_layout(xaxis_type="log", yaxis_type="log")
+    fig.update_xaxes(title="item popularity rank")
+    fig.update_yaxes(title="interactions")
+    return style(fig, f"{dataset.name}: the popularity long tail")
+
+
+def sequence_lengths(dataset: Dataset) -> go.Figure:
+    """Histogram of interactions per user (the length of each user's sequence)."""
+    lengths = np.bincount(dataset.interactions["user"].to_numpy(), minlength=dataset.n_users)
+    fig = go.Figure(go.Histogram(x=lengths, nbinsx=60, marker_color=ACCENT))
+    fig.update_xaxes(title="interactions per user")
+    fig.update_yaxes(title="users")
+    return style(fig, f"{dataset.name}: sequence lengths (median {np.median(lengths):.0f})")
+
+
+def genre_cooccurrence(dataset: Dataset) -> go.Figure:
+    """Lift of each pair of genres: P(both) / (P(a) P(b)) over items; 1 means independent."""
+    g = dataset.genres.astype(np.float64)
+    p = g.mean(axis=0)
+    both = g.T @ g / len(g)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lift = np.where(np.outer(p, p) > 0, both / np.outer(p, p), np.nan)
+    np.fill_diagonal(lift, np.nan)
+    counts = (g.T @ g).astype(int)
+    fig = go.Figure(
+        go.Heatmap(
+            z=lift,
+            x=dataset.genre_names,
+            y=dataset.genre_names,
+            customdata=counts,
+            colorscale="RdBu_r",
+            zmid=1.0,
+            zmin=0.0,
+            zmax=min(np.nanmax(lift), 6.0) if np.isfinite(lift).any() else 2.0,
+            colorbar=dict(title="lift"),
+            hovertemplate="%{y} & %{x}<br>lift %{z:.2f}<br>%{customdata} items<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
+    return style(fig, f"{dataset.name}: which genres go together (lift over independence)", 560)

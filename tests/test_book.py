@@ -1,0 +1,89 @@
+"""The book: generated files in sync, every chapter's first cells, and every chapter executed.
+
+The chapters run with PROFILE=ci into _build/ci, where the second step of `make test` re-executes
+them with nbval (a chapter must reproduce its own outputs from its seed).
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import jupytext
+import pytest
+
+from recsae_lite import _nb
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "book"))
+import build  # noqa: E402  (book/build.py: the pipeline)
+
+CHAPTERS = build.chapters()
+
+
+def test_every_chapter_is_in_the_toc():
+    on_disk = sorted(ROOT.glob("book/[0-9][0-9]_*.py"))
+    assert on_disk, "no chapters found in book/"
+    assert sorted(CHAPTERS) == on_disk
+
+
+def test_generated_files_are_in_sync():
+    # README table, Colab cells and each .ipynb are made from _config.yml and the .py sources
+    assert build.stale() == [], "run `make notebooks` (book/build.py sync) and commit the result"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_first_cells(chapter):
+    cells = jupytext.read(chapter).cells
+    colab = cells[0]
+    assert colab.metadata.get("tags") == ["remove-cell"]
+    assert 'if "google.colab" in sys.modules:' in colab.source
+    code = [line for line in colab.source.splitlines() if not line.lstrip().startswith("#")]
+    for forbidden in ("torch", "--upgrade", "-U", "--force-reinstall"):
+        assert forbidden not in " ".join(code), "the Colab cell must leave Colab's torch alone"
+    assert build.config()["repository"]["url"] in colab.source
+
+    parameters = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(parameters) == 1, "one parameters cell per chapter"
+    names = {t.id for node in ast.parse(parameters[0].source).body for t in node.targets}
+    assert {"PROFILE", "SEED", "DEVICE"} <= names
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_notebooks_are_committed_without_outputs(chapter):
+    notebook = jupytext.read(chapter.with_suffix(".ipynb"))
+    assert not any(cell.get("outputs") for cell in notebook.cells)
+
+
+def test_pick_names_a_wrong_profile():
+    assert _nb.pick("ci", ci=1, quick=2, full=3) == 1
+    with pytest.raises(ValueError, match="PROFILE='fast'"):
+        _nb.pick("fast", ci=1, quick=2, full=3)
+    with pytest.raises(TypeError, match="full"):
+        _nb.pick("ci", ci=1, quick=2)
+
+
+@pytest.fixture(scope="session")
+def executed() -> dict[str, dict[str, float]]:
+    out = ROOT / "_build" / "ci"
+    build.execute("ci", out, timeout=900)
+    return {nb.stem: _nb.recorded(nb) for nb in sorted(out.glob("*.ipynb"))}
+
+
+def test_every_chapter_executes(executed):
+    assert sorted(executed) == [c.stem for c in CHAPTERS]
+
+
+def test_data_chapter_numbers(executed):
+    numbers = executed["01_data"]
+    assert numbers["n_users"] == 943
+    assert numbers["n_items"] == 1682
+    assert numbers["n_interactions"] == 100_000
+    assert numbers["density"] == pytest.approx(100_000 / (943 * 1682))
+    assert numbers["split_users"] == 943 and numbers["split_users_dropped"] == 0
+    # the ties DESIGN.md documents: last two interactions at the same second
+    assert numbers["users_with_tied_last_two"] == 415
+    assert 0.3 < numbers["share_of_interactions_top10pct_items"] < 0.6
+    # the generator's promise: every interaction is with an item of a preferred concept
+    assert numbers["synthetic_share_on_preferred_concept"] == 1.0
