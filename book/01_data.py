@@ -58,31 +58,27 @@ N_SYNTHETIC_USERS = _nb.pick(PROFILE, ci=300, quick=1_000, full=5_000)
 
 # %%
 movies = load_dataset(DATASET)
-summary = pd.Series(
-    {
-        "users": movies.n_users,
-        "items": movies.n_items,
-        "interactions": len(movies.interactions),
-        "genres": movies.n_genres,
-        "density": len(movies.interactions) / (movies.n_users * movies.n_items),
-    },
-    name=DATASET,
-)
-summary.to_frame()
+movies
 
 # %%
+density = len(movies.interactions) / (movies.n_users * movies.n_items)
 _nb.record("n_users", movies.n_users, "d")
 _nb.record("n_items", movies.n_items, "d")
 _nb.record("n_interactions", len(movies.interactions), "d")
-_nb.record("density", summary["density"])
+_nb.record("density", density)
 
 # %% [markdown]
 # Each item has a title and a multi-hot genre row; a film can have several genres.
 
 # %%
-items = pd.DataFrame(movies.genres, columns=movies.genre_names)
-items.insert(0, "title", movies.item_titles)
-items.insert(1, "interactions", movies.popularity)
+names = np.array(movies.genre_names)
+items = pd.DataFrame(
+    {
+        "title": movies.item_titles,
+        "interactions": movies.popularity,
+        "genres": [", ".join(names[row]) for row in movies.genres],
+    }
+)
 items.sort_values("interactions", ascending=False).head(5)
 
 # %% [markdown]
@@ -181,16 +177,14 @@ pd.DataFrame(
 # %%
 synthetic = load_dataset("synthetic", seed=SEED, n_users=N_SYNTHETIC_USERS)
 truth = synthetic.truth
-pd.Series(
-    {
-        "users": synthetic.n_users,
-        "items": synthetic.n_items,
-        "interactions": len(synthetic.interactions),
-        "concepts": len(truth.concept_names),
-        "top-level concepts": int((truth.parent < 0).sum()),
-    },
-    name="synthetic",
-).to_frame()
+children = {
+    name: [truth.concept_names[c] for c in np.flatnonzero(truth.parent == p)]
+    for p, name in enumerate(truth.concept_names)
+    if truth.parent[p] < 0
+}
+print(synthetic)
+for parent, kids in children.items():
+    print(f"  {parent}: {', '.join(kids)}")
 
 # %%
 viz.genre_frequencies(synthetic).show()

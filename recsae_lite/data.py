@@ -226,8 +226,8 @@ def leave_one_out(dataset: Dataset) -> Split:
 
     Interactions at the same timestamp keep the order of the source file. It matters: in
     MovieLens-100K, 415 users have their last two interactions at the same second. RecBole, which
-    rounds timestamps to float32, picks a different test item for 4 users and a different
-    validation item for 5, so its published numbers come from a slightly different split.
+    stores timestamps as float32, can break such ties differently, so its published numbers may
+    come from a slightly different split.
     Last.fm has no listening times (every timestamp is 0): its time order is the file's order.
     """
     sequences = dataset.sequences()
@@ -357,6 +357,20 @@ def _check(path: Path, archive: _Archive, cached: bool) -> None:
     )
 
 
+def _download(archive: _Archive, folder: Path) -> str:
+    """Download into the cache. pooch writes to a temporary file and moves it into place only once
+    its checksum matches: the cache never holds a partial download."""
+    # quietly: a "Downloading ..." line only on the first run would make a chapter's outputs
+    # differ between runs, and the notebook tests compare them
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")
+    try:
+        return pooch.retrieve(archive.url, archive.known_hash, fname=archive.file_name, path=folder)
+    finally:
+        logger.setLevel(level)
+
+
 def _find(dataset: str, path: str | Path | None) -> _Files:
     """The files of `dataset`: at `path`, else in the cache, else downloaded into the cache."""
     archives = _ARCHIVES[dataset]
@@ -378,11 +392,7 @@ def _find(dataset: str, path: str | Path | None) -> _Files:
     failures = []
     for archive in archives:
         try:
-            # pooch downloads into a temporary file and moves it into place only once its
-            # checksum matches: the cache never holds a partial download
-            file = pooch.retrieve(
-                archive.url, archive.known_hash, fname=archive.file_name, path=cache
-            )
+            file = _download(archive, cache)
             return _Files(Path(file), dataset, archive)
         except requests.RequestException as e:
             failures.append(f"  {archive.url} ({type(e).__name__})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recsae_lite.data import DataError, load_dataset
+from recsae_lite.data import load_dataset
 
 
 @pytest.fixture
@@ -17,16 +17,13 @@ def cache(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def ml100k_cache(tmp_path_factory):
-    """A cache holding the real MovieLens-100K archive, downloaded once per test session (2 MB)."""
+    """A cache holding the real MovieLens-100K archive, downloaded once per test session (2 MB).
+
+    Offline, this fails with the DataError that says what to do: the tests need the real data."""
     path = tmp_path_factory.mktemp("ml100k-cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RECSAE_CACHE", str(path))
-        try:
-            load_dataset("ml-100k")
-        except DataError as e:
-            if "no network" not in str(e):
-                raise
-            pytest.skip(f"MovieLens-100K cannot be downloaded here: {e}")
+        load_dataset("ml-100k")
     return path
 
 
