@@ -29,8 +29,8 @@ notebooks: $(STAMP)
 	$(BIN)/python book/build.py sync
 
 lint: $(STAMP)
-	$(BIN)/ruff check recsae_lite tests book
-	$(BIN)/ruff format --check recsae_lite tests book
+	$(BIN)/ruff check recsae_lite tests book benchmarks
+	$(BIN)/ruff format --check recsae_lite tests book benchmarks
 
 # execute every chapter with papermill (stop at the first failure), then render with Jupyter Book 1
 book: notebooks
@@ -40,10 +40,12 @@ book: notebooks
 
 # unit tests, then every chapter executed with PROFILE=ci (tests/test_notebooks.py writes
 # $(BUILD)/ci), then nbval re-executes those notebooks: a chapter must reproduce itself
+# (each with an empty model zoo, so that both train what they use)
 test: lint
 	$(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest -p tests.nbval_plotly --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg $(BUILD)/ci
+	rm -rf $(BUILD)/nbval-zoo
+	RECSAE_ZOO=$(abspath $(BUILD)/nbval-zoo) $(BIN)/python -m pytest -p tests.nbval_plotly \
+		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg $(BUILD)/ci
 
 clean:
 	rm -rf $(BUILD)

@@ -6,12 +6,15 @@ One look for the whole book lives in `style()`: every builder ends with it.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 
 from .data import Dataset
 
 TEMPLATE = "plotly_white"
 ACCENT = "#3b6ea8"
+COLORS = qualitative.Plotly  # one colour per model or genre, in order
 
 
 def style(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
@@ -96,3 +99,55 @@ def genre_cooccurrence(dataset: Dataset) -> go.Figure:
     )
     fig.update_yaxes(autorange="reversed")
     return style(fig, f"{dataset.name}: which genres go together (lift over independence)", 560)
+
+
+def model_comparison(table: pd.DataFrame, metrics: list[str]) -> go.Figure:
+    """Grouped bars: one group per metric, one bar per model (the table's index)."""
+    fig = go.Figure(
+        [
+            go.Bar(name=model, x=metrics, y=table.loc[model, metrics], texttemplate="%{y:.3f}")
+            for model in table.index
+        ]
+    )
+    fig.update_layout(barmode="group", yaxis_title="test score")
+    return style(fig, "Base models on the same split (test, full ranking, seen items masked)")
+
+
+def training_curves(histories: dict) -> go.Figure:
+    """Validation NDCG@10 by epoch for each model's training `History`; a marker on the best."""
+    fig = go.Figure()
+    for (name, history), color in zip(histories.items(), COLORS, strict=False):
+        fig.add_scatter(x=history.epoch, y=history.valid_ndcg, name=name, line_color=color)
+        best = history.epoch.index(history.best_epoch)
+        fig.add_scatter(
+            x=[history.best_epoch], y=[history.valid_ndcg[best]], mode="markers",
+            marker=dict(color=color, size=10, symbol="star"), showlegend=False,
+            hovertemplate=f"{name}: best epoch %{{x}}, NDCG@10 %{{y:.4f}}<extra></extra>",
+        )  # fmt: skip
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title="validation NDCG@10")
+    return style(fig, "Training: validation NDCG@10 (stars: the weights kept)")
+
+
+def embedding_map(embeddings: np.ndarray, dataset: Dataset, title: str) -> go.Figure:
+    """Items projected on the first two principal components, coloured by their rarest genre."""
+    x = embeddings - embeddings.mean(axis=0)
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    xy = x @ vt[:2].T  # (n_items, 2)
+    # an item has several genres: colour by its rarest, the most telling one
+    names = np.array(dataset.genre_names)
+    rarity = np.where(dataset.genres, dataset.genres.sum(axis=0), np.inf)
+    rarest = np.where(dataset.genres.any(axis=1), names[rarity.argmin(axis=1)], "none")
+    size = 4 + 10 * np.sqrt(dataset.popularity / dataset.popularity.max())
+    fig = go.Figure()
+    for genre, color in zip(sorted(set(rarest)), COLORS * 3, strict=False):
+        rows = np.flatnonzero(rarest == genre)
+        fig.add_scattergl(
+            x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=genre,
+            marker=dict(color=color, size=size[rows], opacity=0.7),
+            text=[dataset.item_titles[i] for i in rows],
+            hovertemplate="%{text}<extra>" + genre + "</extra>",
+        )  # fmt: skip
+    fig.update_xaxes(title="principal component 1")
+    fig.update_yaxes(title="principal component 2")
+    return style(fig, title, 480)

@@ -1,0 +1,92 @@
+"""Benchmark: train every base model on ML-100K with a profile's settings and evaluate it.
+
+    python benchmarks/base_models.py [--profile quick] [--seed 0]
+
+Writes benchmarks/results/base_models.json: per model, test metrics (full ranking, seen items
+masked), the epoch whose weights were kept, epochs run, and training wall time; plus the machine,
+versions, seed and peak memory. Trains from scratch (the zoo's cache is not used): the times are
+training times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+import recsae_lite
+from recsae_lite import zoo
+from recsae_lite._nb import pick_device, seed_everything
+from recsae_lite.data import leave_one_out, load_dataset
+from recsae_lite.train import TrainConfig, evaluate, train
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine(device: torch.device) -> dict:
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_threads": torch.get_num_threads(),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "recsae_lite": recsae_lite.__version__,
+    }
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", type=Path, default=RESULTS / "base_models.json")
+    args = parser.parse_args(argv)
+
+    device = pick_device(args.device)
+    dataset = load_dataset("ml-1m" if args.profile == "full" else "ml-100k")
+    split = leave_one_out(dataset)
+    results = {}
+    for name in zoo.MODELS:
+        seed_everything(args.seed)
+        model_config, train_fields = zoo.SETTINGS[name][args.profile]
+        model = zoo.build(name, dataset, split, **model_config).to(device)
+        start = time.perf_counter()
+        history = train(model, split, TrainConfig(**train_fields, seed=args.seed), progress=False)
+        seconds = time.perf_counter() - start
+        metrics = evaluate(model, split, "test", ks=(10, 20), dataset=dataset)
+        results[name] = {
+            "config": model.describe(),
+            "test": metrics,
+            "best_epoch": history.best_epoch,
+            "epochs_run": history.epoch[-1],
+            "train_seconds": round(seconds, 1),
+        }
+        print(
+            f"{name:>7}: NDCG@10 {metrics['ndcg@10']:.4f}  HR@10 {metrics['hr@10']:.4f}  "
+            f"epochs {history.epoch[-1]} (best {history.best_epoch})  {seconds:.0f} s",
+            flush=True,
+        )
+    report = {
+        "benchmark": "base_models",
+        "profile": args.profile,
+        "dataset": dataset.name,
+        "protocol": "leave-one-out by time; full ranking over all items; seen items masked",
+        "seed": args.seed,
+        "machine": machine(device),
+        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "models": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

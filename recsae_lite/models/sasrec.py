@@ -1,0 +1,116 @@
+"""SASRec: self-attentive sequential recommendation (Kang & McAuley, ICDM 2018), chapter 2.
+
+Trained with the "SASRec+" recipe of Klenitskiy & Vasilev (RecSys 2023), the base model of paper A:
+full cross-entropy over all items through an output head tied to the item embeddings, at every
+position of the sequence. Causal self-attention, learned positions, padding masked.
+Reference implementations: pmixer/SASRec.pytorch, antklen/sasrec-bert4rec-recsys23.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .base import Batch, Recommender
+
+
+@dataclass
+class SASRecConfig:
+    n_items: int
+    hidden_size: int = 64  # d_model: the size of what an SAE reads
+    n_layers: int = 2  # transformer blocks
+    n_heads: int = 1
+    dropout: float = 0.1
+    max_len: int = 200  # longer histories keep their most recent max_len items
+
+
+class SASRec(Recommender):
+    def __init__(self, config: SASRecConfig):
+        super().__init__()
+        self.config, self.n_items = config, config.n_items
+        d = config.hidden_size
+        # row n_items is padding; the same matrix is the output head (tied)
+        self.item_emb = nn.Embedding(config.n_items + 1, d, padding_idx=config.n_items)
+        self.pos_emb = nn.Embedding(config.max_len, d)
+        self.dropout = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(
+            nn.TransformerEncoderLayer(
+                d,
+                config.n_heads,
+                dim_feedforward=d,
+                dropout=config.dropout,
+                activation="gelu",
+                batch_first=True,
+                norm_first=True,
+            )  # fmt: skip
+            for _ in range(config.n_layers)
+        )
+        for block in self.blocks:
+            # no dropout on the (B, L, L) attention weights: on a CPU drawing that mask costs as
+            # much as the rest of the step, and dropout on the states regularises enough
+            block.self_attn.dropout = 0.0
+        self.final_norm = nn.LayerNorm(d)
+        nn.init.normal_(self.item_emb.weight, std=d**-0.5)
+        nn.init.normal_(self.pos_emb.weight, std=d**-0.5)
+
+    def _check_layer(self, layer: int | None) -> int:
+        n = self.config.n_layers
+        if layer is None:
+            return n
+        if not 0 <= layer <= n:
+            raise ValueError(
+                f"layer {layer} does not exist: SASRec has layers 0 (embeddings) to {n} (output)"
+            )
+        return layer
+
+    def _embed(self, history: Tensor) -> tuple[Tensor, Tensor]:
+        """Embeddings (B, L, d) and attention mask (B * n_heads, L, L), True = may not attend."""
+        history = history[:, -self.config.max_len :]  # (B, L)
+        length = history.shape[1]
+        x = self.item_emb(history) * self.config.hidden_size**0.5
+        x = self.dropout(x + self.pos_emb.weight[-length:])  # positions counted from the end
+        # causal, and no attending to padding; every position may attend to itself, so that no
+        # row is all masked (a softmax over nothing is NaN, and NaN spreads through later blocks)
+        ahead = torch.ones(length, length, dtype=torch.bool, device=x.device).triu(1)
+        itself = torch.eye(length, dtype=torch.bool, device=x.device)
+        mask = ahead | ((history == self.n_items)[:, None, :] & ~itself)  # (B, L, L)
+        return x, mask.repeat_interleave(self.config.n_heads, dim=0)
+
+    def _run(self, x: Tensor, mask: Tensor, start: int, stop: int) -> Tensor:
+        """Blocks start..stop-1 on states x (B, L, d); normalised when the last block has run."""
+        for block in self.blocks[start:stop]:
+            x = block(x, src_mask=mask)
+        return self.final_norm(x) if stop == self.config.n_layers else x
+
+    def hidden(self, batch: Batch, layer: int | None = None) -> Tensor:
+        self.check(batch)
+        x, mask = self._embed(batch.history)
+        return self._run(x, mask, 0, self._check_layer(layer))[:, -1]  # (B, d)
+
+    def scores_from_hidden(self, h: Tensor, batch: Batch, layer: int | None = None) -> Tensor:
+        layer, n = self._check_layer(layer), self.config.n_layers
+        if layer < n:
+            # causal attention: earlier positions do not see the last one, so recompute them up
+            # to `layer`, put h at the last position and run the remaining blocks
+            x, mask = self._embed(batch.history)
+            x = self._run(x, mask, 0, layer)
+            h = self._run(torch.cat([x[:, :-1], h[:, None]], dim=1), mask, layer, n)[:, -1]
+        return h @ self.item_emb.weight[: self.n_items].T  # (B, n_items)
+
+    def loss(self, batch: Batch) -> Tensor:
+        """Next-item cross-entropy over all items at every position."""
+        self.check(batch)
+        history = batch.history[:, -(self.config.max_len + 1) :]
+        inputs, targets = history[:, :-1], history[:, 1:]  # (B, L)
+        x, mask = self._embed(inputs)
+        states = self._run(x, mask, 0, self.config.n_layers)  # (B, L, d)
+        # score only the positions that have a next item: a third of a batch can be padding
+        valid = (inputs != self.n_items) & (targets != self.n_items)
+        logits = states[valid] @ self.item_emb.weight[: self.n_items].T  # (P, n_items)
+        return F.cross_entropy(logits, targets[valid])
+
+    def item_embeddings(self) -> Tensor:
+        return self.item_emb.weight[: self.n_items]

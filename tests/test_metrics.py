@@ -1,0 +1,215 @@
+"""Tests of recsae_lite.metrics: hand-computed ranks, NDCG/HR/MRR, coverage, diversity and
+popularity on tiny examples, batch accumulation, a random-scores sanity check, and the errors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from recsae_lite.metrics import RankingMetrics, mask_seen, target_ranks, top_k
+
+# ------------------------------------------------------------------------------------------------
+# ranks and the accuracy metrics
+
+
+def test_ndcg_hr_mrr_by_hand():
+    scores = torch.tensor(
+        [
+            [0.9, 0.1, 0.5, 0.3, 0.2],  # target 0 (0.9): nothing higher -> rank 0
+            [0.1, 0.8, 0.3, 0.9, 0.5],  # target 4 (0.5): 0.8 and 0.9 higher -> rank 2
+            [0.4, 0.3, 0.2, 0.5, 0.1],  # target 4 (0.1): all four higher -> rank 4
+        ]
+    )
+    targets = torch.tensor([0, 4, 4])
+    assert target_ranks(scores, targets).tolist() == [0, 2, 4]
+
+    metrics = RankingMetrics(k=(5, 3), n_items=5)
+    metrics.add(scores, targets)
+    result = metrics.result()
+    # K = 3: ranks 0 and 2 are inside, rank 4 is outside
+    assert result["ndcg@3"] == pytest.approx((1 / math.log2(2) + 1 / math.log2(4) + 0) / 3)  # 1/2
+    assert result["hr@3"] == pytest.approx(2 / 3)
+    assert result["mrr@3"] == pytest.approx((1 / 1 + 1 / 3 + 0) / 3)  # 4/9
+    # K = 5: all three inside
+    assert result["ndcg@5"] == pytest.approx((1 + 1 / 2 + 1 / math.log2(6)) / 3)
+    assert result["hr@5"] == pytest.approx(1.0)
+    assert result["mrr@5"] == pytest.approx((1 + 1 / 3 + 1 / 5) / 3)
+    assert metrics.ks == (3, 5)
+
+
+def test_ties_count_against_the_target():
+    # target 2 (0.5) ties items 0 and 3, and item 1 (0.7) is higher -> rank 3
+    scores = torch.tensor([[0.5, 0.7, 0.5, 0.5, 0.1]])
+    assert target_ranks(scores, torch.tensor([2])).tolist() == [3]
+    metrics = RankingMetrics(k=4, n_items=5)
+    metrics.add(scores, torch.tensor([2]))
+    assert metrics.result()["hr@4"] == 1.0
+    assert metrics.result()["ndcg@4"] == pytest.approx(1 / math.log2(5))
+    # a collapsed model (all scores equal) ranks every target last
+    assert target_ranks(torch.zeros(2, 5), torch.tensor([0, 4])).tolist() == [4, 4]
+
+
+def test_top_k_best_first():
+    scores = torch.tensor([[0.1, 0.9, 0.3, 0.7], [0.8, 0.2, 0.6, 0.4]])
+    assert top_k(scores, 3).tolist() == [[1, 3, 2], [0, 2, 3]]
+
+
+# ------------------------------------------------------------------------------------------------
+# masking seen items
+
+
+def test_mask_seen():
+    scores = torch.arange(10, dtype=torch.float32).reshape(2, 5)
+    history = torch.tensor([[5, 5, 1, 3], [5, 0, 2, 4]])  # pad = 5 = n_items, on the left
+    masked = mask_seen(scores, history, pad=5)
+    inf = float("-inf")
+    assert masked.tolist() == [[0, inf, 2, inf, 4], [inf, 6, inf, 8, inf]]
+    assert scores.tolist() == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]  # untouched
+    # user 1's best item, 4, is seen: its top list skips it
+    assert top_k(masked, 2).tolist() == [[4, 2], [3, 1]]
+
+
+def test_a_masked_target_is_an_error():
+    masked = mask_seen(torch.rand(2, 5), torch.tensor([[5, 1], [2, 3]]), pad=5)
+    with pytest.raises(ValueError, match="target is among the masked history items"):
+        target_ranks(masked, torch.tensor([0, 3]))
+    metrics = RankingMetrics(k=2, n_items=5)
+    with pytest.raises(ValueError, match="target is among the masked history items"):
+        metrics.add(masked, torch.tensor([1, 0]))
+
+
+# ------------------------------------------------------------------------------------------------
+# beyond accuracy: coverage, diversity, popularity
+
+
+def scores_ranking(lists: list[list[int]], n_items: int) -> torch.Tensor:
+    """Scores (B, n_items) whose top lists are `lists`, best first; every other item scores 0."""
+    scores = torch.zeros(len(lists), n_items)
+    for row, items in enumerate(lists):
+        scores[row, items] = torch.arange(len(items), 0, -1, dtype=torch.float32)
+    return scores
+
+
+def test_coverage():
+    # top-2 lists {0, 1} and {1, 2}: 3 distinct items of 6
+    metrics = RankingMetrics(k=(1, 2), n_items=6)
+    metrics.add(scores_ranking([[0, 1], [1, 2]], 6), torch.tensor([0, 1]))
+    result = metrics.result()
+    assert result["coverage@2"] == pytest.approx(3 / 6)
+    assert result["coverage@1"] == pytest.approx(2 / 6)  # {0} and {1}
+
+
+# items 0: {A}, 1: {A, B}, 2: {B}, 3 and 4: no genres, 5: {A}
+GENRES = torch.tensor([[1, 0], [1, 1], [0, 1], [0, 0], [0, 0], [1, 0]], dtype=torch.bool)
+
+
+def test_diversity():
+    metrics = RankingMetrics(k=3, n_items=6, genres=GENRES)
+    metrics.add(scores_ranking([[0, 1, 2]], 6), torch.tensor([0]))
+    # Jaccard (0,1) = 1/2, (0,2) = 0, (1,2) = 1/2: mean similarity 1/3, diversity 2/3
+    assert metrics.result()["diversity@3"] == pytest.approx(2 / 3)
+
+
+def test_diversity_of_items_without_genres():
+    metrics = RankingMetrics(k=(2, 3), n_items=6, genres=GENRES)
+    # user 0: items 3, 4 have no genres: similarity 0 by the rule; (3,0) and (4,0) share nothing
+    # user 1: items 0 and 5 are both {A}: similarity 1 at K = 2; item 2 {B} shares nothing with them
+    metrics.add(scores_ranking([[3, 4, 0], [0, 5, 2]], 6), torch.tensor([0, 0]))
+    result = metrics.result()
+    assert result["diversity@2"] == pytest.approx((1 + 0) / 2)
+    assert result["diversity@3"] == pytest.approx((1 + (0 + 1 + 1) / 3) / 2)  # (1 + 2/3) / 2
+
+
+def test_diversity_at_1_has_no_pairs():
+    metrics = RankingMetrics(k=1, n_items=6, genres=GENRES)
+    metrics.add(scores_ranking([[0]], 6), torch.tensor([0]))
+    assert math.isnan(metrics.result()["diversity@1"])
+
+
+def test_popularity():
+    popularity = torch.tensor([10.0, 0.0, 4.0, 2.0, 6.0])
+    metrics = RankingMetrics(k=2, n_items=5, popularity=popularity)
+    metrics.add(scores_ranking([[0, 4], [2, 3]], 5), torch.tensor([0, 0]))
+    # user 0: (10 + 6) / 2 = 8; user 1: (4 + 2) / 2 = 3; mean 5.5
+    assert metrics.result()["popularity@2"] == pytest.approx(5.5)
+
+
+# ------------------------------------------------------------------------------------------------
+# accumulation and a statistical check
+
+
+def test_two_batches_equal_one():
+    gen = torch.Generator().manual_seed(0)
+    n_items = 8
+    scores = torch.rand(7, n_items, generator=gen)
+    targets = torch.randint(n_items, (7,), generator=gen)
+    genres = torch.rand(n_items, 3, generator=gen) < 0.5
+    popularity = torch.randint(100, (n_items,), generator=gen).float()
+
+    def evaluate(batches):
+        metrics = RankingMetrics(k=(1, 3), n_items=n_items, genres=genres, popularity=popularity)
+        for rows in batches:
+            metrics.add(scores[rows], targets[rows])
+        return metrics.result()
+
+    whole, parts = evaluate([slice(0, 7)]), evaluate([slice(0, 3), slice(3, 7)])
+    assert set(whole) == {
+        f"{name}@{k}"
+        for name in ("ndcg", "hr", "mrr", "coverage", "diversity", "popularity")
+        for k in (1, 3)
+    }
+    for key in whole:
+        if key != "diversity@1":  # NaN: no pairs
+            assert parts[key] == pytest.approx(whole[key]), key
+
+
+def test_random_scores_ndcg_near_its_expectation():
+    # with random scores the target's rank is uniform on 0..99, so NDCG@10 per user takes the value
+    # 1/log2(r + 2) with probability 1/100 for each r < 10, else 0
+    n_users, n_items, k = 20_000, 100, 10
+    gains = [1 / math.log2(r + 2) for r in range(k)]
+    mean = sum(gains) / n_items  # 0.04544
+    sd = math.sqrt(sum(g * g for g in gains) / n_items - mean**2)  # 0.151 per user
+    gen = torch.Generator().manual_seed(0)
+    metrics = RankingMetrics(k=k, n_items=n_items)
+    scores = torch.rand(n_users, n_items, generator=gen)
+    metrics.add(scores, torch.randint(n_items, (n_users,), generator=gen))
+    # 4 standard errors (0.0043): a false failure has odds of about 1 in 16,000
+    assert metrics.result()["ndcg@10"] == pytest.approx(mean, abs=4 * sd / math.sqrt(n_users))
+    assert metrics.result()["hr@10"] == pytest.approx(0.1, abs=4 * math.sqrt(0.09 / n_users))
+
+
+# ------------------------------------------------------------------------------------------------
+# errors
+
+
+def test_errors_name_the_problem():
+    scores, targets = torch.rand(2, 5), torch.tensor([0, 1])
+    with pytest.raises(ValueError, match=r"scores has shape \(2, 5\); expected \(B, 6\)"):
+        RankingMetrics(k=2, n_items=6).add(scores, targets)
+    with pytest.raises(ValueError, match=r"scores has shape \(5,\)"):
+        target_ranks(scores[0], targets)
+    with pytest.raises(ValueError, match=r"targets .* shape \(2, 1\); expected .* shape \(2,\)"):
+        target_ranks(scores, targets[:, None])
+    with pytest.raises(ValueError, match="targets is a torch.float32 tensor"):
+        target_ranks(scores, targets.float())
+    with pytest.raises(ValueError, match=r"outside 0..4"):
+        target_ranks(scores, torch.tensor([0, 5]))
+    with pytest.raises(ValueError, match="NaN"):
+        target_ranks(torch.full((2, 5), float("nan")), targets)
+    with pytest.raises(ValueError, match="k is 6; it must be between 1 and n_items"):
+        top_k(scores, 6)
+    with pytest.raises(ValueError, match="k is 0"):
+        RankingMetrics(k=0, n_items=5)
+    with pytest.raises(ValueError, match=r"k is \(10, 3\)"):
+        RankingMetrics(k=(10, 3), n_items=5)
+    with pytest.raises(ValueError, match=r"genres has shape \(4, 2\)"):
+        RankingMetrics(k=2, n_items=5, genres=torch.zeros(4, 2))
+    with pytest.raises(ValueError, match=r"popularity has shape \(4,\)"):
+        RankingMetrics(k=2, n_items=5, popularity=torch.zeros(4))
+    with pytest.raises(ValueError, match="not the padding value 9"):
+        mask_seen(scores, torch.tensor([[9, 1], [9, 5]]), pad=9)
+    with pytest.raises(ValueError, match="no users were added"):
+        RankingMetrics(k=2, n_items=5).result()
