@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -187,3 +188,41 @@ class RankingMetrics:
             for name, per_k in values.items()
             for k, value in zip(self.ks, per_k.tolist(), strict=True)
         }
+
+
+# ------------------------------------------------------------------------------------------------
+# SAE metrics (chapter 3)
+
+
+@torch.no_grad()
+def sae_metrics(sae, x: Tensor, batch_size: int = 8192) -> dict:
+    """How well an SAE fits hidden states x (N, d_in), measured on unscaled data.
+
+    fvu: fraction of variance unexplained, sum ||x - x_hat||^2 / sum ||x - mean(x)||^2 over the
+        whole set (a ratio of sums, about the mean: 1 for the mean predictor, 0 for a perfect fit);
+    l0: mean number of active latents per sample; dead_fraction: latents that never fire on x;
+    density: (d_sae,) the share of samples on which each latent fires."""
+    sae.eval()
+    mean = x.mean(0)
+    error = total = l0 = 0.0
+    fires = torch.zeros(sae.config.d_sae, device=x.device)
+    for chunk in x.split(batch_size):
+        z = sae.encode(chunk)
+        error += (sae.decode(z) - chunk).pow(2).sum()
+        total += (chunk - mean).pow(2).sum()
+        active = z > 0
+        l0 += active.sum()
+        fires += active.sum(0)
+    density = fires / len(x)
+    return {
+        "fvu": (error / total).item(),
+        "l0": (l0 / len(x)).item(),
+        "dead_fraction": (density == 0).float().mean().item(),
+        "density": density.cpu(),
+    }
+
+
+def direction_recovery(directions: Tensor, W_dec: Tensor) -> Tensor:
+    """(n_directions,) for each planted direction, its best cosine with a decoder row."""
+    cos = F.normalize(directions, dim=-1) @ F.normalize(W_dec.detach(), dim=-1).T
+    return cos.max(-1).values

@@ -151,3 +151,48 @@ def embedding_map(embeddings: np.ndarray, dataset: Dataset, title: str) -> go.Fi
     fig.update_xaxes(title="principal component 1")
     fig.update_yaxes(title="principal component 2")
     return style(fig, title, 480)
+
+
+def fvu_vs_l0(table: pd.DataFrame) -> go.Figure:
+    """The sparsity-fidelity trade-off: one line per variant through its (L0, FVU) points; the
+    table has columns variant, l0, fvu and a label for the hover (e.g. "k=16")."""
+    fig = go.Figure()
+    for (variant, rows), color in zip(table.groupby("variant", sort=False), COLORS, strict=False):
+        rows = rows.sort_values("l0")
+        fig.add_scatter(
+            x=rows["l0"], y=rows["fvu"], name=variant, mode="lines+markers", line_color=color,
+            text=rows["label"], hovertemplate="%{text}: L0 %{x:.1f}, FVU %{y:.3f}<extra></extra>",
+        )  # fmt: skip
+    fig.update_xaxes(title="L0: active latents per sample", type="log")
+    fig.update_yaxes(title="FVU: fraction of variance unexplained")
+    return style(fig, "Sparser codes reconstruct less: FVU against L0 (lower left is better)")
+
+
+def density_histogram(densities: dict) -> go.Figure:
+    """How often each latent fires (log10 of its firing rate), one histogram per SAE; latents that
+    never fire are counted at the left edge."""
+    fig = go.Figure()
+    for (name, density), color in zip(densities.items(), COLORS, strict=False):
+        d = np.asarray(density, dtype=float)
+        fig.add_histogram(
+            x=np.log10(np.clip(d, 1e-7, None)), name=f"{name} ({(d == 0).mean():.0%} dead)",
+            marker_color=color, opacity=0.6, nbinsx=50,
+        )  # fmt: skip
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title="log10(firing rate); -7: never fires")
+    fig.update_yaxes(title="latents")
+    return style(fig, "Activation density: how often each latent fires")
+
+
+def recovery_histogram(cosines: dict) -> go.Figure:
+    """For each planted direction, its best cosine with a learned direction, per method."""
+    fig = go.Figure()
+    for (name, cos), color in zip(cosines.items(), COLORS, strict=False):
+        fig.add_histogram(
+            x=np.asarray(cos), name=name, marker_color=color, opacity=0.6,
+            xbins=dict(start=0, end=1.0001, size=0.02),
+        )  # fmt: skip
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title="best cosine with a learned direction", range=[0, 1.01])
+    fig.update_yaxes(title="planted directions")
+    return style(fig, "Does it find the planted directions?")

@@ -111,3 +111,12 @@ def test_base_models_chapter_numbers(executed):
     assert numbers["pop_test_ndcg@10"] == pytest.approx(np.mean(gains), abs=1e-6)
     for name in ("mf", "ncf", "elsa", "sasrec"):
         assert 0.0 <= numbers[f"{name}_test_ndcg@10"] <= numbers[f"{name}_test_hr@10"] <= 1.0
+
+
+def test_training_saes_chapter_numbers(executed):
+    numbers = executed["03_training_saes"]
+    # superposition: the SAE finds the planted directions, the principal components cannot
+    assert numbers["toy_mean_best_cosine_sae"] > 0.9 > numbers["toy_mean_best_cosine_pca"]
+    for k in (4, 16):  # TopK keeps exactly k latents per sample
+        assert numbers[f"topk_k{k}_l0"] == k
+        assert 0 < numbers[f"batchtopk_k{k}_l0"] <= 2 * k  # k on average, by a fitted threshold

@@ -62,8 +62,12 @@ class Recommender(nn.Module):
         """(B, d_model): the representation an SAE reads."""
         raise NotImplementedError
 
-    def scores_from_hidden(self, h: Tensor, batch: Batch, layer: int | None = None) -> Tensor:
-        """(B, n_items): the rest of the model applied to `h` (higher = recommended first)."""
+    def scores_from_hidden(self, h: Tensor, batch: Batch | None, layer: int | None = None):
+        """(B, n_items): the rest of the model applied to `h` (higher = recommended first).
+
+        With batch=None, the terms that do not depend on h are left out (a user's bias, ELSA's
+        -x): what the prediction-aware SAE loss compares, which only differences of scores enter.
+        """
         raise NotImplementedError
 
     def scores(self, batch: Batch) -> Tensor:

@@ -41,10 +41,11 @@ class ELSA(Recommender):
         self.check(batch)
         return self.interactions(batch) @ self.item_embeddings()  # (B, d)
 
-    def scores_from_hidden(self, h: Tensor, batch: Batch, layer: int | None = None) -> Tensor:
+    def scores_from_hidden(self, h: Tensor, batch: Batch | None, layer: int | None = None):
         # the ReLU of the decoder is left out: it only zeroes scores, and ties at zero would make
         # the ranking arbitrary. Subtracting x only lowers seen items, which are masked anyway
-        return h @ self.item_embeddings().T - self.interactions(batch)  # (B, n_items)
+        scores = h @ self.item_embeddings().T  # (B, n_items)
+        return scores if batch is None else scores - self.interactions(batch)
 
     def loss(self, batch: Batch) -> Tensor:
         x = self.interactions(batch)

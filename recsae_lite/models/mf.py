@@ -42,6 +42,8 @@ class MF(TwoTower):
         biases = self.bias + self.user_bias(users)[..., 0] + self.item_bias(items)[..., 0]
         return biases + (u * i).sum(-1)
 
-    def scores_from_hidden(self, h: Tensor, batch: Batch, layer: int | None = None) -> Tensor:
-        biases = self.bias + self.user_bias(batch.users) + self.item_bias.weight[:, 0]  # (B, n)
+    def scores_from_hidden(self, h: Tensor, batch: Batch | None, layer: int | None = None):
+        biases = self.bias + self.item_bias.weight[:, 0]  # (n_items,)
+        if batch is not None:  # the user's bias shifts all their scores alike
+            biases = biases + self.user_bias(batch.users)  # (B, n_items)
         return biases + h @ self.item_emb.weight.T  # (B, n_items)

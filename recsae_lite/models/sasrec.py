@@ -85,14 +85,22 @@ class SASRec(Recommender):
             x = block(x, src_mask=mask)
         return self.final_norm(x) if stop == self.config.n_layers else x
 
-    def hidden(self, batch: Batch, layer: int | None = None) -> Tensor:
+    def states(self, batch: Batch, layer: int | None = None) -> tuple[Tensor, Tensor]:
+        """The states at every position (B, L, d) after `layer`, and which positions hold an item
+        (B, L): what an SAE trains on (each is the representation of a prefix of the history)."""
         self.check(batch)
         x, mask = self._embed(batch.history)
-        return self._run(x, mask, 0, self._check_layer(layer))[:, -1]  # (B, d)
+        valid = batch.history[:, -self.config.max_len :] != self.n_items
+        return self._run(x, mask, 0, self._check_layer(layer)), valid
+
+    def hidden(self, batch: Batch, layer: int | None = None) -> Tensor:
+        return self.states(batch, layer)[0][:, -1]  # (B, d): the last position is scored
 
     def scores_from_hidden(self, h: Tensor, batch: Batch, layer: int | None = None) -> Tensor:
         layer, n = self._check_layer(layer), self.config.n_layers
         if layer < n:
+            if batch is None:
+                raise ValueError(f"continuing from layer {layer} needs the batch's histories")
             # causal attention: earlier positions do not see the last one, so recompute them up
             # to `layer`, put h at the last position and run the remaining blocks
             x, mask = self._embed(batch.history)

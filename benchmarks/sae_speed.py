@@ -1,0 +1,176 @@
+"""Benchmark: SAE training-step throughput next to its dense matmuls alone, and FVU at equal steps.
+
+    python benchmarks/sae_speed.py [--threads 1] [--quality-steps 2000] [--seed 0]
+
+Speed: for each variant and shape (d_in in {64, 256}, d_sae in {1024, 4096}, k 8, batch 4096), the
+time of one `SAETrainer.step()`, the step of `train_sae` (batch draw, losses, backward, removal of
+the parallel gradient, clipping, Adam, decoder-norm constraint, dead-latent bookkeeping) and of its
+ceiling: the six dense matmuls of that step alone (encoder and decoder, forward and both
+backward), called alternately with it (median time of each, so that load slows both alike).
+ratio_to_ceiling = step throughput / ceiling throughput: 1.0 is a step as fast as its dense matmuls;
+a sparse decoder can exceed it. On CPU, and on CUDA when there is one.
+
+Quality: each variant trained with `train_sae` at the reference shape (d_in 64, d_sae 1024, k 8) on
+synthetic data (sparse non-negative combinations of 512 unit directions plus noise); FVU, L0 and
+dead fraction on held-out samples.
+
+Writes benchmarks/results/sae_speed.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from base_models import RESULTS, machine  # run as a script, benchmarks/ is on the path
+
+from recsae_lite.activations import planted
+from recsae_lite.metrics import sae_metrics
+from recsae_lite.sae import SAE, VARIANTS, SAEConfig, SAETrainConfig, SAETrainer, train_sae
+
+SHAPES = [(64, 1024), (64, 4096), (256, 1024), (256, 4096)]  # (d_in, d_sae)
+K, BATCH, N_TRAIN, N_TEST = 8, 4096, 100_000, 10_000
+
+
+def synthetic(n: int, d_in: int, seed: int) -> torch.Tensor:
+    """(n, d_in): sums of 4 of 512 planted unit directions, plus noise."""
+    return planted(n, d_in, n_directions=512, active=4, noise=0.05, seed=seed)[0]
+
+
+def sae_config(variant: str, d_in: int, d_sae: int) -> SAEConfig:
+    groups = (d_sae // 8, d_sae // 8, d_sae // 4, d_sae // 2) if variant == "matryoshka" else ()
+    return SAEConfig(d_in=d_in, d_sae=d_sae, variant=variant, k=K, groups=groups)
+
+
+def dense_matmuls(d_in: int, d_sae: int, device: torch.device):
+    """The ceiling: the six matmuls of a step, on preallocated tensors (outputs included)."""
+    shapes = {"x": (BATCH, d_in), "W_enc": (d_in, d_sae), "z": (BATCH, d_sae)}
+    shapes |= {"W_dec": (d_sae, d_in), "grad_x_hat": (BATCH, d_in), "grad_pre": (BATCH, d_sae)}
+    t = {name: torch.randn(shape, device=device) for name, shape in shapes.items()}
+    out = {name: torch.empty(shape, device=device) for name, shape in shapes.items()}
+
+    def step():
+        torch.mm(t["x"], t["W_enc"], out=out["z"])  # encoder forward: pre-activations
+        torch.mm(t["z"], t["W_dec"], out=out["x"])  # decoder forward: x_hat
+        torch.mm(t["grad_x_hat"], t["W_dec"].T, out=out["z"])  # decoder backward: grad z
+        torch.mm(t["z"].T, t["grad_x_hat"], out=out["W_dec"])  # decoder backward: grad W_dec
+        torch.mm(t["grad_pre"], t["W_enc"].T, out=out["x"])  # encoder backward: grad input
+        torch.mm(t["x"].T, t["grad_pre"], out=out["W_enc"])  # encoder backward: grad W_enc
+
+    return step
+
+
+def median_ms(fns, device: torch.device, steps: int, seconds: float, warmup: int = 2) -> list:
+    """Median milliseconds per call of each of fns, called in turn so that load from other
+    processes falls on all of them alike: `warmup` rounds, then `steps` rounds or, once 3 are
+    done, as many as fit in `seconds`."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times, start = [[] for _ in fns], time.perf_counter()
+    while len(times[0]) < steps and (len(times[0]) < 3 or time.perf_counter() - start < seconds):
+        for fn, kept in zip(fns, times, strict=True):
+            sync()
+            begin = time.perf_counter()
+            fn()
+            sync()
+            kept.append(time.perf_counter() - begin)
+    return [statistics.median(kept) * 1000 for kept in times]
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (the issue used 1)")
+    parser.add_argument("--quality-steps", type=int, default=2000)
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per case, at most")
+    parser.add_argument("--seconds", type=float, default=2.0, help="or fewer (>= 3) in this time")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=RESULTS / "sae_speed.json")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    data = {d_in: synthetic(N_TRAIN, d_in, args.seed) for d_in in {d for d, _ in SHAPES}}
+    speed = []
+    print(
+        f"{'device':>6} {'variant':>10} {'d_in':>5} {'d_sae':>5} {'step ms':>8} "
+        f"{'samples/s':>10} {'ceiling ms':>10} {'ratio':>6}"
+    )
+    for device in devices:
+        for d_in, d_sae in SHAPES:
+            x, matmuls = data[d_in].to(device), dense_matmuls(d_in, d_sae, device)
+            for variant in VARIANTS:
+                torch.manual_seed(args.seed)
+                sae = SAE(sae_config(variant, d_in, d_sae)).to(device)
+                config = SAETrainConfig(batch_size=BATCH, seed=args.seed)
+                trainer = SAETrainer(sae, x, config)
+                ceiling, step = median_ms([matmuls, trainer.step], device, args.steps, args.seconds)
+                row = {
+                    "device": device.type,
+                    "variant": variant,
+                    "d_in": d_in,
+                    "d_sae": d_sae,
+                    "k": K,
+                    "batch": BATCH,
+                    "step_ms": round(step, 2),
+                    "samples_per_s": round(BATCH / step * 1000),
+                    "ceiling_ms": round(ceiling, 2),
+                    "ratio_to_ceiling": round(ceiling / step, 3),
+                }
+                speed.append(row)
+                print(
+                    f"{device.type:>6} {variant:>10} {d_in:>5} {d_sae:>5} {step:>8.1f} "
+                    f"{row['samples_per_s']:>10} {ceiling:>10.1f} {ceiling / step:>6.2f}",
+                    flush=True,
+                )
+
+    # quality at equal steps, at the issue's reference shape, on CUDA when there is one
+    x = synthetic(N_TRAIN + N_TEST, 64, args.seed + 1)
+    x_train, x_test = x[:N_TRAIN].to(devices[-1]), x[N_TRAIN:].to(devices[-1])
+    quality = []
+    print(f"\n{'variant':>10} {'steps':>5} {'FVU':>6} {'L0':>6} {'dead':>5} {'seconds':>7}")
+    for variant in VARIANTS:
+        torch.manual_seed(args.seed)
+        sae = SAE(sae_config(variant, 64, 1024)).to(devices[-1])
+        config = SAETrainConfig(steps=args.quality_steps, batch_size=BATCH, seed=args.seed)
+        history = train_sae(sae, x_train, config, progress=False)
+        metrics = sae_metrics(sae, x_test)
+        quality.append(
+            {
+                "variant": variant,
+                "steps": args.quality_steps,
+                "fvu": round(metrics["fvu"], 4),
+                "l0": round(metrics["l0"], 2),
+                "dead_fraction": round(metrics["dead_fraction"], 4),
+                "seconds": round(history.seconds, 1),
+            }
+        )
+        print(
+            f"{variant:>10} {args.quality_steps:>5} {metrics['fvu']:>6.3f} "
+            f"{metrics['l0']:>6.1f} {metrics['dead_fraction']:>5.2f} {history.seconds:>7.0f}",
+            flush=True,
+        )
+
+    report = {
+        "benchmark": "sae_speed",
+        "seed": args.seed,
+        "threads": args.threads,
+        "machine": machine(devices[-1]),
+        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "speed": speed,
+        "quality": quality,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,104 @@
+"""What an SAE reads, from any base model, and the model with an edit spliced in (chapter 3).
+
+`collect` gathers hidden states through the Recommender interface: the last position of each user
+(what the model scores), or every position of every sequence (for SASRec, whose states at earlier
+positions are the representations of prefixes: many more samples to train an SAE on).
+`Spliced` is a base model whose hidden representation passes through an edit (an SAE's
+reconstruction, a mean ablation, a steering intervention) before the rest of the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .data import Split
+from .models.base import Batch, Recommender
+from .train import batches, evaluate
+
+
+@torch.no_grad()
+def collect(
+    model: Recommender,
+    split: Split,
+    stage: str = "train",
+    positions: str = "last",
+    layer: int | None = None,
+    batch_size: int = 256,
+) -> Tensor:
+    """Hidden states (N, d) of the split's users, on the model's device.
+
+    stage: whose histories: "train" (the training sequences), "valid" or "test" (what the model
+        sees before predicting those targets).
+    positions: "last" (one state per user) or "all" (every position holding an item; models with
+        `states`, i.e. SASRec)."""
+    histories = split.train if stage == "train" else split.history(stage)
+    if positions not in ("last", "all"):
+        raise ValueError(f"positions must be 'last' or 'all', got {positions!r}")
+    if positions == "all" and not hasattr(model, "states"):
+        raise ValueError(
+            f"{type(model).__name__} has one hidden state per user: use positions='last'"
+        )
+    model.eval()
+    out = []
+    for batch, _ in batches(split, histories, model.n_items, batch_size):
+        batch = batch.to(model.device)
+        if positions == "last":
+            out.append(model.hidden(batch, layer))
+        else:
+            states, valid = model.states(batch, layer)
+            out.append(states[valid])  # (P, d)
+    return torch.cat(out)
+
+
+class Spliced(Recommender):
+    """`model` with its hidden representation h replaced by `edit(h)` before the rest of it."""
+
+    def __init__(self, model: Recommender, edit: Callable[[Tensor], Tensor], layer=None):
+        super().__init__()
+        self.model, self.edit, self.layer = model, edit, layer
+        self.config, self.n_items = model.config, model.n_items
+        self.train(model.training)  # a new module is in training mode: take the model's
+
+    def hidden(self, batch: Batch, layer: int | None = None) -> Tensor:
+        return self.edit(self.model.hidden(batch, self.layer))
+
+    def scores_from_hidden(self, h: Tensor, batch: Batch | None, layer: int | None = None):
+        return self.model.scores_from_hidden(h, batch, self.layer)
+
+
+def ndcg_recovered(model: Recommender, sae, split: Split, layer=None, stage="test") -> dict:
+    """NDCG@10 with the SAE's reconstruction spliced in, against the clean model and a
+    mean ablation (every user's h replaced by the mean of the SAE's training data):
+    recovered = (spliced - ablated) / (clean - ablated), 1 = as good as the clean model."""
+    mean = sae.input_mean
+
+    def ablate(h: Tensor) -> Tensor:
+        return mean.expand_as(h)
+
+    scores = {
+        "clean": evaluate(Spliced(model, lambda h: h, layer), split, stage)["ndcg@10"],
+        "spliced": evaluate(Spliced(model, sae, layer), split, stage)["ndcg@10"],
+        "ablated": evaluate(Spliced(model, ablate, layer), split, stage)["ndcg@10"],
+    }
+    gap = scores["clean"] - scores["ablated"]
+    scores["recovered"] = (scores["spliced"] - scores["ablated"]) / gap if gap else float("nan")
+    return scores
+
+
+def planted(
+    n_samples: int, d_in: int, n_directions: int, active: int = 3, noise: float = 0.01, seed=0
+) -> tuple[Tensor, Tensor]:
+    """Superposition in miniature: each sample is a sum of `active` of `n_directions` random unit
+    directions in d_in dimensions (more directions than dimensions), with coefficients in [0.5,
+    1.5], plus a little noise. Returns the samples (n_samples, d_in) and the directions
+    (n_directions, d_in): the answer an SAE should find."""
+    g = torch.Generator().manual_seed(seed)
+    directions = F.normalize(torch.randn(n_directions, d_in, generator=g), dim=-1)
+    which = torch.rand(n_samples, n_directions, generator=g).argsort(-1)[:, :active]
+    coefficients = torch.rand(n_samples, active, generator=g) + 0.5
+    x = (coefficients[..., None] * directions[which]).sum(1)  # (n_samples, d_in)
+    return x + noise * torch.randn(n_samples, d_in, generator=g), directions
