@@ -41,6 +41,15 @@ def machine(device: torch.device) -> dict:
     }
 
 
+def write_report(path: Path, report: dict, device: torch.device) -> None:
+    """Write a benchmark's results as JSON, with the machine and the process's peak memory."""
+    report["machine"] = machine(device)
+    report["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {path}")
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
@@ -79,13 +88,9 @@ def main(argv: list[str]) -> None:
         "dataset": dataset.name,
         "protocol": "leave-one-out by time; full ranking over all items; seen items masked",
         "seed": args.seed,
-        "machine": machine(device),
-        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "models": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    write_report(args.out, report, device)
 
 
 if __name__ == "__main__":

@@ -20,15 +20,13 @@ Writes benchmarks/results/sae_speed.json.
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import torch
-from base_models import RESULTS, machine  # run as a script, benchmarks/ is on the path
+from base_models import RESULTS, write_report  # run as a script, benchmarks/ is on the path
 
 from recsae_lite.activations import planted
 from recsae_lite.metrics import sae_metrics
@@ -162,14 +160,10 @@ def main(argv: list[str]) -> None:
         "benchmark": "sae_speed",
         "seed": args.seed,
         "threads": args.threads,
-        "machine": machine(devices[-1]),
-        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "speed": speed,
         "quality": quality,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    write_report(args.out, report, devices[-1])
 
 
 if __name__ == "__main__":

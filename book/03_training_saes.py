@@ -17,8 +17,10 @@ if "google.colab" in sys.modules:
 # of them. A sparse autoencoder (SAE) looks for those directions: it encodes x into a much wider but
 # sparse code z, and decodes it back,
 #
-# $$ z = \mathrm{act}\big((x - b_{dec}) W_{enc} + b_{enc}\big), \qquad
-#    \hat x = z W_{dec} + b_{dec}, $$
+# ```text
+# z     = act((x - b_dec) W_enc + b_enc)      W_enc: (d_in, d_sae)
+# x_hat = z W_dec + b_dec                     W_dec: (d_sae, d_in)
+# ```
 #
 # trained to reconstruct x while only a few entries of z are non-zero. Row j of `W_dec` is feature
 # j's direction. The book's SAEs come in four variants, one class with a `variant` field:

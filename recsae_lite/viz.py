@@ -142,7 +142,7 @@ def embedding_map(embeddings: np.ndarray, dataset: Dataset, title: str) -> go.Fi
     fig = go.Figure()
     for genre, color in zip(sorted(set(rarest)), COLORS * 3, strict=False):
         rows = np.flatnonzero(rarest == genre)
-        fig.add_scattergl(
+        fig.add_scatter(
             x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=genre,
             marker=dict(color=color, size=size[rows], opacity=0.7),
             text=[dataset.item_titles[i] for i in rows],

@@ -529,3 +529,16 @@ def test_ndcg_recovered_leaves_the_models_in_eval_mode(data):
     ndcg_recovered(model, sae, split)
     assert not model.training, "the base model was left in training mode (dropout on)"
     assert not sae.training, "the SAE was left in training mode"
+
+
+def test_kl_term_pulls_mean_activations_to_the_target():
+    # paper B: sum over latents of KL(rho || rho_hat_j), rho_hat_j = mean activation, clamped
+    sae = make_sae(variant="relu", kl_coefficient=1.0, kl_target=0.05)
+    torch.manual_seed(3)
+    out = sae.losses(torch.randn(256, 8))
+    rate = out["z"].detach().mean(0).clamp(1e-6, 1 - 1e-6)
+    rho = torch.tensor(0.05)
+    expected = (rho * (rho / rate).log() + (1 - rho) * ((1 - rho) / (1 - rate)).log()).sum()
+    assert out["kl"].item() == pytest.approx(expected.item(), rel=1e-5)
+    without = make_sae(variant="relu").losses(torch.randn(256, 8))
+    assert "kl" not in without
