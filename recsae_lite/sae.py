@@ -179,21 +179,21 @@ class SAE(nn.Module):
         if c.variant == "relu":
             z = F.relu(pre)
             x_hat = z @ self.W_dec + self.b_dec
+            mse = (x_hat - x_norm).pow(2).sum(-1).mean()
         else:
             rows, cols, values = self.sparse_codes(pre)
             z = torch.zeros_like(pre).index_put_((rows, cols), values)
-        if c.variant == "matryoshka":
-            # one decode into one bag per (group, sample); prefix g sums the first g groups
-            bags, order = (self.group_of[cols] * B + rows).sort()
-            parts = self.decode_sparse(bags, cols[order], values[order], len(c.groups) * B)
-            prefixes = parts.view(len(c.groups), B, c.d_in).cumsum(0) + self.b_dec  # (G, B, d)
-            out = {"mse": (prefixes - x_norm).pow(2).sum(-1).mean(-1).sum()}  # summed over prefixes
-            x_hat = prefixes[-1]
-        else:
-            if c.variant != "relu":
+            if c.variant == "matryoshka":
+                # one decode into one bag per (group, sample); prefix g sums the first g groups
+                bags, order = (self.group_of[cols] * B + rows).sort()
+                parts = self.decode_sparse(bags, cols[order], values[order], len(c.groups) * B)
+                prefixes = parts.view(len(c.groups), B, c.d_in).cumsum(0) + self.b_dec  # (G,B,d)
+                mse = (prefixes - x_norm).pow(2).sum(-1).mean(-1).sum()  # summed over prefixes
+                x_hat = prefixes[-1]
+            else:
                 x_hat = self.decode_sparse(rows, cols, values, B) + self.b_dec
-            out = {"mse": (x_hat - x_norm).pow(2).sum(-1).mean()}
-        out["z"] = z
+                mse = (x_hat - x_norm).pow(2).sum(-1).mean()
+        out = {"mse": mse, "z": z}
         out["loss"] = out["mse"]
         if c.variant == "relu":
             warm = min(1.0, (step + 1) / max(1, c.l1_warmup_steps))
