@@ -10,9 +10,10 @@ backward), called alternately with it (median time of each, so that load slows b
 ratio_to_ceiling = step throughput / ceiling throughput: 1.0 is a step as fast as its dense matmuls;
 a sparse decoder can exceed it. On CPU, and on CUDA when there is one.
 
-Quality: each variant trained with `train_sae` at the reference shape (d_in 64, d_sae 1024, k 8) on
-synthetic data (sparse non-negative combinations of 512 unit directions plus noise); FVU, L0 and
-dead fraction on held-out samples.
+Quality: each variant trained at the reference shape (d_in 64, d_sae 1024, k 8) on synthetic
+data (sparse non-negative combinations of 512 unit directions plus noise), twice with the same seed
+and hyperparameters: with `SAE.losses` and with the plain dense implementation of
+`recsae_lite.sae_reference`. FVU, L0 and dead fraction on held-out samples, for both.
 
 Writes benchmarks/results/sae_speed.json.
 """
@@ -28,6 +29,7 @@ from pathlib import Path
 import torch
 from base_models import RESULTS, write_report  # run as a script, benchmarks/ is on the path
 
+from recsae_lite import sae_reference
 from recsae_lite.activations import planted
 from recsae_lite.metrics import sae_metrics
 from recsae_lite.sae import SAE, VARIANTS, SAEConfig, SAETrainConfig, SAETrainer, train_sae
@@ -43,7 +45,9 @@ def synthetic(n: int, d_in: int, seed: int) -> torch.Tensor:
 
 def sae_config(variant: str, d_in: int, d_sae: int) -> SAEConfig:
     groups = (d_sae // 8, d_sae // 8, d_sae // 4, d_sae // 2) if variant == "matryoshka" else ()
-    return SAEConfig(d_in=d_in, d_sae=d_sae, variant=variant, k=K, groups=groups)
+    # relu: an L1 weight for a sparse code (the default 5 leaves hundreds of latents active)
+    l1 = 250.0
+    return SAEConfig(d_in=d_in, d_sae=d_sae, variant=variant, k=K, groups=groups, l1_coefficient=l1)
 
 
 def dense_matmuls(d_in: int, d_sae: int, device: torch.device):
@@ -133,28 +137,31 @@ def main(argv: list[str]) -> None:
     x = synthetic(N_TRAIN + N_TEST, 64, args.seed + 1)
     x_train, x_test = x[:N_TRAIN].to(devices[-1]), x[N_TRAIN:].to(devices[-1])
     quality = []
-    print(f"\n{'variant':>10} {'steps':>5} {'FVU':>6} {'L0':>6} {'dead':>5} {'seconds':>7}")
+    header = ("variant", 10), ("losses", 11), ("steps", 5), ("FVU", 6), ("L0", 6), ("dead", 5)
+    print("\n" + " ".join(f"{name:>{width}}" for name, width in header) + " seconds")
     for variant in VARIANTS:
-        torch.manual_seed(args.seed)
-        sae = SAE(sae_config(variant, 64, 1024)).to(devices[-1])
-        config = SAETrainConfig(steps=args.quality_steps, batch_size=BATCH, seed=args.seed)
-        history = train_sae(sae, x_train, config, progress=False)
-        metrics = sae_metrics(sae, x_test)
-        quality.append(
-            {
-                "variant": variant,
-                "steps": args.quality_steps,
-                "fvu": round(metrics["fvu"], 4),
-                "l0": round(metrics["l0"], 2),
-                "dead_fraction": round(metrics["dead_fraction"], 4),
-                "seconds": round(history.seconds, 1),
-            }
-        )
-        print(
-            f"{variant:>10} {args.quality_steps:>5} {metrics['fvu']:>6.3f} "
-            f"{metrics['l0']:>6.1f} {metrics['dead_fraction']:>5.2f} {history.seconds:>7.0f}",
-            flush=True,
-        )
+        for name, losses in (("recsae_lite", SAE.losses), ("plain", sae_reference.losses)):
+            torch.manual_seed(args.seed)
+            sae = SAE(sae_config(variant, 64, 1024)).to(devices[-1])
+            config = SAETrainConfig(steps=args.quality_steps, batch_size=BATCH, seed=args.seed)
+            history = train_sae(sae, x_train, config, progress=False, losses=losses)
+            metrics = sae_metrics(sae, x_test)
+            quality.append(
+                {
+                    "variant": variant,
+                    "losses": name,
+                    "steps": args.quality_steps,
+                    "fvu": round(metrics["fvu"], 4),
+                    "l0": round(metrics["l0"], 2),
+                    "dead_fraction": round(metrics["dead_fraction"], 4),
+                    "seconds": round(history.seconds, 1),
+                }
+            )
+            print(
+                f"{variant:>10} {name:>11} {args.quality_steps:>5} {metrics['fvu']:>6.3f} "
+                f"{metrics['l0']:>6.1f} {metrics['dead_fraction']:>5.2f} {history.seconds:>7.0f}",
+                flush=True,
+            )
 
     report = {
         "benchmark": "sae_speed",

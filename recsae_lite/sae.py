@@ -116,24 +116,29 @@ class SAE(nn.Module):
 
     def pre_acts(self, x_norm: Tensor) -> Tensor:
         # (x - b_dec) W_enc + b_enc, written so that b_dec's gradient does not cost a (B, d_in)
-        # input gradient through the encoder's matmul
-        return x_norm @ self.W_enc + (self.b_enc - self.b_dec @ self.W_enc)  # (B, d_sae)
+        # input gradient through the encoder's matmul, and the bias is added inside the matmul
+        return torch.addmm(self.b_enc - self.b_dec @ self.W_enc, x_norm, self.W_enc)  # (B, d_sae)
 
-    def sparse_codes(self, pre: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """The active latents in training as (rows, cols, values), sorted by row: topk keeps the k
-        largest of each sample, batchtopk and matryoshka the k * B largest of the whole batch."""
+    def pre_acts_at(self, x_norm: Tensor, pre: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
+        """pre[rows, cols], where pre = pre_acts(x_norm) was computed without gradient, given the
+        gradient of the chosen entries only (see `_PickedPreActs`)."""
+        bias = self.b_enc - self.b_dec @ self.W_enc
+        return _PickedPreActs.apply(x_norm, self.W_enc, bias, pre, rows, cols)
+
+    @torch.no_grad()
+    def select(self, pre: Tensor) -> tuple[Tensor, Tensor]:
+        """The latents kept in training as (rows, cols), sorted by row: topk keeps the k largest
+        of each sample, batchtopk and matryoshka the k * B largest of the whole batch."""
         c, B = self.config, len(pre)
         if c.variant == "topk":
-            values, cols = pre.topk(c.k, dim=-1)  # (B, k)
-            rows = torch.arange(B, device=pre.device).repeat_interleave(c.k)
-            return rows, cols.flatten(), F.relu(values).flatten()
+            cols = pre.topk(c.k, dim=-1).indices  # (B, k)
+            return torch.arange(B, device=pre.device).repeat_interleave(c.k), cols.flatten()
         # candidates first: a sample keeps at most 4k latents, so the batch-wide top k * B runs
         # over B * 4k values instead of B * d_sae (the top-k of the whole array is the slow part)
         m = min(4 * c.k, c.d_sae)
         candidates, cols = pre.topk(m, dim=-1)  # (B, m)
-        values, flat = candidates.flatten().topk(c.k * B)
-        flat, order = flat.sort()  # flat = row * m + candidate: sorted by row
-        return flat // m, cols.flatten()[flat], F.relu(values[order])
+        flat = candidates.flatten().topk(c.k * B).indices.sort().values  # row * m + candidate
+        return flat // m, cols.flatten()[flat]
 
     def activate(self, pre: Tensor) -> Tensor:
         """Sparse codes z (B, d_sae) from pre-activations."""
@@ -141,8 +146,8 @@ class SAE(nn.Module):
             return F.relu(pre)
         if self.config.variant != "topk" and not self.training:
             return pre * (pre > self.threshold)  # batchtopk at inference: one threshold
-        rows, cols, values = self.sparse_codes(pre)
-        return torch.zeros_like(pre).index_put_((rows, cols), values)
+        rows, cols = self.select(pre)
+        return torch.zeros_like(pre).index_put_((rows, cols), F.relu(pre[rows, cols]))
 
     def decode_sparse(self, bags: Tensor, cols: Tensor, values: Tensor, n_bags: int) -> Tensor:
         """(n_bags, d_in): for each bag, the sum of values * W_dec[cols] over its entries, which
@@ -168,21 +173,32 @@ class SAE(nn.Module):
         self, x: Tensor, dead: Tensor | None = None, step: int = 0, predict=None
     ) -> dict[str, Tensor]:
         """The loss terms for a batch x (B, d_in) of unscaled hidden states; "loss" is their sum.
+        Also returned: "x_hat" (normalised), "codes" (relu: z (B, d_sae); the others: the
+        active latents as (rows, cols, values)), "fired" (d_sae,) and "l0".
 
         dead: (d_sae,) bool, the latents that have not fired for a while (for AuxK).
         predict: the frozen rest of the model, unscaled hidden (B, d_in) -> scores (B, n_items),
             for the prediction-aware term (e.g. `lambda h: model.scores_from_hidden(h, None)`)."""
         c = self.config
         x_norm = self.normalise(x)
-        pre = self.pre_acts(x_norm)
         B = len(x)
         if c.variant == "relu":
-            z = F.relu(pre)
+            z = F.relu(self.pre_acts(x_norm))
             x_hat = z @ self.W_dec + self.b_dec
-            mse = (x_hat - x_norm).pow(2).sum(-1).mean()
+            out = {"mse": (x_hat - x_norm).pow(2).sum(-1).mean()}
+            warm = min(1.0, (step + 1) / max(1, c.l1_warmup_steps))
+            out["l1"] = (z * self.W_dec.norm(dim=-1)).sum(-1).mean()
+            out["loss"] = out["mse"] + warm * c.l1_coefficient * out["l1"] / c.d_in
+            out["codes"] = z
+            active, mean_z = z > 0, z.mean(0)
+            out["fired"], out["l0"] = active.any(0), active.float().sum(-1).mean()
         else:
-            rows, cols, values = self.sparse_codes(pre)
-            z = torch.zeros_like(pre).index_put_((rows, cols), values)
+            # the latents are chosen on the dense pre-activations, which need no gradient; the
+            # chosen ones are computed again with one, so the backward pass is sparse too
+            with torch.no_grad():
+                pre = self.pre_acts(x_norm)
+                rows, cols = self.select(pre)
+            values = F.relu(self.pre_acts_at(x_norm, pre, rows, cols))
             if c.variant == "matryoshka":
                 # one decode into one bag per (group, sample); prefix g sums the first g groups
                 bags, order = (self.group_of[cols] * B + rows).sort()
@@ -193,18 +209,14 @@ class SAE(nn.Module):
             else:
                 x_hat = self.decode_sparse(rows, cols, values, B) + self.b_dec
                 mse = (x_hat - x_norm).pow(2).sum(-1).mean()
-        out = {"mse": mse, "z": z}
-        out["loss"] = out["mse"]
-        if c.variant == "relu":
-            warm = min(1.0, (step + 1) / max(1, c.l1_warmup_steps))
-            l1 = (z * self.W_dec.norm(dim=-1)).sum(-1).mean()
-            out["l1"] = l1
-            out["loss"] = out["loss"] + warm * c.l1_coefficient * l1 / c.d_in
-        if c.variant != "relu" and dead is not None:
-            out["aux"] = self.aux_loss(x_norm - x_hat, pre, dead)
-            out["loss"] = out["loss"] + c.aux_coefficient * out["aux"]
+            out = {"mse": mse, "loss": mse, "codes": (rows, cols, values)}
+            mean_z = torch.zeros(c.d_sae, device=x.device).index_add(0, cols, values) / B
+            out["fired"], out["l0"] = mean_z.detach() > 0, (values.detach() > 0).sum() / B
+            if dead is not None:
+                out["aux"] = self.aux_loss(x_norm, x_norm - x_hat, pre, dead)
+                out["loss"] = out["loss"] + c.aux_coefficient * out["aux"]
         if c.kl_coefficient:
-            rate = z.mean(0).clamp(1e-6, 1 - 1e-6)  # each latent's mean activation
+            rate = mean_z.clamp(1e-6, 1 - 1e-6)  # each latent's mean activation
             rho = c.kl_target
             kl = rho * (rho / rate).log() + (1 - rho) * ((1 - rho) / (1 - rate)).log()
             out["kl"] = kl.sum()
@@ -221,16 +233,19 @@ class SAE(nn.Module):
         out["x_hat"] = x_hat
         return out
 
-    def aux_loss(self, residual: Tensor, pre: Tensor, dead: Tensor) -> Tensor:
+    def aux_loss(self, x_norm: Tensor, residual: Tensor, pre: Tensor, dead: Tensor) -> Tensor:
         """AuxK (Gao et al.): the top dead latents try to reconstruct the residual e = x - x_hat,
         so dead latents get gradient; normalised by the residual's variance. Without dead
-        latents it is 0 (and the trainer skips it, passing dead=None)."""
+        latents it is 0 (and the trainer skips it, passing dead=None). pre: the batch's
+        pre-activations, without gradient (they only choose the latents)."""
         residual = residual.detach()
         k_aux = min(self.config.aux_k or self.config.d_in // 2, self.config.d_sae)
-        values, cols = pre.masked_fill(~dead, float("-inf")).topk(k_aux, dim=-1)  # (B, k_aux)
-        values = F.relu(values.nan_to_num(neginf=0.0))  # fewer dead than k_aux: zeros
-        rows = torch.arange(len(pre), device=pre.device).repeat_interleave(k_aux)
-        e_hat = self.decode_sparse(rows, cols.flatten(), values.flatten(), len(pre))
+        with torch.no_grad():
+            chosen, cols = pre.masked_fill(~dead, float("-inf")).topk(k_aux, dim=-1)
+            rows = torch.arange(len(pre), device=pre.device).repeat_interleave(k_aux)
+            cols, keep = cols.flatten(), chosen.flatten() > float("-inf")  # fewer dead than k_aux
+        values = F.relu(self.pre_acts_at(x_norm, pre, rows, cols)) * keep
+        e_hat = self.decode_sparse(rows, cols, values, len(pre))
         variance = (residual - residual.mean(0)).pow(2).sum(-1).mean().clamp_min(1e-8)
         return (e_hat - residual).pow(2).sum(-1).mean() / variance * dead.any()
 
@@ -310,8 +325,11 @@ class SAETrainer:
     its step. Nothing is copied to the host between log steps: batches are drawn on the device,
     dead latents are tracked there, and the logged values stay tensors until `history()`."""
 
-    def __init__(self, sae: SAE, x: Tensor, config: SAETrainConfig, predict=None):
+    def __init__(self, sae: SAE, x: Tensor, config: SAETrainConfig, predict=None, losses=None):
+        """losses: another function with the signature of `SAE.losses` (benchmarks train the
+        plain implementation of `sae_reference` this way)."""
         self.sae, self.config, self.predict = sae, config, predict
+        self.losses = losses or SAE.losses
         self.device = device = sae.W_dec.device
         self.x = x.to(device)
         check_finite(self.x, "activations")
@@ -340,7 +358,8 @@ class SAETrainer:
                               generator=self.generator)  # fmt: skip
         dead = self.since_fired >= self.window
         with self.autocast:
-            out = sae.losses(self.x[index], dead if self.any_dead else None, step, self.predict)
+            out = self.losses(sae, self.x[index], dead if self.any_dead else None, step,
+                              self.predict)  # fmt: skip
         self.optimizer.zero_grad(set_to_none=True)
         out["loss"].backward()
         sae.remove_parallel_grad()
@@ -348,13 +367,11 @@ class SAETrainer:
         self.optimizer.step()
         self.schedule.step()
         sae.constrain()
-        active = out["z"] > 0
-        self.since_fired = torch.where(active.any(0), 0, self.since_fired + c.batch_size)
+        self.since_fired = torch.where(out["fired"], 0, self.since_fired + c.batch_size)
         if step % c.log_every == 0 or step == c.steps - 1:
             self.any_dead = bool(dead.any())  # one host sync per log step: AuxK when needed
-            l0 = active.float().sum(-1).mean()
             mse = out["mse"].detach() / sae.config.d_in
-            self.logged.append((step, mse, l0, dead.float().mean()))
+            self.logged.append((step, mse, out["l0"].detach(), dead.float().mean()))
         self.steps_done += 1
 
     def finish(self) -> None:
@@ -373,11 +390,11 @@ class SAETrainer:
 
 
 def train_sae(
-    sae: SAE, x: Tensor, config: SAETrainConfig, predict=None, progress: bool = True
+    sae: SAE, x: Tensor, config: SAETrainConfig, predict=None, progress: bool = True, losses=None
 ) -> SAEHistory:
     """Train `sae` on hidden states x (N, d_in); returns the history of the log steps."""
     start = time.perf_counter()
-    trainer = SAETrainer(sae, x, config, predict)
+    trainer = SAETrainer(sae, x, config, predict, losses)
     bar = tqdm(range(config.steps), desc=f"SAE {sae.config.variant}", disable=not progress)
     for _ in bar:
         trainer.step()
@@ -388,6 +405,32 @@ def train_sae(
     history = trainer.history()
     history.seconds = time.perf_counter() - start
     return history
+
+
+class _PickedPreActs(torch.autograd.Function):
+    """Entries (rows, cols) of the pre-activations pre = x W + bias, with their gradient.
+
+    The forward pass reads them from `pre`, already computed without gradient. The backward pass
+    is that of pre[rows, cols] = x[rows] . W[:, cols] + bias[cols], summed per latent: with g the
+    incoming gradient, dW[:, j] = sum of g * x[r] over the entries (r, j) and dbias[j] = sum of g.
+    The dense (B, d_sae) gradient of a plain backward pass, and its matmul, never exist."""
+
+    @staticmethod
+    def forward(ctx, x, W, bias, pre, rows, cols):
+        ctx.save_for_backward(x, rows, cols)
+        ctx.d_sae = W.shape[1]
+        return pre[rows, cols].to(W.dtype)  # pre may be bfloat16 (autocast); the rest is not
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, rows, cols = ctx.saved_tensors
+        by_latent, order = cols.sort()
+        offsets = torch.searchsorted(by_latent, torch.arange(ctx.d_sae, device=cols.device))
+        # one bag per latent j: the sum of g * x[r] over its entries, i.e. dW[:, j]
+        weights = grad[order].to(x.dtype)
+        grad_W = F.embedding_bag(rows[order], x, offsets, mode="sum", per_sample_weights=weights)
+        grad_bias = torch.zeros(ctx.d_sae, device=grad.device, dtype=grad.dtype)
+        return None, grad_W.T, grad_bias.index_add_(0, cols, grad), None, None, None
 
 
 def check_finite(x: Tensor, what: str) -> None:

@@ -13,12 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recsae_lite import zoo
+from recsae_lite import sae_reference, zoo
 from recsae_lite.activations import collect, ndcg_recovered
 from recsae_lite.data import leave_one_out, load_dataset
 from recsae_lite.metrics import sae_metrics
 from recsae_lite.models.base import make_batch
-from recsae_lite.sae import SAE, SAEConfig, SAETrainConfig, train_sae
+from recsae_lite.sae import SAE, VARIANTS, SAEConfig, SAETrainConfig, train_sae
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -172,7 +172,9 @@ def test_matryoshka_mse_is_the_sum_of_prefix_errors():
         sae.b_dec.copy_(torch.randn(8) * 0.3)
         sae.W_dec.mul_(torch.rand(32, 1) + 0.5)
     out = sae.losses(x)
-    z, x_norm = out["z"].detach(), sae.normalise(x)
+    rows, cols, values = out["codes"]
+    z = torch.zeros(128, 32).index_put_((rows, cols), values.detach())
+    x_norm = sae.normalise(x)
     errors = []
     for end in (4, 16, 32):
         x_hat = z[:, :end] @ sae.W_dec[:end].detach() + sae.b_dec.detach()
@@ -180,6 +182,57 @@ def test_matryoshka_mse_is_the_sum_of_prefix_errors():
     assert len(set(e.item() for e in errors)) == 3
     assert out["mse"].item() == pytest.approx(sum(errors).item(), rel=1e-5)
     assert torch.allclose(out["x_hat"], z @ sae.W_dec + sae.b_dec, atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("with_dead", [False, True])
+def test_losses_and_gradients_equal_the_plain_implementation(variant, with_dead):
+    # the sparse forward and backward passes compute what dense codes and a dense decode do;
+    # k * 4 = d_sae, so BatchTopK's candidates per sample are all latents (exact batch top-k)
+    groups = (4, 12, 16) if variant == "matryoshka" else ()
+    sae = make_sae(variant=variant, d_sae=32, k=8, groups=groups, l1_coefficient=2.0)
+    torch.manual_seed(2)
+    x = torch.randn(96, 8) * 2 + 1
+    sae.fit_normalisation(x)
+    with torch.no_grad():
+        sae.b_dec.copy_(torch.randn(8) * 0.3)
+        sae.b_enc.copy_(torch.randn(32) * 0.3)
+    dead = (torch.arange(32) % 3 == 0) if with_dead else None
+    outs, grads = [], []
+    for losses in (SAE.losses, sae_reference.losses):
+        sae.zero_grad()
+        out = losses(sae, x, dead, step=100)
+        out["loss"].backward()
+        outs.append(out)
+        grads.append({name: p.grad.clone() for name, p in sae.named_parameters()})
+    fast, plain = outs
+    for key in ("loss", "mse", "aux", "l1", "l0"):
+        assert (key in fast) == (key in plain), key
+        if key in fast:
+            assert fast[key].item() == pytest.approx(plain[key].item(), rel=1e-5), key
+    assert with_dead == ("aux" in fast) or variant == "relu"
+    assert torch.equal(fast["fired"], plain["fired"])
+    assert torch.allclose(fast["x_hat"], plain["x_hat"], atol=1e-5)
+    for name, grad in grads[0].items():
+        assert grad.abs().sum() > 0, name
+        assert torch.allclose(grad, grads[1][name], atol=1e-5), name
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_losses_run_under_bfloat16_autocast(variant):
+    # the trainer's bf16 option (CUDA) autocasts the matmuls; CPU autocast takes the same path
+    groups = (8, 8, 16) if variant == "matryoshka" else ()
+    sae = make_sae(variant=variant, groups=groups)
+    torch.manual_seed(2)
+    x, dead = torch.randn(64, 8), torch.arange(32) % 2 == 0
+    with torch.autocast("cpu", torch.bfloat16):
+        out = sae.losses(x, dead)
+    out["loss"].backward()
+    assert torch.isfinite(out["loss"])
+    for name, p in sae.named_parameters():
+        assert p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all(), name
+    plain = sae.losses(x, dead)["loss"].item()
+    assert out["loss"].item() == pytest.approx(plain, rel=0.05)  # bf16 rounds, nothing more
 
 
 def test_auxk_residual_is_x_minus_x_hat():
@@ -203,7 +256,7 @@ def test_auxk_residual_is_x_minus_x_hat():
         with torch.no_grad():
             sae.W_dec[dead_latent] = row
         out = sae.losses(x, dead)
-        assert (out["z"][:, dead_latent] == 0).all()
+        assert dead_latent not in out["codes"][1]
         assert torch.equal(out["x_hat"].detach(), x_hat)
         return out["aux"].item()
 
@@ -536,7 +589,7 @@ def test_kl_term_pulls_mean_activations_to_the_target():
     sae = make_sae(variant="relu", kl_coefficient=1.0, kl_target=0.05)
     torch.manual_seed(3)
     out = sae.losses(torch.randn(256, 8))
-    rate = out["z"].detach().mean(0).clamp(1e-6, 1 - 1e-6)
+    rate = out["codes"].detach().mean(0).clamp(1e-6, 1 - 1e-6)
     rho = torch.tensor(0.05)
     expected = (rho * (rho / rate).log() + (1 - rho) * ((1 - rho) / (1 - rate)).log()).sum()
     assert out["kl"].item() == pytest.approx(expected.item(), rel=1e-5)
