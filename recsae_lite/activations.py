@@ -28,8 +28,10 @@ def collect(
     positions: str = "last",
     layer: int | None = None,
     batch_size: int = 256,
-) -> Tensor:
-    """Hidden states (N, d) of the split's users, on the model's device.
+    items: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Hidden states (N, d) of the split's users, on the model's device; with items=True, also
+    the item code (N,) at each state's position (the last item the state has read).
 
     stage: whose histories: "train" (the training sequences), "valid" or "test" (what the model
         sees before predicting those targets).
@@ -43,15 +45,17 @@ def collect(
             f"{type(model).__name__} has one hidden state per user: use positions='last'"
         )
     model.eval()
-    out = []
+    out, read = [], []
     for batch, _ in batches(split, histories, model.n_items, batch_size):
         batch = batch.to(model.device)
         if positions == "last":
             out.append(model.hidden(batch, layer))
+            read.append(batch.history[:, -1])
         else:
             states, valid = model.states(batch, layer)
             out.append(states[valid])  # (P, d)
-    return torch.cat(out)
+            read.append(batch.history[:, -valid.shape[1] :][valid])
+    return (torch.cat(out), torch.cat(read)) if items else torch.cat(out)
 
 
 class Spliced(Recommender):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -95,14 +96,17 @@ class RankingMetrics:
     """One accumulator for a whole evaluation, fed batch by batch with `add`, read with `result`.
 
     `k` is one cut-off or several, e.g. (10, 20): the top lists are computed once, at the largest.
-    result() keys are "name@K" for each K: ndcg, hr, mrr and coverage, and diversity and popularity
-    when genres and popularity are given. Sums stay on the scores' device; only result() syncs.
+    result() keys are "name@K" for each K: ndcg, hr, mrr and coverage, and diversity, popularity
+    and share when genres, popularity and share_of are given. Sums stay on the scores' device;
+    only result() syncs.
     """
 
     k: int | tuple[int, ...]  # the cut-off(s) K
     n_items: int  # columns of the scores
     genres: Tensor | None = None  # (n_items, n_genres) multi-hot, bool or float: for diversity
     popularity: Tensor | None = None  # (n_items,) interaction counts: for mean popularity
+    share_of: Tensor | None = None  # (n_items,) bool, a set of items (a genre): "share@K" is the
+    #                                 mean fraction of a top-K list inside it
     ks: tuple[int, ...] = field(init=False)  # k as a sorted tuple
     _n_users: int = field(init=False, default=0, repr=False)
     # per-user sums, name -> (n_ks,), and the items in any top-K list, (n_ks, n_items) bool
@@ -130,6 +134,14 @@ class RankingMetrics:
                     f"({self.n_items},), one count per item"
                 )
 
+        if self.share_of is not None:
+            self.share_of = torch.as_tensor(self.share_of, dtype=torch.float32)
+            if self.share_of.shape != (self.n_items,):
+                raise ValueError(
+                    f"share_of has shape {tuple(self.share_of.shape)}; expected "
+                    f"({self.n_items},), one flag per item"
+                )
+
     def _start(self, device: torch.device) -> None:
         """Make the sums on the first batch's device, and move genres and popularity there."""
         names = ["ndcg", "hr", "mrr"]
@@ -139,6 +151,9 @@ class RankingMetrics:
         if self.popularity is not None:
             self.popularity = self.popularity.to(device)
             names.append("popularity")
+        if self.share_of is not None:
+            self.share_of = self.share_of.to(device)
+            names.append("share")
         self._sums = {name: torch.zeros(len(self.ks), device=device) for name in names}
         self._covered = torch.zeros(len(self.ks), self.n_items, dtype=torch.bool, device=device)
 
@@ -162,6 +177,8 @@ class RankingMetrics:
                 self._sums["diversity"][i] += (pair_sums / (k * (k - 1) / 2)).sum()
             if self.popularity is not None:
                 self._sums["popularity"][i] += self.popularity[top[:, :k]].mean(dim=1).sum()
+            if self.share_of is not None:
+                self._sums["share"][i] += self.share_of[top[:, :k]].mean(dim=1).sum()
         self._n_users += len(targets)
 
     def _dissimilarity(self, top: Tensor) -> Tensor:
@@ -226,3 +243,54 @@ def direction_recovery(directions: Tensor, W_dec: Tensor) -> Tensor:
     """(n_directions,) for each planted direction, its best cosine with a decoder row."""
     cos = F.normalize(directions, dim=-1) @ F.normalize(W_dec.detach(), dim=-1).T
     return cos.max(-1).values
+
+
+# ------------------------------------------------------------------------------------------------
+# list fidelity and concept purity (chapter 6, paper B)
+
+
+def rbo(a, b, p: float = 0.9) -> float:
+    """Rank-biased overlap of two top lists of the same length k, extrapolated (Webber et al.
+    2010, eq. 32): 1 for identical lists, 0 for disjoint ones. p weighs the top: with p = 0.9 the
+    first 10 ranks carry about 86% of the weight."""
+    a, b = list(a), list(b)
+    if len(a) != len(b) or not a:
+        raise ValueError(f"rbo needs two non-empty lists of one length: got {len(a)}, {len(b)}")
+    if not 0 < p < 1:
+        raise ValueError(f"p must be in (0, 1), got {p}")
+    seen_a, seen_b, overlap, total = set(), set(), 0, 0.0
+    for depth, (x, y) in enumerate(zip(a, b, strict=True), 1):
+        overlap += (x in seen_b) + (y in seen_a) + (x == y)
+        seen_a.add(x)
+        seen_b.add(y)
+        total += overlap / depth * p**depth
+    k = len(a)
+    return overlap / k * p**k + (1 - p) / p * total
+
+
+def kendall_tau(x, y) -> float:
+    """Kendall's tau-b between two score vectors over the same items (ties handled): 1 when they
+    order the items alike, -1 when reversed."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1 or len(x) < 2:
+        raise ValueError(f"kendall_tau needs 1-d arrays of one length >= 2: {x.shape} {y.shape}")
+    dx = np.sign(x[:, None] - x[None, :])
+    dy = np.sign(y[:, None] - y[None, :])
+    upper = np.triu_indices(len(x), 1)
+    dx, dy = dx[upper], dy[upper]
+    denominator = np.sqrt((dx != 0).sum() * (dy != 0).sum())
+    return float((dx * dy).sum() / denominator) if denominator else float("nan")
+
+
+def purity(acts, concepts, k: int = 10) -> np.ndarray:
+    """Semantic purity@k (paper B): for each unit (column of acts (n_items, U)) and concept
+    (column of concepts (n_items, C), bool), the share of the unit's k most activated items that
+    carry the concept. (U, C)."""
+    acts = torch.as_tensor(np.asarray(acts), dtype=torch.float32)
+    concepts = torch.as_tensor(np.asarray(concepts), dtype=torch.float32)
+    if acts.shape[0] != concepts.shape[0]:
+        raise ValueError(f"{acts.shape[0]} items of activations, {concepts.shape[0]} of concepts")
+    if not 1 <= k <= acts.shape[0]:
+        raise ValueError(f"k = {k} must be between 1 and the number of items ({acts.shape[0]})")
+    top = acts.topk(k, dim=0).indices.T  # (U, k)
+    return concepts[top].mean(1).numpy()

@@ -50,10 +50,12 @@ def batches(
     n_items: int,
     batch_size: int,
     rng: np.random.Generator | None = None,
+    rows: np.ndarray | None = None,
 ) -> Iterator[tuple[Batch, np.ndarray]]:
-    """Batches of the split's users with the given histories, and the rows of the split they hold;
-    shuffled when an `rng` is given."""
-    rows = np.arange(len(split.users)) if rng is None else rng.permutation(len(split.users))
+    """Batches of the split's users (or of those in `rows`) with the given histories, and the rows
+    of the split they hold; shuffled when an `rng` is given."""
+    rows = np.arange(len(split.users)) if rows is None else np.asarray(rows)
+    rows = rows if rng is None else rng.permutation(rows)
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
         yield make_batch(split.users[chunk], [histories[r] for r in chunk], n_items), chunk
@@ -67,9 +69,12 @@ def evaluate(
     ks: tuple[int, ...] = (10,),
     dataset: Dataset | None = None,
     batch_size: int = 256,
+    share_of: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Full-ranking metrics at each K for the "valid" or "test" targets; with `dataset`, also genre
-    diversity and mean popularity of the recommendations."""
+    diversity and mean popularity of the recommendations; with `share_of` ((n_items,) bool), the
+    share of the lists inside that set of items. rows: evaluate only these rows of the split."""
     device = model.device
     targets = {"valid": split.valid, "test": split.test}
     if stage not in targets:
@@ -78,13 +83,14 @@ def evaluate(
     if dataset is not None:
         genres = torch.as_tensor(dataset.genres, device=device)
         popularity = torch.as_tensor(dataset.popularity, dtype=torch.float32, device=device)
-    metrics = RankingMetrics(ks, model.n_items, genres, popularity)
+    metrics = RankingMetrics(ks, model.n_items, genres, popularity, share_of)
     was_training = model.training
     model.eval()
-    for batch, rows in batches(split, split.history(stage), model.n_items, batch_size):
+    histories = split.history(stage)
+    for batch, chunk in batches(split, histories, model.n_items, batch_size, rows=rows):
         batch = batch.to(device)
         scores = mask_seen(model.scores(batch), batch.history, pad=model.n_items)
-        metrics.add(scores, torch.as_tensor(targets[stage][rows], device=device))
+        metrics.add(scores, torch.as_tensor(targets[stage][chunk], device=device))
     model.train(was_training)
     return metrics.result()
 

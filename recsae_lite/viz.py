@@ -196,3 +196,153 @@ def recovery_histogram(cosines: dict) -> go.Figure:
     fig.update_xaxes(title="best cosine with a learned direction", range=[0, 1.01])
     fig.update_yaxes(title="planted directions")
     return style(fig, "Does it find the planted directions?")
+
+
+# ------------------------------------------------------------------------------------------------
+# what features mean (chapter 4) and steering (chapter 5)
+
+
+def association_heatmaps(panels: dict, genre_names: list[str]) -> go.Figure:
+    """One heatmap per kind of unit, stacked: genres down, units across, ordered by best genre
+    (then by score). panels: name -> (scores (U, G), hover (U,) text, e.g. the unit's top items)."""
+    from plotly.subplots import make_subplots
+
+    names = list(panels)
+    fig = make_subplots(rows=len(names), cols=1, subplot_titles=names, vertical_spacing=0.08)
+    for row, (scores, hover) in enumerate(panels.values(), 1):
+        scores = np.asarray(scores, dtype=float)
+        filled = np.nan_to_num(scores, nan=-np.inf)
+        best, value = filled.argmax(1), filled.max(1)
+        order = np.lexsort((-value, best))  # by best genre, strongest first
+        text = [[hover[u]] * len(genre_names) for u in order]
+        fig.add_heatmap(
+            z=scores[order].T, y=genre_names, customdata=np.array(text).T, zmin=-0.2, zmax=1,
+            colorscale="Blues", showscale=row == 1, colorbar=dict(title="score", len=0.5),
+            hovertemplate="unit %{x}<br>%{y}: %{z:.2f}<br>%{customdata}<extra></extra>",
+            x=[str(u) for u in order],
+        )  # fmt: skip
+        fig.update_xaxes(showticklabels=False, type="category", row=row, col=1)
+    fig.update_yaxes(tickfont_size=9)
+    title = "Genre association of each unit (precision above chance of its top positions)"
+    return style(fig, title, 260 * len(panels) + 80)
+
+
+def best_score_distributions(best: dict, threshold: float) -> go.Figure:
+    """Per kind of unit, the share of units whose best-genre score is at least x (a survival
+    curve), with the threshold marked."""
+    fig = go.Figure()
+    grid = np.linspace(-0.2, 1, 121)
+    for (name, scores), color in zip(best.items(), COLORS, strict=False):
+        s = np.nan_to_num(np.asarray(scores, dtype=float), nan=-1)
+        fig.add_scatter(x=grid, y=[(s >= g).mean() for g in grid], name=name, line_color=color)
+    fig.add_vline(x=threshold, line_dash="dash", annotation_text=f"threshold {threshold}")
+    fig.update_xaxes(title="best-genre score")
+    fig.update_yaxes(title="share of units scoring at least x", range=[0, 1.02])
+    return style(fig, "How monosemantic are the units? (higher curve: more units with one genre)")
+
+
+def feature_dashboard(card) -> go.Figure:
+    """A feature at a glance (a `features.FeatureCard`): how it fires, on what, which genres,
+    how popular its items are, and what it does to the scores."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(
+        rows=3, cols=2, row_heights=[0.28, 0.36, 0.36], vertical_spacing=0.1,
+        specs=[[{}, {}], [{"type": "table", "colspan": 2}, None],
+               [{"type": "table", "colspan": 2}, None]],
+        subplot_titles=[
+            f"activations where it fires ({card.firing_rate:.1%} of positions)",
+            "genre lift of its top positions (1 = base rate); popularity deciles",
+            "top-activating positions", "what its decoder direction does to item scores",
+        ],
+    )  # fmt: skip
+    fig.add_histogram(x=card.activations, nbinsx=40, marker_color=ACCENT, row=1, col=1,
+                      name="activation", showlegend=False)  # fmt: skip
+    lift = card.genre_lift.sort_values(ascending=False).head(8)
+    fig.add_bar(x=lift.index, y=lift.values, marker_color=COLORS[1], row=1, col=2, name="lift")
+    deciles = [f"pop. {i + 1}" for i in range(10)]
+    fig.add_bar(x=deciles, y=card.popularity_deciles * 10, marker_color=COLORS[2], row=1, col=2,
+                name="popularity decile (1 = most popular), share x 10")  # fmt: skip
+    for row, table in ((2, card.top_contexts), (3, card.boosted)):
+        fig.add_table(
+            header=dict(values=list(table.columns), fill_color="#e8eef6", align="left"),
+            cells=dict(values=[table[c] for c in table.columns], align="left", height=22),
+            row=row, col=1,
+        )  # fmt: skip
+    fig.update_layout(legend=dict(orientation="h", y=1.08, x=0.5, font_size=10))
+    return style(fig, f"Feature {card.feature}: {card.title}", 900)
+
+
+def sortable_table(table: pd.DataFrame, max_height: int = 420):
+    """The table as HTML whose columns sort on a click on their header, in the rendered book as
+    in Jupyter (a few lines of inline JavaScript; nothing is loaded)."""
+    import html
+    import uuid
+
+    from IPython.display import HTML
+
+    key = f"sortable-{uuid.uuid5(uuid.NAMESPACE_URL, table.to_csv()).hex[:12]}"
+    head = "".join(f"<th style='cursor:pointer'>{html.escape(str(c))} ⇅</th>" for c in table)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        for row in table.itertuples(index=False)
+    )
+    script = (
+        f"document.querySelectorAll('#{key} th').forEach((th, i) => th.onclick = () => {{"
+        f"const body = document.querySelector('#{key} tbody');"
+        "const rows = Array.from(body.rows); const up = th.dataset.up !== '1';"
+        "th.dataset.up = up ? '1' : '0';"
+        "const val = r => { const t = r.cells[i].textContent; const n = parseFloat(t);"
+        " return isNaN(n) ? t : n; };"
+        "rows.sort((a, b) => (val(a) > val(b) ? 1 : val(a) < val(b) ? -1 : 0) * (up ? 1 : -1));"
+        "rows.forEach(r => body.appendChild(r)); });"
+    )
+    return HTML(
+        f"<div id='{key}' style='max-height:{max_height}px;overflow:auto'>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+        f"<script>{script}</script>"
+    )
+
+
+def steering_frames(tables: dict, title: str) -> go.Figure:
+    """A top-10 table for each slider position, precomputed: the rendered book can be steered
+    without a kernel. tables: slider label -> DataFrame (one table trace each, one shown)."""
+    fig = go.Figure()
+    for i, table in enumerate(tables.values()):
+        fig.add_table(
+            header=dict(values=list(table.columns), fill_color="#e8eef6", align="left"),
+            cells=dict(values=[table[c] for c in table.columns], align="left", height=24),
+            visible=i == 0,
+        )  # fmt: skip
+    steps = [
+        dict(
+            label=str(label),
+            method="update",
+            args=[{"visible": [j == i for j in range(len(tables))]}],
+        )  # fmt: skip
+        for i, label in enumerate(tables)
+    ]
+    fig.update_layout(sliders=[dict(steps=steps, active=0, currentvalue=dict(prefix="strength "))])
+    return style(fig, title, 460)
+
+
+DASHES = {"SAE": "solid", "probe": "dot"}
+
+
+def steering_curves(table: pd.DataFrame, metrics: list[str]) -> go.Figure:
+    """Metrics against steering strength, one panel per metric, one line per (method, genre).
+    table: columns method, genre, strength and the metrics."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=metrics, horizontal_spacing=0.06)
+    genres = list(dict.fromkeys(table["genre"]))
+    for (method, genre), rows in table.groupby(["method", "genre"], sort=False):
+        color = COLORS[genres.index(genre) % len(COLORS)]
+        for col, metric in enumerate(metrics, 1):
+            fig.add_scatter(
+                x=rows["strength"], y=rows[metric], mode="lines+markers", line_color=color,
+                line_dash=DASHES.get(method, "dash"), name=f"{genre} ({method})",
+                legendgroup=f"{method}{genre}", showlegend=col == 1, row=1, col=col,
+            )  # fmt: skip
+    fig.update_xaxes(title="strength")
+    return style(fig, "Steering: SAE feature (solid), linear probe (dotted), others (dashed)", 420)

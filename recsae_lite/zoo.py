@@ -185,3 +185,73 @@ def _load(net: Recommender, path: Path, key: str) -> History | None:
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
         warnings.warn(f"retraining: the checkpoint {path} is unusable: {e}", stacklevel=3)
         return None
+
+
+def sae(
+    trained: Trained,
+    config,
+    train_config,
+    positions: str = "all",
+    layer: int | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+):
+    """An SAE (`sae.SAEConfig`, `sae.SAETrainConfig`) on the hidden states of a trained base model
+    (`activations.collect` with `positions`, `layer`, from its training histories), trained or
+    loaded like the models; returns (the SAE, in eval mode, on `device`; those hidden states)."""
+    from .activations import collect
+    from .sae import SAE, train_sae
+
+    x = collect(trained.model, trained.split, "train", positions, layer)
+    what = {
+        "base": trained.path.stem,
+        "sae": dataclasses.asdict(config),
+        "train": dataclasses.asdict(train_config),
+        "positions": positions,
+        "layer": layer,
+        "version": __version__,
+    }
+    key = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+    folder = zoo_dir() / "sae" / f"{trained.path.stem}-{config.variant}-{key[:16]}"
+    card_path = folder / "card.json"
+    if card_path.exists():
+        try:
+            card = json.loads(card_path.read_text())
+            weights = (folder / "sae.safetensors").read_bytes()
+            if card["key"] != key or hashlib.sha256(weights).hexdigest() != card["sha256"]:
+                raise ValueError("it was saved for something else, or its weights are corrupt")
+            return SAE.load(folder, expect=config).to(device), x
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+            warnings.warn(f"retraining: the SAE in {folder} is unusable: {e}", stacklevel=2)
+    torch.manual_seed(train_config.seed)
+    model = SAE(config).to(device)
+    train_sae(model, x.to(device), train_config, progress=progress)
+    staging = folder.with_name(f".{folder.name}.tmp")
+    model.save(staging)
+    sha = hashlib.sha256((staging / "sae.safetensors").read_bytes()).hexdigest()
+    (staging / "card.json").write_text(json.dumps({"key": key, "sha256": sha, **what}, indent=1))
+    if folder.exists():
+        import shutil
+
+        shutil.rmtree(folder)
+    os.replace(staging, folder)  # the folder appears complete, or not at all
+    return model.eval(), x
+
+
+# the SAE chapters 4 and 5 (and benchmarks/sasrec_steering.py) share, per profile: TopK, k = 8,
+# 16 x d_in latents (RecSAE's choice for SASRec), on every position of the training histories
+SAE_SETTINGS = {
+    "ci": {"steps": 60, "batch_size": 1_024, "lr": 1e-3},
+    "quick": {"steps": 1_500, "batch_size": 4_096, "lr": 1e-3},
+    "full": {"steps": 5_000, "batch_size": 8_192, "lr": 1e-3},
+}
+
+
+def sae_settings(d_in: int, profile: str, seed: int = 0, k: int = 8, expansion: int = 16):
+    """(SAEConfig, SAETrainConfig) of the book's TopK SAE for a model with hidden size d_in."""
+    from .sae import SAEConfig, SAETrainConfig
+
+    if profile not in SAE_SETTINGS:
+        raise ValueError(f"unknown profile {profile!r}: choose ci, quick or full")
+    config = SAEConfig(d_in=d_in, d_sae=expansion * d_in, variant="topk", k=k)
+    return config, SAETrainConfig(**SAE_SETTINGS[profile], seed=seed)

@@ -120,3 +120,22 @@ def test_training_saes_chapter_numbers(executed):
     for k in (4, 16):  # TopK keeps exactly k latents per sample
         assert numbers[f"topk_k{k}_l0"] == k
         assert 0 < numbers[f"batchtopk_k{k}_l0"] <= 2 * k  # k on average, by a fitted threshold
+
+
+def test_features_chapter_numbers(executed):
+    numbers = executed["04_sasrec_features"]
+    for kind, units in (("sae", 16 * 16), ("raw", 32), ("rotation", 32)):  # ci: hidden size 16
+        for view in ("input", "predicted"):
+            assert 0 <= numbers[f"{kind}_{view}_pass"] <= units
+            assert 0.0 <= numbers[f"{kind}_{view}_pass_share"] <= 1.0
+    assert 0 <= numbers["sae_item_features"] < 16 * 16
+
+
+def test_steering_chapter_numbers(executed):
+    numbers = executed["05_steering_sasrec"]
+    assert numbers["strength_zero_max_change"] == 0.0  # the error term is kept: exactly h
+    assert numbers["genres_steered"] == 14  # ML-100K genres with at least 50 films
+    for method in ("sae", "probe"):
+        assert 0 <= numbers[f"{method}_genres_tripled"] <= 14
+        assert numbers[f"{method}_median_share_x"] > 0
+    assert 0.0 <= numbers["popular_share_moderate"] <= 1.0

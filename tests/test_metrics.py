@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from recsae_lite.metrics import RankingMetrics, mask_seen, target_ranks, top_k
+from recsae_lite.metrics import (
+    RankingMetrics,
+    kendall_tau,
+    mask_seen,
+    purity,
+    rbo,
+    target_ranks,
+    top_k,
+)
 
 # ------------------------------------------------------------------------------------------------
 # ranks and the accuracy metrics
@@ -213,3 +222,39 @@ def test_errors_name_the_problem():
         mask_seen(scores, torch.tensor([[9, 1], [9, 5]]), pad=9)
     with pytest.raises(ValueError, match="no users were added"):
         RankingMetrics(k=2, n_items=5).result()
+
+
+# ------------------------------------------------------------------------------------------------
+# list fidelity and purity (chapter 6)
+
+
+def test_rbo_is_one_for_the_same_list_and_zero_for_disjoint_lists():
+    items = list(range(30))
+    assert rbo(items, items) == pytest.approx(1.0)
+    assert rbo(items, list(range(30, 60))) == 0.0
+    swapped_top = [1, 0, *items[2:]]
+    swapped_bottom = [*items[:28], 29, 28]
+    assert rbo(items, swapped_bottom) > rbo(items, swapped_top) > rbo(items, items[::-1])
+    # by hand, k = 2, p = 0.5: X1 = 0, X2 = 2 -> 2/2 * 0.25 + 1 * (0 + 2/2 * 0.25) = 0.5
+    assert rbo([0, 1], [1, 0], p=0.5) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="one length"):
+        rbo([1, 2], [1])
+
+
+def test_kendall_tau_of_identical_and_reversed_rankings():
+    x = np.array([3.0, 1.0, 2.0, 5.0])
+    assert kendall_tau(x, x) == 1.0
+    assert kendall_tau(x, -x) == -1.0
+    assert kendall_tau(x, 2 * x + 7) == 1.0  # only the order counts
+    # one discordant pair of 6: (5 - 1) / 6
+    assert kendall_tau([1, 2, 3, 4], [1, 2, 4, 3]) == pytest.approx(4 / 6)
+
+
+def test_purity_on_a_hand_made_example():
+    concepts = np.array([[1, 0], [1, 0], [0, 1], [1, 1]], dtype=bool)
+    acts = np.array([[0.9, 0.0], [0.8, 0.1], [0.1, 0.7], [0.0, 0.9]])
+    p = purity(acts, concepts, k=2)
+    assert p[0].tolist() == [1.0, 0.0]  # unit 0: items 0, 1 (concept 0 both)
+    assert p[1].tolist() == [0.5, 1.0]  # unit 1: items 3, 2
+    with pytest.raises(ValueError, match="k = 5"):
+        purity(acts, concepts, k=5)

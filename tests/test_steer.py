@@ -1,0 +1,255 @@
+"""Feature scores, steering edits and sweeps, the equalizer, and the chapter 4-5 figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+import torch
+import torch.nn.functional as F
+
+from recsae_lite import features, steer, viz, zoo
+from recsae_lite.activations import Spliced, collect
+from recsae_lite.data import leave_one_out, load_dataset
+from recsae_lite.metrics import RankingMetrics
+from recsae_lite.models.base import make_batch
+from recsae_lite.sae import SAE, SAEConfig, SAETrainConfig
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data():
+    dataset = load_dataset("synthetic", seed=1, n_users=60, n_items=50, seq_len=(5, 25))
+    return dataset, leave_one_out(dataset)
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    torch.manual_seed(0)
+    return zoo.build("sasrec", *data, hidden_size=8, max_len=20).eval()
+
+
+def genre_sae(model, dataset, genre: int) -> SAE:
+    """A TopK SAE (identity normalisation) whose feature 0 points where genre `genre`'s items
+    score highest: the mean of their output embeddings, less the mean of all."""
+    torch.manual_seed(0)
+    sae = SAE(SAEConfig(d_in=8, d_sae=16, variant="topk", k=2)).eval()
+    emb = model.item_embeddings().detach()
+    mask = torch.as_tensor(dataset.genres[:, genre])
+    with torch.no_grad():
+        sae.W_dec[0] = F.normalize(emb[mask].mean(0) - emb.mean(0), dim=0)
+    return sae
+
+
+# ------------------------------------------------------------------------------------------------
+# scores
+
+
+def test_genre_scores_on_a_hand_made_example():
+    # 10 positions; genre 0 on positions 0-4 (base rate 0.5), genre 1 on position 9 only
+    labels = np.zeros((10, 2), dtype=bool)
+    labels[:5, 0] = True
+    labels[9, 1] = True
+    acts = torch.zeros(10, 3)
+    acts[:4, 0] = torch.tensor([4.0, 3.0, 2.0, 1.0])  # unit 0: its 4 positions are all genre 0
+    acts[[0, 5, 6, 7], 1] = 1.0  # unit 1: 1 of its 4 positions is genre 0: below chance
+    acts[0, 2] = 1.0  # unit 2: fires once: too rare to judge
+    scores = features.genre_scores(acts, labels, top=4, min_active=2)
+    assert scores[0, 0] == pytest.approx(1.0)  # (1 - 0.5) / (1 - 0.5)
+    assert scores[0, 1] == pytest.approx((0 - 0.1) / 0.9)
+    assert scores[1, 0] == pytest.approx((0.25 - 0.5) / 0.5)
+    assert np.isnan(scores[2]).all()
+    best = features.best_genres(scores[:2], ["A", "B"])
+    assert list(best["best genre"]) == ["A", "B"]
+
+
+def test_genre_scores_refuse_misaligned_labels():
+    with pytest.raises(ValueError, match="3 positions of activations but 2 labels"):
+        features.genre_scores(torch.ones(3, 2), np.zeros((2, 4), dtype=bool))
+
+
+def test_random_rotation_is_orthogonal_and_seeded():
+    q = features.random_rotation(6, seed=3)
+    assert torch.allclose(q @ q.T, torch.eye(6), atol=1e-5)
+    assert torch.equal(q, features.random_rotation(6, seed=3))
+    assert not torch.equal(q, features.random_rotation(6, seed=4))
+
+
+def test_position_index_and_next_items_match_collect(data, model):
+    dataset, split = data
+    _, items = collect(model, split, "train", "all", items=True)
+    rows, within = features.position_index(split, model.config.max_len)
+    assert len(rows) == len(items)
+    assert all(split.train[r][t] == i for r, t, i in zip(rows, within, items.tolist(), strict=True))
+    following = features.next_items(split, model.config.max_len)
+    for r, t, nxt in zip(rows, within, following, strict=True):
+        expected = split.train[r][t + 1] if t + 1 < len(split.train[r]) else split.valid[r]
+        assert nxt == expected
+
+
+# ------------------------------------------------------------------------------------------------
+# steering
+
+
+def test_edits_that_change_nothing_leave_the_scores_exactly(data, model):
+    dataset, split = data
+    sae = genre_sae(model, dataset, 0)
+    rows = np.arange(len(split.users))
+    h = steer.last_states(model, split, rows)
+    for edit in [steer.feature_edit(sae, {0: 0.0, 3: 0.0}, "add"),
+                 steer.feature_edit(sae, {0: 1.0}, "scale"),
+                 steer.direction_edit(torch.randn(8), 0.0)]:  # fmt: skip
+        assert torch.equal(edit(h), h)
+        batch = make_batch(split.users, split.history("test"), model.n_items)
+        assert torch.equal(Spliced(model, edit).scores(batch), model.scores(batch))
+        plain = steer.recommend(model, split, rows)
+        assert np.array_equal(steer.recommend(model, split, rows, edit), plain)
+
+
+def test_set_and_scale_change_the_code_by_the_right_amount(data, model):
+    dataset, split = data
+    sae = genre_sae(model, dataset, 0)
+    h = steer.last_states(model, split, np.arange(10))
+    z = sae.encode(h)[:, 0]
+    moved = steer.feature_edit(sae, {0: 2.5}, "set")(h) - h
+    assert torch.allclose(moved, (2.5 - z)[:, None] * sae.W_dec[0].detach(), atol=1e-6)
+    doubled = steer.feature_edit(sae, {0: 2.0}, "scale")(h) - h
+    assert torch.allclose(doubled, z[:, None] * sae.W_dec[0].detach(), atol=1e-6)
+
+
+def test_bad_edits_are_refused(data, model):
+    sae = genre_sae(model, data[0], 0)
+    with pytest.raises(ValueError, match="features \\[16\\] do not exist"):
+        steer.feature_edit(sae, {16: 1.0})
+    with pytest.raises(ValueError, match="mode must be one of"):
+        steer.feature_edit(sae, {0: 1.0}, "double")
+
+
+def test_raising_a_genre_feature_raises_that_genres_share(data, model):
+    dataset, split = data
+    genre = 0
+    sae = genre_sae(model, dataset, genre)
+    rows = np.arange(len(split.users))
+    edits = {s: steer.feature_edit(sae, {0: s}) for s in (0.0, 1.0, 3.0, 10.0)}
+    table = steer.sweep(model, split, rows, edits, dataset, dataset.genres[:, genre])
+    shares = table["share"].to_numpy()
+    assert (np.diff(shares) >= 0).all() and shares[-1] > shares[0] + 0.2
+    # the same numbers as the plain path: the model spliced with the edit, evaluated directly
+    top = steer.recommend(model, split, rows, edits[3.0])
+    assert dataset.genres[top, genre].mean() == pytest.approx(table["share"].iloc[2], abs=1e-6)
+
+
+def test_share_metric_counts_the_lists_inside_the_set():
+    metrics = RankingMetrics(k=2, n_items=4, share_of=torch.tensor([True, False, False, True]))
+    metrics.add(torch.tensor([[4.0, 3, 2, 1], [1.0, 2, 3, 4]]), torch.tensor([0, 1]))
+    assert metrics.result()["share@2"] == pytest.approx((0.5 + 0.5) / 2)
+    with pytest.raises(ValueError, match="share_of has shape"):
+        RankingMetrics(k=2, n_items=4, share_of=torch.ones(3))
+
+
+def test_moderate_takes_the_strongest_push_within_the_ndcg_budget():
+    rows = []
+    for users, ndcgs in (("validation", [0.2, 0.19, 0.17]), ("test", [0.3, 0.29, 0.2])):
+        for s, ndcg, share in zip([0.0, 1.0, 2.0], ndcgs, [0.1, 0.3, 0.6], strict=True):
+            rows.append({"method": "SAE", "genre": "A", "users": users, "strength": s,
+                         "ndcg": ndcg, "share": share})  # fmt: skip
+    result = steer.moderate(pd.DataFrame(rows), max_drop=0.1).set_index("users")
+    assert result.loc["test", "strength"] == 1.0  # 0.19 >= 0.18; 0.17 is not
+    assert result.loc["test", "share x"] == pytest.approx(3.0)
+    assert result.loc["test", "ndcg change"] == pytest.approx(0.29 / 0.3 - 1)
+
+
+def test_probe_direction_finds_the_labelling_direction():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2000, 6, generator=g) * torch.tensor([1.0, 3, 1, 1, 1, 1])
+    labels = x[:, 2] + 0.1 * torch.randn(2000, generator=g) > 0
+    direction = steer.probe_direction(x, labels)
+    assert direction.norm().item() == pytest.approx(1.0)
+    assert direction[2].item() > 0.95
+
+
+def test_widget_and_static_figure_call_the_same_function(data, model, monkeypatch):
+    dataset, split = data
+    sae = genre_sae(model, dataset, 0)
+    calls = []
+    original = steer.steered_list
+
+    def spy(*args, **kwargs):
+        calls.append(args[5])  # the feature values
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(steer, "steered_list", spy)
+    box = steer.equalizer(model, sae, split, dataset, {"A": 0}, {0: 2.0}, rows=[0, 1])
+    assert calls == [{0: 0.0}]
+    slider = box.children[1]
+    slider.value = 1.5  # moving the genre slider calls it again, with 1.5 x the unit
+    assert calls[-1] == {0: 3.0}
+    expected = original(model, sae, split, dataset, 0, {0: 3.0}).to_html(index=False)
+    assert box.children[-1].value == expected  # the list shown is the steered one
+    frames = steer.static_equalizer(model, sae, split, dataset, 0, 0, 2.0, [0.0, 1.5])
+    assert calls[-2:] == [{0: 0.0}, {0: 3.0}]
+    fig = viz.steering_frames(frames, "t")
+    assert [t.type for t in fig.data] == ["table", "table"]
+    assert len(fig.layout.sliders[0].steps) == 2
+
+
+# ------------------------------------------------------------------------------------------------
+# figures on tiny input
+
+
+def test_chapter_figures_have_the_expected_traces(data):
+    dataset, split = data
+    scores = np.array([[0.1, 0.8], [0.9, np.nan], [0.3, 0.1]])
+    fig = viz.association_heatmaps({"a": (scores, ["x", "y", "z"]), "b": (scores[:2], ["x", "y"])},
+                                   ["G1", "G2"])  # fmt: skip
+    assert [t.type for t in fig.data] == ["heatmap", "heatmap"]
+    assert list(fig.data[0].x) == ["1", "2", "0"]  # by best genre (G1: 0.9, 0.3; G2: 0.8)
+    fig = viz.best_score_distributions({"a": scores.max(1), "b": [0.1]}, 0.5)
+    assert [t.type for t in fig.data] == ["scatter", "scatter"]
+    items = np.array([0, 1, 2, 3, 1, 0])
+    card = features.feature_card(
+        0, torch.tensor([0.0, 2.0, 1.0, 0.0, 3.0, 0.5]), items,
+        (np.zeros(6, dtype=int), np.array([0, 1, 2, 3, 1, 0])), split, dataset,
+        np.linspace(-1, 1, dataset.n_items), top=4, show=3,
+    )  # fmt: skip
+    assert card.firing_rate == pytest.approx(4 / 6)
+    assert list(card.top_contexts["activation"]) == [3.0, 2.0, 1.0]
+    fig = viz.feature_dashboard(card)
+    assert [t.type for t in fig.data] == ["histogram", "bar", "bar", "table", "table"]
+    table = pd.DataFrame({"method": ["SAE", "SAE", "probe", "probe"], "genre": ["A"] * 4,
+                          "strength": [0, 1, 0, 1], "share": [0.1, 0.3, 0.1, 0.2],
+                          "ndcg": [0.2, 0.19, 0.2, 0.18]})  # fmt: skip
+    fig = viz.steering_curves(table, ["share", "ndcg"])
+    assert len(fig.data) == 4 and isinstance(fig, go.Figure)
+    html = viz.sortable_table(pd.DataFrame({"f": [1, 2], "label": ["<b>", "x"]})).data
+    assert html.count("<tr>") == 3 and "&lt;b&gt;" in html and "onclick" in html
+
+
+# ------------------------------------------------------------------------------------------------
+# the SAE cache
+
+
+def test_zoo_sae_trains_once_then_loads(data, model, tmp_path, monkeypatch):
+    monkeypatch.setenv("RECSAE_ZOO", str(tmp_path))
+    dataset, split = data
+    trained = zoo.Trained(model, None, dataset, split, tmp_path / "sasrec-x.safetensors", True)
+    config = SAEConfig(d_in=8, d_sae=16, variant="topk", k=2)
+    train_config = SAETrainConfig(steps=3, batch_size=32, log_every=1)
+    first, x = zoo.sae(trained, config, train_config, progress=False)
+    again, _ = zoo.sae(trained, config, train_config, progress=False)
+    assert torch.equal(first.W_dec, again.W_dec) and x.shape[1] == 8
+    (folder,) = (tmp_path / "sae").iterdir()
+    (folder / "sae.safetensors").write_bytes(b"not weights")
+    with pytest.warns(UserWarning, match="retraining: the SAE"):
+        retrained, _ = zoo.sae(trained, config, train_config, progress=False)
+    assert torch.equal(retrained.W_dec, first.W_dec)  # same seed, same SAE
+    other, _ = zoo.sae(trained, config, SAETrainConfig(steps=4, batch_size=32), progress=False)
+    assert len(list((tmp_path / "sae").iterdir())) == 2 and other is not None

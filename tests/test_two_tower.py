@@ -1,0 +1,88 @@
+"""Paper B's pieces on small two-tower models: the pair loss, fidelity, the overwrite edit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from recsae_lite import two_tower, zoo
+from recsae_lite.data import leave_one_out, load_dataset
+from recsae_lite.sae import SAE, SAEConfig, SAETrainConfig, train_sae
+
+
+@pytest.fixture(scope="module")
+def data():
+    dataset = load_dataset("synthetic", seed=2, n_users=40, n_items=30, seq_len=(5, 15))
+    return dataset, leave_one_out(dataset)
+
+
+@pytest.fixture(scope="module", params=["mf", "ncf"])
+def model(request, data):
+    torch.manual_seed(0)
+    return zoo.build(request.param, *data, hidden_size=6).eval()
+
+
+def identity_sae(d: int) -> SAE:
+    """z = relu([x, -x]), x_hat = relu(x) - relu(-x) = x: a perfect reconstruction."""
+    sae = SAE(SAEConfig(d_in=d, d_sae=2 * d, variant="relu", l1_coefficient=0.0))
+    eye = torch.eye(d)
+    with torch.no_grad():
+        sae.W_enc.copy_(torch.cat([eye, -eye], dim=1))
+        sae.W_dec.copy_(torch.cat([eye, -eye], dim=0))
+    return sae
+
+
+def test_pair_term_is_zero_for_a_perfect_reconstruction(model):
+    users, items = two_tower.embeddings(model)
+    sae = identity_sae(6)
+    losses = two_tower.pair_losses(model, users, items, w_pred=2.0, n_pairs=64)
+    out = losses(sae, torch.cat([users, items]))
+    assert out["pred"].item() < 1e-10
+    with torch.no_grad():
+        sae.W_dec[0, 0] = 1.5  # coordinate 0 of positive inputs comes back too large
+    out = losses(sae, torch.cat([users, items]))
+    assert out["pred"].item() > 1e3 * 1e-10  # the pair scores moved (embeddings are ~0.1)
+    assert out["loss"].item() == pytest.approx((out["mse"] + 2.0 * out["pred"]).item(), rel=1e-5)
+
+
+def test_pair_term_trains_towards_the_models_scores(model, data):
+    users, items = two_tower.embeddings(model)
+    x = torch.cat([users, items])
+
+    def train(w_pred):
+        torch.manual_seed(0)
+        sae = SAE(SAEConfig(d_in=6, d_sae=8, variant="topk", k=1))
+        losses = two_tower.pair_losses(model, users, items, w_pred, n_pairs=256)
+        config = SAETrainConfig(steps=150, batch_size=64, lr=1e-2, warmup_steps=1)
+        train_sae(sae, x, config, progress=False, losses=losses)
+        u = torch.arange(len(users))[:, None].expand(-1, len(items))
+        i = torch.arange(len(items))[None].expand(len(users), -1)
+        with torch.no_grad():
+            f = model.pair_logits(users[u], items[i], u, i)
+            uh, ih = two_tower.reconstruct(sae, users), two_tower.reconstruct(sae, items)
+            return (model.pair_logits(uh[u], ih[i], u, i) - f).pow(2).mean().item()
+
+    assert train(w_pred=5.0) < train(w_pred=0.0)
+
+
+def test_fidelity_of_a_perfect_reconstruction_is_one(model, data):
+    split = data[1]
+    result = two_tower.fidelity(model, identity_sae(6).eval(), split, np.arange(10), k=5)
+    assert result["rbo"] == pytest.approx(1.0)
+    assert result["kendall_tau"] == pytest.approx(1.0)
+
+
+def test_overwriting_a_neuron_with_its_own_value_is_the_identity(model, data):
+    split = data[1]
+    users, items = two_tower.embeddings(model)
+    torch.manual_seed(1)
+    sae = SAE(SAEConfig(d_in=6, d_sae=12, variant="topk", k=3)).eval()
+    sae.fit_normalisation(torch.cat([users, items]))
+    row, neuron = 3, 5
+    own = sae.encode(users[split.users[[row]]])[0, neuron].item()
+    plain = two_tower.user_scores(model, split, [row], users, items).topk(5).indices.numpy()
+    same = two_tower.overwrite(model, sae, split, [row], neuron, own, k=5)
+    assert np.array_equal(same, plain)
+    moved = two_tower.overwrite(model, sae, split, [row], neuron, own + 50.0, k=5)
+    assert not np.array_equal(moved, plain)
