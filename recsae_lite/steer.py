@@ -298,3 +298,20 @@ def static_equalizer(model, sae, split, dataset, row: int, feature: int, unit: f
     return {
         s: steered_list(model, sae, split, dataset, row, {feature: s * unit}) for s in strengths
     }
+
+
+def value_slider(table_for, values, description: str = "value"):
+    """A slider over `values` showing `table_for(value)` (a DataFrame) live, and the same tables
+    precomputed for the static figure: (widget, {value: table}). Both come from table_for."""
+    import ipywidgets as w
+
+    values = list(values)
+    slider = w.SelectionSlider(options=values, value=values[0], description=description,
+                               continuous_update=False)  # fmt: skip
+    shown = w.HTML(table_for(values[0]).to_html(index=False))
+
+    def update(change):
+        shown.value = table_for(change["new"]).to_html(index=False)
+
+    slider.observe(update, "value")
+    return w.VBox([slider, shown]), {v: table_for(v) for v in values}

@@ -13,11 +13,12 @@ the model's predictions; fidelity of the lists, concept purity, interventions (c
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor
 
 from .data import Split
-from .metrics import kendall_tau, mask_seen, rbo
+from .metrics import kendall_tau, mask_seen, purity, rbo
 from .models.base import TwoTower, make_batch
 
 
@@ -34,7 +35,8 @@ def reconstruct(sae, x: Tensor) -> Tensor:
 def pair_losses(model: TwoTower, users: Tensor, items: Tensor, w_pred: float, n_pairs=1024, seed=0):
     """A `losses` function (see `sae.SAETrainer`): the SAE's own terms (reconstruction, sparsity,
     KL) on a batch of stacked rows, plus paper B's prediction term, w_pred times the mean over
-    sampled user-item pairs of (f(u, i) - f(u_hat, i_hat))^2, f the model's frozen logit.
+    sampled user-item pairs of (f(u, i) - f(u_hat, i_hat))^2, f the model's frozen logit, divided
+    by the variance of f on those pairs and multiplied by d_in (the scale of the SAE's mse).
     users, items: the embeddings the pairs are drawn from (e.g. the SAE's training users, and
     every item)."""
     generator = torch.Generator(device=users.device).manual_seed(seed)
@@ -47,7 +49,10 @@ def pair_losses(model: TwoTower, users: Tensor, items: Tensor, w_pred: float, n_
             with torch.no_grad():
                 target = model.pair_logits(users[u], items[i], u, i)
             u_hat, i_hat = sae_forward(sae, users[u]), sae_forward(sae, items[i])
-            out["pred"] = (model.pair_logits(u_hat, i_hat, u, i) - target).pow(2).mean()
+            error = (model.pair_logits(u_hat, i_hat, u, i) - target).pow(2).mean()
+            # as a share of the logits' variance, times d_in: the scale of the SAE's own mse
+            # (a sum over d_in of normalised squared errors), so that w_pred = 1 weighs both alike
+            out["pred"] = error / target.var().clamp_min(1e-12) * sae.config.d_in
             out["loss"] = out["loss"] + w_pred * out["pred"]
         return out
 
@@ -94,14 +99,48 @@ def fidelity(model: TwoTower, sae, split: Split, rows, k: int = 30, p: float = 0
 
 
 @torch.no_grad()
-def overwrite(model: TwoTower, sae, split: Split, rows, neuron: int, value: float, k: int = 30):
+def overwrite(model: TwoTower, sae, split: Split, rows, neuron, value, k: int = 30):
     """(len(rows), k) top lists after setting neuron `neuron` of each user's code to `value`
-    (paper B's intervention), keeping the SAE's error term; items keep their embeddings."""
+    (paper B's intervention; several at once when both are sequences), keeping the SAE's error
+    term; items keep their embeddings."""
     users, items = embeddings(model)
-    codes = torch.as_tensor(split.users[rows], device=users.device)
+    neurons = torch.as_tensor(np.atleast_1d(neuron), device=users.device)
+    values = torch.as_tensor(np.atleast_1d(value), dtype=users.dtype, device=users.device)
+    codes = torch.as_tensor(split.users[np.atleast_1d(rows)], device=users.device)
     u = users[codes]
-    z = sae.encode(u)
-    change = (value - z[:, neuron])[:, None] * sae.W_dec[neuron] * sae.input_scale
+    change = (values - sae.encode(u)[:, neurons]) @ sae.W_dec[neurons] * sae.input_scale
     edited = users.clone()
     edited[codes] = u + change
     return user_scores(model, split, rows, edited, items).topk(k, dim=1).indices.cpu().numpy()
+
+
+def purity_table(acts, dataset, genres: list[str], ks=(10, 50, 100)) -> pd.DataFrame:
+    """Per genre, its best unit (highest purity@k at the smallest k, then the larger ones) among
+    the columns of acts (n_items, U), and that unit's purity@k for each k (paper B's table)."""
+    g_index = [dataset.genre_names.index(g) for g in genres]
+    concepts = dataset.genres[:, g_index]
+    per_k = {k: purity(acts, concepts, k) for k in ks}  # (U, G) each
+    rows = []
+    for c, genre in enumerate(genres):
+        key = np.lexsort([per_k[k][:, c] for k in reversed(ks)])  # ascending, first k last
+        best = int(key[-1])
+        rows.append({"genre": genre, "unit": best,
+                     **{f"purity@{k}": float(per_k[k][best, c]) for k in ks}})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def train_shared(model: TwoTower, split: Split, rows, w_pred: float, d_sae: int = 256, k: int = 16,
+                 steps: int = 1_500, seed: int = 0):  # fmt: skip
+    """The chapter's SAE: TopK (k of d_sae), one for the user embeddings of the split's `rows`
+    and every item embedding, with the prediction term at weight w_pred."""
+    from .sae import SAE, SAEConfig, SAETrainConfig, train_sae
+
+    users, items = embeddings(model)
+    train_users = users[torch.as_tensor(split.users[rows], device=users.device)]
+    x = torch.cat([train_users, items])
+    torch.manual_seed(seed)
+    sae = SAE(SAEConfig(d_in=x.shape[1], d_sae=d_sae, variant="topk", k=k)).to(users.device)
+    losses = pair_losses(model, train_users, items, w_pred, seed=seed)
+    config = SAETrainConfig(steps=steps, batch_size=512, lr=1e-3, seed=seed)
+    train_sae(sae, x, config, progress=False, losses=losses)
+    return sae

@@ -139,3 +139,15 @@ def test_steering_chapter_numbers(executed):
         assert 0 <= numbers[f"{method}_genres_tripled"] <= 14
         assert numbers[f"{method}_median_share_x"] > 0
     assert 0.0 <= numbers["popular_share_moderate"] <= 1.0
+
+
+def test_two_tower_chapter_numbers(executed):
+    numbers = executed["06_two_tower_concepts"]
+    for name in ("mf", "ncf"):
+        for w in (0, 5):  # the ci profile's prediction weights
+            assert 0.0 <= numbers[f"{name}_w{w}_rbo"] <= 1.0
+            assert -1.0 <= numbers[f"{name}_w{w}_tau"] <= 1.0
+        for units in ("SAE_256", "SAE_22", "raw_dims"):
+            assert 0.0 <= numbers[f"{name}_{units}_purity10"] <= 1.0
+    for key in ("genre_share_before", "genre_share_filtered", "genre_share_nudged"):
+        assert 0.0 <= numbers[key] <= 1.0

@@ -86,3 +86,33 @@ def test_overwriting_a_neuron_with_its_own_value_is_the_identity(model, data):
     assert np.array_equal(same, plain)
     moved = two_tower.overwrite(model, sae, split, [row], neuron, own + 50.0, k=5)
     assert not np.array_equal(moved, plain)
+
+
+def test_purity_table_picks_each_genres_purest_unit():
+    from types import SimpleNamespace
+
+    genres = np.array([[1, 0], [1, 0], [0, 1], [1, 1], [0, 0]], dtype=bool)
+    dataset = SimpleNamespace(genres=genres, genre_names=["A", "B"])
+    acts = np.array([[0.9, 0.1, 0.0], [0.8, 0.0, 0.2], [0.0, 0.9, 0.1],
+                     [0.1, 0.8, 0.9], [0.2, 0.3, 0.8]])  # fmt: skip
+    table = two_tower.purity_table(acts, dataset, ["A", "B"], ks=(2, 3)).set_index("genre")
+    assert table.loc["A", "unit"] == 0 and table.loc["A", "purity@2"] == 1.0
+    assert table.loc["B", "unit"] == 1 and table.loc["B", "purity@2"] == 1.0
+    assert table.loc["B", "purity@3"] == pytest.approx(2 / 3)
+
+
+def test_value_slider_and_its_frames_use_one_function():
+    import pandas as pd
+
+    from recsae_lite import steer
+
+    calls = []
+
+    def table_for(v):
+        calls.append(v)
+        return pd.DataFrame({"value": [v]})
+
+    widget, frames = steer.value_slider(table_for, [0.0, 1.0, 2.0])
+    assert sorted(set(calls)) == [0.0, 1.0, 2.0] and list(frames) == [0.0, 1.0, 2.0]
+    widget.children[0].value = 2.0
+    assert calls[-1] == 2.0 and widget.children[1].value == frames[2.0].to_html(index=False)
