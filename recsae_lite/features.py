@@ -203,6 +203,7 @@ def feature_card(
     base = genres[items].mean(0)
     top_share = genres[items[order]].mean(0) if len(order) else np.zeros(len(base))
     lift = pd.Series(top_share / np.maximum(base, 1e-9), index=dataset.genre_names)
+    item_effect = np.asarray(item_effect, dtype=np.float64)  # float32 would print 0.910000026
     ranked = np.argsort(-item_effect)
     boosted = pd.DataFrame(
         {

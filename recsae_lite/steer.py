@@ -98,9 +98,8 @@ def recommendation_table(dataset: Dataset, items: np.ndarray, mark: int | None =
 def steered_list(model, sae, split, dataset, row: int, values: dict[int, float], k: int = 10):
     """The top-k table of one user (a split row) with features added `values` (activation units):
     what the equalizer widget and its static version both show."""
-    edit = feature_edit(sae, {j: v for j, v in values.items() if v}, "add") if any(
-        values.values()
-    ) else None  # fmt: skip
+    changed = {j: v for j, v in values.items() if v}
+    edit = feature_edit(sae, changed, "add") if changed else None
     return recommendation_table(dataset, recommend(model, split, row, edit, k)[0])
 
 

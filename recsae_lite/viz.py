@@ -219,7 +219,7 @@ def association_heatmaps(panels: dict, genre_names: list[str]) -> go.Figure:
             z=scores[order].T, y=genre_names, customdata=np.array(text).T, zmin=-0.2, zmax=1,
             colorscale="Blues", showscale=row == 1, colorbar=dict(title="score", len=0.5),
             hovertemplate="unit %{x}<br>%{y}: %{z:.2f}<br>%{customdata}<extra></extra>",
-            x=[str(u) for u in order],
+            x=[str(u) for u in order], row=row, col=1,
         )  # fmt: skip
         fig.update_xaxes(showticklabels=False, type="category", row=row, col=1)
     fig.update_yaxes(tickfont_size=9)

@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -139,6 +140,10 @@ def _key(name: str, data: Dataset, model_config: dict, train_config: TrainConfig
         "train": dataclasses.asdict(train_config),
         "version": __version__,
     }
+    return _hash(what)
+
+
+def _hash(what: dict) -> str:
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -211,7 +216,7 @@ def sae(
         "layer": layer,
         "version": __version__,
     }
-    key = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+    key = _hash(what)
     folder = zoo_dir() / "sae" / f"{trained.path.stem}-{config.variant}-{key[:16]}"
     card_path = folder / "card.json"
     if card_path.exists():
@@ -231,8 +236,6 @@ def sae(
     sha = hashlib.sha256((staging / "sae.safetensors").read_bytes()).hexdigest()
     (staging / "card.json").write_text(json.dumps({"key": key, "sha256": sha, **what}, indent=1))
     if folder.exists():
-        import shutil
-
         shutil.rmtree(folder)
     os.replace(staging, folder)  # the folder appears complete, or not at all
     return model.eval(), x

@@ -211,6 +211,7 @@ def test_chapter_figures_have_the_expected_traces(data):
     fig = viz.association_heatmaps({"a": (scores, ["x", "y", "z"]), "b": (scores[:2], ["x", "y"])},
                                    ["G1", "G2"])  # fmt: skip
     assert [t.type for t in fig.data] == ["heatmap", "heatmap"]
+    assert [t.yaxis for t in fig.data] == ["y", "y2"]  # one panel each, stacked
     assert list(fig.data[0].x) == ["1", "2", "0"]  # by best genre (G1: 0.9, 0.3; G2: 0.8)
     fig = viz.best_score_distributions({"a": scores.max(1), "b": [0.1]}, 0.5)
     assert [t.type for t in fig.data] == ["scatter", "scatter"]
