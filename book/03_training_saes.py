@@ -37,7 +37,7 @@ if "google.colab" in sys.modules:
 # - training each variant on SASRec's hidden states;
 # - the measures of an SAE: FVU, L0, dead latents, and NDCG@10 recovered.
 #
-# Time: about 9 minutes on 2 CPU cores in the `quick` profile (12 SAEs of 800 steps each); a GPU
+# Time: about 7 minutes on 2 CPU cores in the `quick` profile (12 SAEs of 800 steps each); a GPU
 # makes each SAE a matter of seconds.
 
 # %% tags=["parameters"]
