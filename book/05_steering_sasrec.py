@@ -22,8 +22,8 @@ if "google.colab" in sys.modules:
 # - strength sweeps: target-genre share against NDCG, HR, coverage, diversity, popularity;
 # - SAE features against linear probes; steering away from popular items.
 #
-# Time: about 2 minutes on 2 CPU cores in the `quick` profile, once chapter 4 has trained the SAE
-# (it is loaded from the cache; otherwise add a minute).
+# Time: about a minute on 2 CPU cores in the `quick` profile, once chapter 4 has trained the SAE
+# (it is loaded from the cache; otherwise add a minute); 20 seconds in the `ci` profile.
 
 # %% tags=["parameters"]
 PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M

@@ -1,7 +1,7 @@
 """Paper B on two-tower models (MF, NCF): one SAE for user and item embeddings, trained to keep
 the model's predictions; fidelity of the lists, concept purity, interventions (chapter 6).
 
-- `embeddings`: the rows an SAE reads, every user embedding and every item embedding stacked.
+- `embeddings`: what the SAE reads: the user embeddings and the item embeddings (one SAE, both).
 - `pair_losses`: paper B's loss, as a `losses` function for `sae.train_sae`: the SAE's own terms
   (reconstruction, L1 or TopK sparsity, KL) on a batch of stacked rows, plus w_pred times the
   squared error of the frozen score f(u, i) on sampled user-item pairs, both reconstructed.
