@@ -27,11 +27,6 @@ def embeddings(model: TwoTower) -> tuple[Tensor, Tensor]:
     return model.user_emb.weight.detach(), model.item_emb.weight.detach()
 
 
-def reconstruct(sae, x: Tensor) -> Tensor:
-    """x through the SAE, in the model's units (the SAE's input scaling is undone)."""
-    return sae.decode(sae.encode(x))
-
-
 def pair_losses(model: TwoTower, users: Tensor, items: Tensor, w_pred: float, n_pairs=1024, seed=0):
     """A `losses` function (see `sae.SAETrainer`): the SAE's own terms (reconstruction, sparsity,
     KL) on a batch of stacked rows, plus paper B's prediction term, w_pred times the mean over
@@ -87,7 +82,7 @@ def fidelity(model: TwoTower, sae, split: Split, rows, k: int = 30, p: float = 0
     the original top-k items, their original scores against their reconstructed ones."""
     users, items = embeddings(model)
     sae.eval()
-    users_hat, items_hat = reconstruct(sae, users), reconstruct(sae, items)
+    users_hat, items_hat = sae(users), sae(items)  # in the model's units: decode unscales
     original = user_scores(model, split, rows, users, items)
     rebuilt = user_scores(model, split, rows, users_hat, items_hat)
     top_o = original.topk(k, dim=1).indices.cpu().numpy()

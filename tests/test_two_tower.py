@@ -60,7 +60,7 @@ def test_pair_term_trains_towards_the_models_scores(model, data):
         i = torch.arange(len(items))[None].expand(len(users), -1)
         with torch.no_grad():
             f = model.pair_logits(users[u], items[i], u, i)
-            uh, ih = two_tower.reconstruct(sae, users), two_tower.reconstruct(sae, items)
+            uh, ih = sae(users), sae(items)
             return (model.pair_logits(uh[u], ih[i], u, i) - f).pow(2).mean().item()
 
     assert train(w_pred=5.0) < train(w_pred=0.0)
