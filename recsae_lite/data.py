@@ -68,6 +68,9 @@ class SyntheticConfig:
     seq_len: tuple[int, int] = (20, 80)  # interactions per user
     popularity_exponent: float = 1.0  # Zipf-like: the item of popularity rank r has weight r^-a
     switch_prob: float = 0.2  # chance, each step, that a user moves to another preferred concept
+    parent_affinity: float = 0.8  # chance that an item's or a user's next child concept is a
+    #                               sibling of its first (what makes the parents real: without it
+    #                               a parent would only be a label over unrelated children)
 
     def __post_init__(self):
         def fail(name, problem):
@@ -91,8 +94,9 @@ class SyntheticConfig:
             )
         if self.popularity_exponent < 0:
             fail("popularity_exponent", "it must be 0 or more")
-        if not 0 <= self.switch_prob <= 1:
-            fail("switch_prob", "it is a probability: it must be in [0, 1]")
+        for name in ("switch_prob", "parent_affinity"):
+            if not 0 <= getattr(self, name) <= 1:
+                fail(name, "it is a probability: it must be in [0, 1]")
 
 
 @dataclass
@@ -607,6 +611,9 @@ def _lastfm(files: _Files, n_tags: int = 30, min_tag_users: int = 2) -> Dataset:
 def _synthetic(config: SyntheticConfig, seed: int) -> Dataset:
     """Users who move between a few preferred concepts and pick popular items carrying them.
 
+    An item's child concepts, and a user's preferred ones, are mostly siblings (`parent_affinity`),
+    so that the parents shape behaviour: items of one parent are taken by the same users.
+
     Each step, a user moves to another of their preferred child concepts with probability
     `switch_prob`, then draws by popularity an item they have not had yet among those carrying the
     current concept (when there is none left, among those carrying another preferred concept; when
@@ -619,20 +626,28 @@ def _synthetic(config: SyntheticConfig, seed: int) -> Dataset:
     child_names = [f"P{p}.C{k}" for p in range(c.n_parents) for k in range(n_children[p])]
     names = [f"P{p}" for p in range(c.n_parents)] + child_names
 
-    def draw(n_rows, counts, first=None):
-        """(n_rows, n_child) bool: counts[i] random child concepts in row i, including first[i]."""
-        keys = rng.random((n_rows, n_child))
-        if first is not None:
-            keys[np.arange(n_rows), first] = -1.0  # sorts first
-        return keys.argsort(axis=1).argsort(axis=1) < counts[:, None]
+    def draw(counts, first):
+        """(n_rows, n_child) bool: counts[i] child concepts in row i, first[i] among them; each
+        further one a sibling of first[i] with probability parent_affinity (if one is left)."""
+        rows = np.zeros((len(counts), n_child), dtype=bool)
+        for row, count, f in zip(rows, counts, first, strict=True):
+            row[f] = True
+            for _ in range(count - 1):
+                pool = np.flatnonzero(~row & (child_parent == child_parent[f]))
+                if len(pool) == 0 or rng.random() >= c.parent_affinity:
+                    pool = np.flatnonzero(~row)
+                row[rng.choice(pool)] = True
+        return rows
 
     # deal the items' first concepts round-robin, so that every child concept has items
     first = rng.permutation(np.arange(c.n_items) % n_child)
     low, high = c.concepts_per_item
-    item_child = draw(c.n_items, rng.integers(low, high + 1, size=c.n_items), first)
+    item_child = draw(rng.integers(low, high + 1, size=c.n_items), first)
     item_parent = item_child @ np.eye(c.n_parents, dtype=bool)[child_parent]  # (n_items, n_parents)
     low, high = c.prefs_per_user
-    user_child = draw(c.n_users, rng.integers(low, high + 1, size=c.n_users))
+    user_child = draw(
+        rng.integers(low, high + 1, size=c.n_users), rng.integers(n_child, size=c.n_users)
+    )
     log_weight = -c.popularity_exponent * np.log1p(rng.permutation(c.n_items))
 
     users, items, steps = [], [], []

@@ -346,3 +346,40 @@ def steering_curves(table: pd.DataFrame, metrics: list[str]) -> go.Figure:
             )  # fmt: skip
     fig.update_xaxes(title="strength")
     return style(fig, "Steering: SAE feature (solid), linear probe (dotted), others (dashed)", 420)
+
+
+def feature_tree(parent: np.ndarray, labels: list[str], size: np.ndarray, title: str, depth=3):
+    """An icicle of the features that fire (size > 0): each under its parent (`hierarchy.tree`),
+    the ones without a parent at the top; a box's width is its firing count plus its subtree's."""
+    shown = np.flatnonzero(size > 0)
+    fig = go.Figure(
+        go.Icicle(
+            ids=[f"f{j}" for j in shown],
+            parents=[f"f{parent[j]}" if parent[j] >= 0 else "" for j in shown],
+            labels=[labels[j] for j in shown],
+            values=size[shown],
+            branchvalues="remainder",
+            maxdepth=depth,
+            hovertemplate="%{label}<br>fires on %{value} (with its subtree)<extra></extra>",
+        )
+    )
+    fig.update_layout(margin=dict(l=10, r=10, t=60, b=10))
+    return style(fig, title, height=560)
+
+
+def group_profiles(table: pd.DataFrame, measures: list[str]) -> go.Figure:
+    """Per group of features (x), the mean of each measure, one panel each, one line per SAE
+    (table: one row per feature with columns "group", "sae" and the measures)."""
+    from plotly.subplots import make_subplots
+
+    means = table.groupby(["sae", "group"])[measures].mean().reset_index()
+    fig = make_subplots(rows=1, cols=len(measures), subplot_titles=measures)
+    for i, (name, rows) in enumerate(means.groupby("sae", sort=False)):
+        for col, measure in enumerate(measures, start=1):
+            fig.add_trace(
+                go.Scatter(x=rows["group"], y=rows[measure], name=name, legendgroup=name,
+                           mode="lines+markers", line_color=COLORS[i], showlegend=col == 1),
+                row=1, col=col,
+            )  # fmt: skip
+    fig.update_xaxes(title_text="group", dtick=1)
+    return style(fig, "Per group of features: mean over its features", height=380)

@@ -151,3 +151,13 @@ def test_two_tower_chapter_numbers(executed):
             assert 0.0 <= numbers[f"{name}_{units}_purity10"] <= 1.0
     for key in ("genre_share_before", "genre_share_filtered", "genre_share_nudged"):
         assert 0.0 <= numbers[key] <= 1.0
+
+
+def test_matryoshka_chapter_numbers(executed):
+    numbers = executed["07_matryoshka_hierarchies"]
+    for variant in ("matryoshka", "batchtopk"):
+        assert 0.0 <= numbers[f"synthetic_{variant}_agreement"] <= 1.0
+        assert 0.0 < numbers[f"synthetic_{variant}_parent_f1"] <= 1.0
+        for group in (0, 2):
+            assert 0.0 < numbers[f"mf_{variant}_group{group}_popularity"] <= 1.0
+            assert 0.0 <= numbers[f"sasrec_{variant}_group{group}_genre_entropy"] <= np.log2(19)

@@ -267,6 +267,19 @@ def test_synthetic_users_stay_on_one_concept_without_switching():
         assert d.truth.item_concepts[sequence].all(axis=0).any()  # a concept shared by all
 
 
+def test_synthetic_parents_group_the_children_of_items_and_users():
+    def same_parent_share(affinity):
+        d = load_dataset("synthetic", seed=5, n_users=200, parent_affinity=affinity)
+        truth, n_parents = d.truth, d.truth.config.n_parents
+        rows = np.concatenate([truth.item_concepts, truth.user_prefs])[:, n_parents:]
+        parents = [set(truth.parent[n_parents + np.flatnonzero(r)]) for r in rows if r.sum() > 1]
+        return np.mean([len(p) == 1 for p in parents])
+
+    # 3-5 children per parent, 1-3 concepts per item and 2-3 per user: always room for siblings
+    assert same_parent_share(1.0) == 1.0
+    assert same_parent_share(0.0) < 0.5
+
+
 def test_synthetic_popularity_follows_the_exponent():
     def top_decile_share(exponent):
         counts = np.sort(load_dataset("synthetic", popularity_exponent=exponent).popularity)
@@ -282,6 +295,7 @@ def test_synthetic_popularity_follows_the_exponent():
         ({"n_items": 10}, "n_items"),  # fewer than the 4 * 5 child concepts there may be
         ({"n_parents": 0}, "n_parents"),
         ({"switch_prob": 1.5}, "switch_prob"),
+        ({"parent_affinity": -0.1}, "parent_affinity"),
         ({"seq_len": (5, 2)}, "seq_len"),
         ({"prefs_per_user": (2, 50)}, "prefs_per_user"),
         ({"popularity_exponent": -1.0}, "popularity_exponent"),

@@ -1,0 +1,145 @@
+"""Matryoshka hierarchies: what each nested group of features holds, and a tree of features (ch. 7).
+
+A Matryoshka SAE orders its dictionary in nested groups, and the first groups must reconstruct the
+input on their own, so they should hold the broad directions and later groups the refinements. The
+functions here measure that on any codes (samples x features) and groups of features:
+
+- `profile`: per feature, the genre entropy and the popularity of the items it fires most on;
+- `tree`: each feature hangs under the earlier-group feature it fires together with most often;
+- `agreement`: on data with a planted hierarchy, the share of child concepts whose best feature
+  hangs under their parent concept's best feature.
+
+A plain SAE has no groups; `frequency_groups` gives it groups of the same sizes by firing frequency
+(the most frequent features first), so that both can be compared the same way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from .features import top_items
+from .sae import SAE, SAEConfig, SAETrainConfig, train_sae
+
+
+def train(x: Tensor, variant: str, sizes, k: int, steps: int, seed: int = 0, batch_size=4_096):
+    """A Matryoshka SAE with nested groups of `sizes`, or a plain one ("batchtopk") of the same
+    width, trained on x (N, d_in) with k active features per sample on average."""
+    groups = tuple(sizes) if variant == "matryoshka" else ()
+    config = SAEConfig(d_in=x.shape[1], d_sae=sum(sizes), variant=variant, k=k, groups=groups)
+    torch.manual_seed(seed)
+    sae = SAE(config).to(x.device)
+    batch_size = min(batch_size, len(x))
+    train_sae(sae, x, SAETrainConfig(steps, batch_size, lr=1e-3, seed=seed), progress=False)
+    return sae
+
+
+def group_of(sizes) -> np.ndarray:
+    """(sum(sizes),) the group of each feature when the groups are consecutive blocks of `sizes`."""
+    return np.repeat(np.arange(len(sizes)), sizes)
+
+
+def feature_groups(sae: SAE, codes: Tensor, sizes) -> np.ndarray:
+    """(d_sae,) the group of each feature: a Matryoshka SAE's own, else `frequency_groups`."""
+    if sae.config.variant == "matryoshka":
+        return group_of(sae.config.groups)
+    return frequency_groups(codes, sizes)
+
+
+def frequency_groups(codes: Tensor, sizes) -> np.ndarray:
+    """(d_sae,) groups of `sizes` for an SAE without them: the most frequently firing features
+    form the first group, the next ones the second, and so on."""
+    if sum(sizes) != codes.shape[1]:
+        raise ValueError(f"group sizes {tuple(sizes)} must sum to the {codes.shape[1]} features")
+    order = np.argsort(-(codes > 0).sum(0).cpu().numpy(), kind="stable")
+    groups = np.empty(codes.shape[1], dtype=int)
+    groups[order] = group_of(sizes)
+    return groups
+
+
+def profile(
+    codes: Tensor, groups: np.ndarray, items: np.ndarray, genres: np.ndarray, popularity, top=50
+) -> pd.DataFrame:
+    """One row per feature that fires: its group, firing rate, and, over the items at its `top`
+    strongest samples, the entropy (bits) of their genre distribution and their mean popularity
+    percentile (1: the most popular item). items: (N,) the item of each sample (for item
+    embeddings, arange(n_items)); genres: (n_items, G) bool; popularity: (n_items,) counts."""
+    rank = pd.Series(np.asarray(popularity)).rank(pct=True).to_numpy()
+    genres = np.asarray(genres, dtype=float)
+    rows = []
+    for feature, tops in enumerate(top_items(codes.cpu(), np.asarray(items), top)):
+        if len(tops) == 0:
+            continue
+        counts = genres[tops].sum(0)
+        p = counts[counts > 0] / counts.sum() if counts.sum() else np.ones(1)
+        rows.append({
+            "feature": feature, "group": int(groups[feature]),
+            "firing rate": float((codes[:, feature] > 0).float().mean()),
+            "genre entropy": float(-(p * np.log2(p)).sum()),
+            "popularity": float(rank[tops].mean()), "distinct items": len(np.unique(tops)),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def tree(codes: Tensor, groups: np.ndarray) -> np.ndarray:
+    """(d_sae,) the parent of each feature: among the features of earlier groups, the one that
+    fires on the most samples where it fires; -1 for the first group, for a feature that never
+    fires, and for one that never fires together with an earlier feature."""
+    fired = (codes > 0).float()
+    together = fired.T @ fired  # (d_sae, d_sae): samples where both fire
+    groups = torch.as_tensor(groups, device=codes.device)
+    earlier = groups[None, :] < groups[:, None]  # earlier[j, i]: i is in an earlier group than j
+    together = torch.where(earlier, together, -1.0)
+    best, parent = together.max(1)
+    return torch.where(best > 0, parent, -1).cpu().numpy()
+
+
+def ancestors(parent: np.ndarray, feature: int) -> list[int]:
+    """The chain of parents above `feature`, nearest first."""
+    chain = []
+    while parent[feature] >= 0:
+        feature = int(parent[feature])
+        chain.append(feature)
+    return chain
+
+
+def concept_f1(codes: Tensor, concepts: np.ndarray) -> Tensor:
+    """(C, d_sae) how well each feature's firing matches each concept: the F1 of "fires" against
+    "has the concept" over the samples. concepts: (N, C) bool, the truth of each sample."""
+    fired = (codes > 0).float().cpu()
+    truth = torch.as_tensor(np.asarray(concepts), dtype=torch.float32)
+    hits = truth.T @ fired  # (C, d_sae) samples with the concept where the feature fires
+    return 2 * hits / (truth.sum(0)[:, None] + fired.sum(0)[None, :]).clamp_min(1)
+
+
+def best_features(codes: Tensor, concepts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each concept: the feature whose firing matches it best (`concept_f1`), and that F1."""
+    score, best = concept_f1(codes, concepts).max(1)
+    return best.numpy(), score.numpy()
+
+
+def agreement(parent: np.ndarray, best: np.ndarray, concept_parent: np.ndarray) -> float:
+    """The share of child concepts (concept_parent >= 0) whose best feature hangs, at any depth,
+    under the best feature of their parent concept (and is not that feature itself)."""
+    children = np.flatnonzero(concept_parent >= 0)
+    if len(children) == 0:
+        raise ValueError("no concept has a parent: agreement needs a two-level hierarchy")
+    under = [best[concept_parent[c]] in ancestors(parent, best[c]) for c in children]
+    return float(np.mean(under))
+
+
+def score(codes: Tensor, groups: np.ndarray, concepts: np.ndarray, concept_parent: np.ndarray):
+    """Against a planted two-level hierarchy (`data.SyntheticTruth`: concepts (N, C) per sample,
+    concept_parent (C,)): the tree's agreement, the mean F1 of the best feature of the parent
+    concepts and of the child concepts, and the mean group of those features."""
+    best, f1 = best_features(codes, concepts)
+    top = concept_parent < 0
+    return {
+        "agreement": agreement(tree(codes, groups), best, concept_parent),
+        "parent f1": float(f1[top].mean()), "child f1": float(f1[~top].mean()),
+        "parent group": float(groups[best[top]].mean()),
+        "child group": float(groups[best[~top]].mean()),
+    }  # fmt: skip
