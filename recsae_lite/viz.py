@@ -348,16 +348,16 @@ def steering_curves(table: pd.DataFrame, metrics: list[str]) -> go.Figure:
     return style(fig, "Steering: SAE feature (solid), linear probe (dotted), others (dashed)", 420)
 
 
-def feature_tree(parent: np.ndarray, labels: list[str], size: np.ndarray, title: str, depth=3):
+def feature_tree(parent: np.ndarray, labels: list[str], size: np.ndarray, title: str, depth=4):
     """An icicle of the features that fire (size > 0): each under its parent (`hierarchy.tree`),
-    the ones without a parent at the top; a box's width is its firing count plus its subtree's."""
+    the ones without one under the root; a box's height is its firing count plus its subtree's."""
     shown = np.flatnonzero(size > 0)
     fig = go.Figure(
         go.Icicle(
-            ids=[f"f{j}" for j in shown],
-            parents=[f"f{parent[j]}" if parent[j] >= 0 else "" for j in shown],
-            labels=[labels[j] for j in shown],
-            values=size[shown],
+            ids=["all"] + [f"f{j}" for j in shown],
+            parents=[""] + [f"f{parent[j]}" if parent[j] >= 0 else "all" for j in shown],
+            labels=["all features"] + [labels[j] for j in shown],
+            values=np.concatenate([[0], size[shown]]),
             branchvalues="remainder",
             maxdepth=depth,
             hovertemplate="%{label}<br>fires on %{value} (with its subtree)<extra></extra>",
