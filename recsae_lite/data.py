@@ -250,6 +250,62 @@ def leave_one_out(dataset: Dataset) -> Split:
     )
 
 
+@dataclass
+class UserSplit:
+    """Paper C's protocol, the usual one for autoencoder recommenders (chapter 8): users, not
+    interactions, are split; a validation or test user's row shows the model their other items
+    (`inputs`) and asks for the held-out ones (`targets`)."""
+
+    users: dict[str, np.ndarray]  # "train", "valid", "test": the user codes of each part
+    train: list[np.ndarray]  # each training user's positive items
+    inputs: dict[str, list[np.ndarray]]  # "valid", "test": the items the model is shown
+    targets: dict[str, list[np.ndarray]]  # "valid", "test": the held-out items to find
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{len(v):,} {k}" for k, v in self.users.items())
+        return f"UserSplit({sizes} users)"
+
+
+def user_split(
+    dataset: Dataset,
+    min_rating: float = 4.0,
+    min_positives: int = 5,
+    shares: tuple[float, float] = (0.1, 0.1),
+    held_out: float = 0.2,
+    seed: int = 42,
+) -> UserSplit:
+    """Ratings >= min_rating are positives (every interaction when the dataset has no ratings);
+    users with at least min_positives of them are shuffled (`seed`) into training, validation and
+    test users (`shares` of validation and test, the rest training); each validation and test
+    user keeps a random `held_out` share of their positives (at least one) as targets."""
+    inter = dataset.interactions
+    rating = inter["rating"].to_numpy()
+    positive = np.isnan(rating) | (rating >= min_rating)
+    items = inter.loc[positive].groupby("user")["item"].apply(np.asarray)
+    items = items[items.map(len) >= min_positives]
+    if len(items) < 3:
+        raise DataError(
+            f"{dataset.name}: {len(items)} users have {min_positives} positives (ratings >= "
+            f"{min_rating}); the split needs at least 3: lower min_positives or min_rating"
+        )
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(items))
+    n_valid, n_test = (max(1, round(share * len(items))) for share in shares)
+    parts = {"train": order[n_valid + n_test :], "valid": order[:n_valid],
+             "test": order[n_valid : n_valid + n_test]}  # fmt: skip
+    rows = list(items.to_numpy())
+    split = UserSplit({k: items.index.to_numpy()[np.sort(v)] for k, v in parts.items()},
+                      [rows[i] for i in np.sort(parts["train"])], {}, {})  # fmt: skip
+    for stage in ("valid", "test"):
+        split.inputs[stage], split.targets[stage] = [], []
+        for i in np.sort(parts[stage]):
+            shuffled = rng.permutation(rows[i])
+            n = max(1, round(held_out * len(shuffled)))
+            split.targets[stage].append(np.sort(shuffled[:n]))
+            split.inputs[stage].append(np.sort(shuffled[n:]))
+    return split
+
+
 # ------------------------------------------------------------------------------------------------
 # finding the files: the path you give, else the cache, else a download
 

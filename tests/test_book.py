@@ -161,3 +161,16 @@ def test_matryoshka_chapter_numbers(executed):
         for group in (0, 2):
             assert 0.0 < numbers[f"mf_{variant}_group{group}_popularity"] <= 1.0
             assert 0.0 <= numbers[f"sasrec_{variant}_group{group}_genre_entropy"] <= np.log2(19)
+
+
+def test_knobs_chapter_numbers(executed):
+    numbers = executed["08_knobs_in_elsa"]
+    assert 0.0 < numbers["sae_k16_ndcg"] <= 1.0 and 0.0 < numbers["elsa_ndcg"] <= 1.0
+    assert 0 < numbers["steerable_users"] <= 94
+    for n in (1, 5):  # alpha 0 is no steering: the same lists whatever the neurons
+        no_push = numbers[f"best_characterizes_{n}_a0_personal"]
+        assert no_push == numbers["best_characterizes_1_a0_personal"]
+        assert (
+            numbers[f"best_characterizes_{n}_a0.5_segment"]
+            > numbers[f"best_characterizes_{n}_a0_segment"]
+        )
