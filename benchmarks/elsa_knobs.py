@@ -66,8 +66,9 @@ def main(argv: list[str]) -> None:
                             **mean_ranking(elsa, inputs, targets, sae)})  # fmt: skip
             print(quality[-1], flush=True)
             if k == 16 and n_views > 1:
-                activity = knobs.concept_activity(knobs.item_codes(elsa, sae), dataset.genres)
-                maps = knobs.mappings(activity, n=5)
+                codes = knobs.item_codes(elsa, sae)
+                activity = knobs.concept_activity(codes, dataset.genres)
+                maps = knobs.mappings(activity, (codes > 0).sum(0), n=5, min_items=20)
                 summary = knobs.steering_summary(
                     elsa, sae, inputs, targets, dataset.genres, pairs, maps, ALPHAS
                 )

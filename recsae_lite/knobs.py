@@ -148,13 +148,18 @@ def tfidf(counts: Tensor) -> Tensor:
     return tf * torch.log(len(counts) / df)
 
 
-def mappings(activity: Tensor, n: int = 1) -> dict[str, np.ndarray]:
+def mappings(activity: Tensor, fires: Tensor, n: int = 1, min_items: int = 20):
     """Two of paper C's concept -> neuron maps, on the activity A (C, d_sae), as each concept's
     top n neurons (C, n): "best characterizes", the neurons for which the concept weighs most
     (TF-IDF of A^T, neurons as documents); "most unique", the neurons most specific to the
-    concept (TF-IDF of A, concepts as documents)."""
-    return {"best characterizes": tfidf(activity.T).T.topk(n, dim=1).indices.numpy(),
-            "most unique": tfidf(activity).topk(n, dim=1).indices.numpy()}  # fmt: skip
+    concept (TF-IDF of A, concepts as documents). Neurons firing on fewer than `min_items` items
+    (fires: (d_sae,) items each fires on) are left out: they are about those items, not a
+    concept, and TF-IDF favours them (one film's genres are all of their activity)."""
+    rare = torch.as_tensor(fires) < min_items
+    by_neuron = tfidf(activity.T).T.masked_fill(rare, -1.0)
+    by_concept = tfidf(activity).masked_fill(rare, -1.0)
+    return {"best characterizes": by_neuron.topk(n, dim=1).indices.numpy(),
+            "most unique": by_concept.topk(n, dim=1).indices.numpy()}  # fmt: skip
 
 
 def entropy(weights: Tensor, dim: int = 0) -> Tensor:
@@ -197,6 +202,7 @@ def steering_curve(model: ELSA, sae: SAE, inputs, targets, segment, neurons, alp
         out.append({
             "alpha": alpha,
             "personal ndcg": ranking(s, inputs, targets, k)["ndcg"].mean().item(),
+            "personal ndcg@10": ranking(s, inputs, targets, 10)["ndcg"].mean().item(),
             "segment ndcg": ranking(s, inputs, segment.expand_as(inputs), k)["ndcg"].mean().item(),
             "share@10": segment[top10].mean().item(),
         })  # fmt: skip
@@ -223,7 +229,7 @@ def steering_summary(model, sae, inputs, targets, concepts, pairs, maps, alphas,
                                        top[c, :n], alphas)  # fmt: skip
                 rows += [{"mapping": name, "neurons": n, "users": len(users), **p} for p in curve]
     table = pd.DataFrame(rows)
-    measures = ["personal ndcg", "segment ndcg", "share@10"]
+    measures = ["personal ndcg", "segment ndcg", "share@10", "personal ndcg@10"]
     table[measures] = table[measures].mul(table["users"], axis=0)
     sums = table.groupby(["mapping", "neurons", "alpha"])[[*measures, "users"]].sum()
     return sums[measures].div(sums["users"], axis=0)

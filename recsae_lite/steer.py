@@ -82,6 +82,14 @@ def recommend(model: Recommender, split: Split, rows, edit: Edit | None = None, 
     return top_k(scores, k).cpu().numpy()
 
 
+def list_metrics(lists: np.ndarray, targets: np.ndarray, share_of: np.ndarray) -> dict:
+    """Of top lists (users, k) against one held-out target each (users,): NDCG@k, and the share
+    of the listed items inside `share_of` (n_items,) bool."""
+    hits = lists == np.asarray(targets)[:, None]
+    ndcg = (hits / np.log2(np.arange(2, lists.shape[1] + 2))).sum(1).mean()
+    return {"ndcg": float(ndcg), "share": float(np.asarray(share_of)[lists].mean())}
+
+
 def recommendation_table(dataset: Dataset, items: np.ndarray, mark: int | None = None):
     """A top list as a table: rank, title, genres; with `mark` (a genre index), whether each item
     has that genre."""

@@ -53,9 +53,12 @@ def test_tfidf_mapping_picks_the_expected_neuron():
     activity = torch.tensor([[5.0, 1, 0, 0], [5, 0, 2, 0], [5, 0, 0, 3]])
     weights = knobs.tfidf(activity)
     assert (weights[:, 0] == 0).all()
-    maps = knobs.mappings(activity)
+    maps = knobs.mappings(activity, fires=torch.full((4,), 50))
     assert maps["most unique"][:, 0].tolist() == [1, 2, 3]
     assert maps["best characterizes"][:, 0].tolist() == [1, 2, 3]
+    # a neuron firing on too few items is not a concept's, however its weights look
+    rare = knobs.mappings(activity, fires=torch.tensor([50, 5, 50, 50]), min_items=20)
+    assert rare["most unique"][0, 0] != 1 and rare["best characterizes"][0, 0] != 1
 
 
 def test_monosemanticity_of_a_one_genre_neuron():

@@ -254,3 +254,11 @@ def test_zoo_sae_trains_once_then_loads(data, model, tmp_path, monkeypatch):
     assert torch.equal(retrained.W_dec, first.W_dec)  # same seed, same SAE
     other, _ = zoo.sae(trained, config, SAETrainConfig(steps=4, batch_size=32), progress=False)
     assert len(list((tmp_path / "sae").iterdir())) == 2 and other is not None
+
+
+def test_list_metrics_on_a_hand_made_example():
+    lists = np.array([[3, 1, 2], [0, 4, 5]])
+    share_of = np.array([True, False, False, True, False, False])
+    m = steer.list_metrics(lists, np.array([1, 9]), share_of)  # a hit at rank 2, then a miss
+    assert m["ndcg"] == pytest.approx((1 / np.log2(3)) / 2)
+    assert m["share"] == pytest.approx(2 / 6)
