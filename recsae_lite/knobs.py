@@ -3,7 +3,8 @@ mappings, and steering by mixing a user's code with a neuron (chapter 8).
 
     u = x A                     ELSA's user embedding of the interaction row x
     s = (u - mean(u)) / std(u)  each embedding standardised on its own
-    z = SAE.encode(s)           TopK, trained post hoc on the training users' s (cosine loss + L1)
+    z = SAE.encode(s)           TopK, trained post hoc on s of random subsets of the training
+                                users' rows (`views`), with a cosine loss + L1
     u_hat = SAE.decode(z) * std(u) + mean(u),  scores = u_hat A^T
 
 Evaluation follows paper C's protocol (`data.user_split`): Recall@20 = hits / min(20, |targets|)
@@ -92,7 +93,8 @@ def scores(model: ELSA, x: Tensor, sae: SAE | None = None, edit=None) -> Tensor:
 
 def cosine_losses(sae: SAE, x: Tensor, dead=None, step: int = 0, predict=None, l1=1e-3):
     """`SAE.losses` with paper C's reconstruction term: d_in * (1 - cos(x, x_hat)) in place of
-    the squared error, plus l1 * the mean L1 norm of the codes (for `SAETrainer(losses=...)`)."""
+    the squared error (both in the SAE's normalised units), plus l1 * the mean L1 norm of the
+    codes; AuxK is kept. For `SAETrainer(losses=...)`, TopK and BatchTopK SAEs."""
     out = SAE.losses(sae, x, dead, step, predict)
     cosine = F.cosine_similarity(out["x_hat"], sae.normalise(x), dim=-1).mean()
     values = out["codes"][2]
