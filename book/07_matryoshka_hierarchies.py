@@ -25,8 +25,9 @@ if "google.colab" in sys.modules:
 # - on planted data, how often that tree puts a child concept under its parent;
 # - on real data, whether early groups are broader (genre entropy) and more popular.
 #
-# Time: about 4 minutes on 2 CPU cores in the `quick` profile (once chapter 2 has trained MF
-# and SASRec); under a minute in the `ci` profile.
+# Time: about 4 minutes on 2 CPU cores in the `quick` profile the first time (it trains and
+# caches two SAEs on SASRec's states), 1.5 minutes after, once chapter 2 has trained MF and
+# SASRec; under a minute in the `ci` profile.
 
 # %% tags=["parameters"]
 PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M

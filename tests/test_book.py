@@ -167,6 +167,7 @@ def test_knobs_chapter_numbers(executed):
     numbers = executed["08_knobs_in_elsa"]
     assert 0.0 < numbers["sae_k16_ndcg"] <= 1.0 and 0.0 < numbers["elsa_ndcg"] <= 1.0
     assert 0 < numbers["steerable_users"] <= 94
+    assert 0.0 < numbers["split_ndcg_min"] <= numbers["split_ndcg_max"] <= 1.0
     for n in (1, 5):  # alpha 0 is no steering: the same lists whatever the neurons
         no_push = numbers[f"best_characterizes_{n}_a0_personal"]
         assert no_push == numbers["best_characterizes_1_a0_personal"]
