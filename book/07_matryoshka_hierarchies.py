@@ -182,16 +182,19 @@ viz.group_profiles(mf_profile, MEASURES).show()
 
 
 # %%
-def by_group(table):
-    return table.groupby(["sae", "group"])[MEASURES].mean()
-
-
-for (variant, group), row in by_group(mf_profile).iterrows():
-    if group in (0, len(MF_SIZES) - 1):
+def by_group(table, prefix):
+    """Per SAE and group, the mean of each measure; the first and last groups' recorded."""
+    means = table.groupby(["sae", "group"])[MEASURES].mean()
+    last = table["group"].max()
+    for (variant, group), row in means.iterrows():
         for measure in ("genre entropy", "popularity"):
-            name = measure.replace(" ", "_")
-            _nb.record(f"mf_{variant}_group{group}_{name}", row[measure], ".3f")
-by_group(mf_profile).round(3)
+            if group in (0, last):
+                name = f"{prefix}_{variant}_group{group}_{measure.replace(' ', '_')}"
+                _nb.record(name, row[measure], ".3f")
+    return means.round(3)
+
+
+by_group(mf_profile, "mf")
 
 # %% [markdown]
 # In the `quick` profile the first group is broader and more popular than the last, for both
@@ -232,12 +235,7 @@ sasrec_profile = pd.concat([view["profile"] for view in sasrec_views.values()])
 viz.group_profiles(sasrec_profile, MEASURES).show()
 
 # %%
-for (variant, group), row in by_group(sasrec_profile).iterrows():
-    if group in (0, len(SASREC_SIZES) - 1):
-        for measure in ("genre entropy", "popularity"):
-            name = measure.replace(" ", "_")
-            _nb.record(f"sasrec_{variant}_group{group}_{name}", row[measure], ".3f")
-by_group(sasrec_profile).round(3)
+by_group(sasrec_profile, "sasrec")
 
 # %% [markdown]
 # SASRec tells the same story: the first 64 features fire on about 10% of the positions and read
