@@ -6,7 +6,7 @@ For each model and seed: a fifth of the users is held out; one TopK SAE (16 of 2
 other users' embeddings and every item's, with the prediction-aware term at each w_pred. Reported:
 fidelity on the held-out users (RBO p = 0.9 and Kendall tau, top 30, original lists against lists
 from reconstructed embeddings), FVU, and purity@10/50/100 of each genre's best neuron, for the SAE
-of 256, one of 22 (k = 4, paper B's size) and the raw embedding dimensions (both signs).
+of 256, one of 22 (paper B's size; k = 8) and the raw embedding dimensions (both signs).
 Uses the zoo's base models. Writes benchmarks/results/two_tower.json.
 """
 
@@ -59,7 +59,7 @@ def main(argv: list[str]) -> None:
                 fidelity.append({"model": name, "seed": seed, "w_pred": w, "l0": 16,
                                  "fvu": sae_metrics(sae, x)["fvu"], **fid})  # fmt: skip
                 print(fidelity[-1], flush=True)
-            small = two_tower.train_shared(model, split, rows, W_PRED[-1], 22, 4, args.steps, seed)
+            small = two_tower.train_shared(model, split, rows, W_PRED[-1], 22, 8, args.steps, seed)
             for units, acts in (
                 ("SAE 256", saes[W_PRED[-1]].encode(items)),
                 ("SAE 22", small.encode(items)),
