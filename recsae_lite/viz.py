@@ -358,9 +358,11 @@ def feature_tree(parent: np.ndarray, labels: list[str], size: np.ndarray, title:
             parents=[""] + [f"f{parent[j]}" if parent[j] >= 0 else "all" for j in shown],
             labels=["all features"] + [labels[j] for j in shown],
             values=np.concatenate([[0], size[shown]]),
+            customdata=np.concatenate([[0], size[shown]]),  # its own count, for the hover
             branchvalues="remainder",
             maxdepth=depth,
-            hovertemplate="%{label}<br>fires on %{value} (with its subtree)<extra></extra>",
+            hovertemplate="%{label}<br>fires on %{customdata} (%{value} with its subtree)"
+            "<extra></extra>",
         )
     )
     fig.update_layout(margin=dict(l=10, r=10, t=60, b=10))

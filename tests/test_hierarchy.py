@@ -1,10 +1,11 @@
 """Matryoshka hierarchies: groups, the tree of features, and its agreement with a planted one."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from recsae_lite import hierarchy
+from recsae_lite import hierarchy, viz
 from recsae_lite.data import load_dataset
 
 
@@ -64,3 +65,20 @@ def test_profile_reads_the_top_items():
     assert first["popularity"] == pytest.approx((0.25 + 0.5) / 2)  # percentile ranks
     assert second["genre entropy"] == 0.0 and second["distinct items"] == 1
     assert first["firing rate"] == 0.5
+
+
+def test_tree_figure_shows_the_features_that_fire_under_one_root():
+    parent = np.array([-1, -1, 0, 2, -1])
+    size = np.array([5, 0, 3, 1, 2])  # feature 1 never fires
+    icicle = viz.feature_tree(parent, [f"f{j}" for j in range(5)], size, "t").data[0]
+    assert list(icicle.ids) == ["all", "f0", "f2", "f3", "f4"]
+    assert list(icicle.parents) == ["", "all", "f0", "f2", "all"]
+    assert list(icicle.customdata) == [0, 5, 3, 1, 2]
+
+
+def test_group_profiles_draw_one_line_per_sae_and_measure():
+    table = pd.DataFrame({"sae": ["a", "a", "b", "b"], "group": [0, 1, 0, 1],
+                          "x": [1.0, 2, 3, 4], "y": [0.5, 0.5, 0.1, 0.2]})  # fmt: skip
+    fig = viz.group_profiles(table, ["x", "y"])
+    assert len(fig.data) == 4
+    assert list(fig.data[0].y) == [1.0, 2.0]  # sae a, measure x, by group
