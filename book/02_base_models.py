@@ -156,3 +156,98 @@ for name in ["mf", "elsa", "sasrec"]:
 #   NCF trail it; popularity is the floor.
 # - Each model's hidden representation is a dense vector with no labelled dimensions: chapter 3
 #   trains sparse autoencoders on them.
+
+# %% [markdown]
+# ## Exercises
+#
+# Three exercises, easiest first. Each has a task, a solution cell and a check. The solution is
+# hidden in the rendered book (the "Show the solution" toggle); in the notebook, replace the code
+# of the solution cell with your own, run it, then run the check: it tries your function on small
+# inputs it builds itself, compares it with the library's, and when they differ names the likely
+# mistake. The cell after a check uses your function on this chapter's models.
+
+# %%
+from recsae_lite import exercises
+from recsae_lite.metrics import mask_seen
+
+# %% [markdown]
+# ### Exercise 2.1 (easy): the popularity baseline
+#
+# Write `my_popularity(split, n_items)`, returning an array `(n_items,)`: how many times each item
+# occurs in the training histories `split.train` (a list of arrays of item codes, one per user).
+# This is the whole popularity model: it recommends the most frequent items the user has not seen.
+
+
+# %% tags=["hide-input", "solution"] mystnb={"code_prompt_show": "Show the solution"}
+def my_popularity(split, n_items):
+    return np.bincount(np.concatenate(split.train), minlength=n_items)
+
+
+# %%
+exercises.check_popularity(my_popularity)
+
+# %%
+counts = trained["pop"].model.counts.cpu().numpy()
+print("same counts as the chapter's popularity model:",
+      np.array_equal(my_popularity(split, dataset.n_items), counts))  # fmt: skip
+
+# %% [markdown]
+# ### Exercise 2.2 (medium): NDCG@K with the seen items masked
+#
+# Write `my_ndcg(scores, history, targets, k)`: the mean NDCG@K over users, when each user has one
+# held-out target. `scores` is `(B, n_items)`, `history` `(B, L)` item codes left-padded with the
+# value `n_items`, `targets` `(B,)`. Follow the protocol of section 2: first give every item of a
+# user's history the score -inf (padding is not an item); the target's 0-based rank is the number
+# of *other* items scored at least as high as it (ties count against it); a target with rank r
+# below K gains 1 / log2(r + 2), any other 0. With a single relevant item the ideal DCG is 1.
+
+
+# %% tags=["hide-input", "solution"] mystnb={"code_prompt_show": "Show the solution"}
+def my_ndcg(scores, history, targets, k):
+    n_items = scores.shape[1]
+    scores = scores.clone()  # never change the caller's scores
+    for row, items in enumerate(history):
+        scores[row, items[items != n_items]] = float("-inf")  # the seen items, not the padding
+    target_scores = scores[torch.arange(len(targets)), targets]
+    ranks = (scores >= target_scores[:, None]).sum(1) - 1  # - 1: the target itself
+    gains = torch.where(ranks < k, 1 / torch.log2(ranks + 2.0), 0.0)
+    return gains.mean().item()
+
+
+# %%
+exercises.check_ndcg(my_ndcg)
+
+# %%
+test_batch = make_batch(split.users, split.history("test"), dataset.n_items)
+pop_scores = trained["pop"].model.scores(test_batch.to(device)).cpu()
+mine = my_ndcg(pop_scores, test_batch.history, torch.as_tensor(split.test), 10)
+print(f"popularity NDCG@10: {mine:.4f} with my_ndcg, "
+      f"{rows['popularity']['ndcg@10']:.4f} in the table")  # fmt: skip
+
+# %% [markdown]
+# ### Exercise 2.3 (harder): genre diversity of a top list
+#
+# Write `my_diversity(top, genres)`: `top` is `(B, k)` item codes (each user's top-k list),
+# `genres` an `(n_items, n_genres)` bool tensor. For each list, average 1 - Jaccard(genres of i,
+# genres of j) over its k (k - 1) / 2 pairs i < j; return the mean over lists. Two items without
+# any genre have an empty union: count their similarity as 0. Try to avoid Python loops over
+# pairs (`torch.triu_indices` gives every pair i < j).
+
+
+# %% tags=["hide-input", "solution"] mystnb={"code_prompt_show": "Show the solution"}
+def my_diversity(top, genres):
+    i, j = torch.triu_indices(top.shape[1], top.shape[1], offset=1)  # the pairs i < j
+    g = genres[top].float()  # (B, k, n_genres)
+    inter = (g[:, i] * g[:, j]).sum(-1)  # (B, pairs)
+    union = ((g[:, i] + g[:, j]) > 0).sum(-1)
+    return (1 - inter / union.clamp(min=1)).mean().item()
+
+
+# %%
+exercises.check_diversity(my_diversity)
+
+# %%
+masked = mask_seen(pop_scores, test_batch.history, pad=dataset.n_items)
+mine = my_diversity(masked.topk(10, dim=1).indices, torch.as_tensor(dataset.genres))
+print(f"popularity diversity@10: {mine:.4f} with my_diversity, "
+      f"{rows['popularity']['diversity@10']:.4f} in the table")  # fmt: skip
