@@ -160,11 +160,11 @@ for name in ["mf", "elsa", "sasrec"]:
 # %% [markdown]
 # ## Exercises
 #
-# Three exercises, easiest first. Each has a task, a solution cell and a check. The solution is
-# hidden in the rendered book (the "Show the solution" toggle); in the notebook, replace the code
-# of the solution cell with your own, run it, then run the check: it tries your function on small
-# inputs it builds itself, compares it with the library's, and when they differ names the likely
-# mistake. The cell after a check uses your function on this chapter's models.
+# Three exercises, easiest first. Each has a task, a solution cell and a check. In the rendered
+# book the solution hides behind the "Show code cell source" toggle. In the notebook, replace the
+# code of the solution cell with your own, run it, then run the check: it tries your function on
+# small inputs it builds itself, compares it with the library's, and when they differ names the
+# likely mistake. The cell after a check uses your function on this chapter's models.
 
 # %%
 from recsae_lite import exercises
@@ -178,7 +178,7 @@ from recsae_lite.metrics import mask_seen
 # This is the whole popularity model: it recommends the most frequent items the user has not seen.
 
 
-# %% tags=["hide-input", "solution"] mystnb={"code_prompt_show": "Show the solution"}
+# %% tags=["hide-input", "solution"]
 def my_popularity(split, n_items):
     return np.bincount(np.concatenate(split.train), minlength=n_items)
 
@@ -202,7 +202,7 @@ print("same counts as the chapter's popularity model:",
 # below K gains 1 / log2(r + 2), any other 0. With a single relevant item the ideal DCG is 1.
 
 
-# %% tags=["hide-input", "solution"] mystnb={"code_prompt_show": "Show the solution"}
+# %% tags=["hide-input", "solution"]
 def my_ndcg(scores, history, targets, k):
     n_items = scores.shape[1]
     scores = scores.clone()  # never change the caller's scores
@@ -234,7 +234,7 @@ print(f"popularity NDCG@10: {mine:.4f} with my_ndcg, "
 # pairs (`torch.triu_indices` gives every pair i < j).
 
 
-# %% tags=["hide-input", "solution"] mystnb={"code_prompt_show": "Show the solution"}
+# %% tags=["hide-input", "solution"]
 def my_diversity(top, genres):
     i, j = torch.triu_indices(top.shape[1], top.shape[1], offset=1)  # the pairs i < j
     g = genres[top].float()  # (B, k, n_genres)

@@ -181,3 +181,86 @@ for row in rows:
 # - On SASRec, TopK-style SAEs reach a low FVU at a handful of active latents, and the model keeps
 #   most of its NDCG with the SAE spliced in.
 # - Next: what the features mean, and turning them like knobs.
+
+# %% [markdown]
+# ## Exercises
+#
+# Three exercises, easiest first. Each has a task, a solution cell and a check. In the rendered
+# book the solution hides behind the "Show code cell source" toggle. In the notebook, replace the
+# code of the solution cell with your own, run it, then run the check: it tries your function on
+# small inputs it builds itself, compares it with the library's, and when they differ names the
+# likely mistake. The cell after a check uses your function on this chapter's SAEs.
+
+# %%
+from recsae_lite import exercises
+
+sae, stats = saes[("topk", k_show)]  # a TopK SAE trained above, and its measures
+
+# %% [markdown]
+# ### Exercise 3.1 (easy): the fraction of variance unexplained
+#
+# Write `my_fvu(x, x_hat)` for hidden states `x` `(N, d)` and their reconstructions `x_hat`: the
+# summed squared error over the whole set, divided by the summed squared distance of x from its
+# mean. The mean predictor must score 1 and a perfect reconstruction 0.
+
+
+# %% tags=["hide-input", "solution"]
+def my_fvu(x, x_hat):
+    return ((x - x_hat).pow(2).sum() / (x - x.mean(0)).pow(2).sum()).item()
+
+
+# %%
+exercises.check_fvu(my_fvu)
+
+# %%
+with torch.no_grad():
+    mine = my_fvu(held_out, sae(held_out))
+print(f"FVU of the TopK SAE (k = {k_show}): {mine:.4f} with my_fvu, {stats['fvu']:.4f} above")
+
+# %% [markdown]
+# ### Exercise 3.2 (easy): L0 and dead latents
+#
+# Write `my_sparsity(z)` for codes `z` `(N, d_sae)`, returning `(l0, dead_fraction)`: the mean
+# number of active (positive) latents per sample, and the share of latents that are positive on
+# no sample at all.
+
+
+# %% tags=["hide-input", "solution"]
+def my_sparsity(z):
+    active = z > 0
+    return active.sum(1).float().mean().item(), (~active.any(0)).float().mean().item()
+
+
+# %%
+exercises.check_sparsity(my_sparsity)
+
+# %%
+with torch.no_grad():
+    l0, dead = my_sparsity(sae.encode(held_out))
+print(f"L0 {l0:.2f} and dead {dead:.3f} with my_sparsity; {stats['l0']:.2f} and "
+      f"{stats['dead_fraction']:.3f} above")  # fmt: skip
+
+# %% [markdown]
+# ### Exercise 3.3 (medium): the TopK encoder
+#
+# Write `my_topk_encode(sae, x)`: the codes `(B, d_sae)` of a TopK SAE for unscaled states x,
+# following the formula at the top of the chapter. Standardise x with the SAE's stored mean and
+# scale (`sae.normalise(x)`), compute the pre-activations (x_norm - b_dec) W_enc + b_enc with
+# `sae.W_enc`, `sae.b_enc`, `sae.b_dec`, keep each sample's `sae.config.k` largest, pass the kept
+# values through a ReLU, and set every other latent to 0.
+
+
+# %% tags=["hide-input", "solution"]
+def my_topk_encode(sae, x):
+    pre = (sae.normalise(x) - sae.b_dec) @ sae.W_enc + sae.b_enc  # (B, d_sae)
+    values, index = pre.topk(sae.config.k, dim=1)
+    return torch.zeros_like(pre).scatter(1, index, values.clamp(min=0))
+
+
+# %%
+exercises.check_topk_encode(my_topk_encode)
+
+# %%
+with torch.no_grad():
+    same = torch.allclose(my_topk_encode(sae, held_out), sae.encode(held_out), atol=1e-5)
+print(f"my_topk_encode gives the SAE's own codes on the held-out states: {same}")
