@@ -217,3 +217,94 @@ for j in shown:
 #   do no better than a random rotation of themselves: the model's basis is not special, the
 #   SAE's is.
 # - Next: turning these features like knobs, and what it costs the recommendations.
+
+# %% [markdown]
+# ## Exercises
+#
+# Three exercises, easiest first. Each has a task, a solution cell and a check. In the rendered
+# book the solution hides behind the "Show code cell source" toggle. In the notebook, replace the
+# code of the solution cell with your own, run it, then run the check: it tries your function on
+# small inputs it builds itself, compares it with the library's, and when they differ names the
+# likely mistake. The cell after a check uses your function on this chapter's SAE.
+
+# %%
+from recsae_lite import exercises
+
+# %% [markdown]
+# ### Exercise 4.1 (easy): item features
+#
+# Write `my_item_features(acts, items, top, min_items)`: `acts` is `(N, U)` activations of U units
+# at N positions, `items` `(N,)` the item at each position. Return a bool array `(U,)`, True for
+# the units with fewer than `min_items` *distinct* items among their `top` largest positions,
+# counting only the positions where the unit is positive (section 4's "item features").
+
+
+# %% tags=["hide-input", "solution"]
+def my_item_features(acts, items, top, min_items):
+    flags = []
+    for unit in acts.T:
+        order = unit.topk(top).indices
+        order = order[unit[order] > 0].numpy()  # its top positions where it fires
+        flags.append(len(set(items[order])) < min_items)
+    return np.array(flags)
+
+
+# %%
+exercises.check_item_features(my_item_features)
+
+# %%
+mine = int(my_item_features(z, items, TOP, MIN_ITEMS).sum())
+print(f"item features of the SAE: {mine} with my_item_features, "
+      f"{lookup.loc[('SAE features', 'input'), 'item features']} in the table")  # fmt: skip
+
+# %% [markdown]
+# ### Exercise 4.2 (medium): precision above chance
+#
+# Write `my_genre_score(acts, labels, top)` for one unit and one genre: `acts` `(N,)` the unit's
+# activations, `labels` `(N,)` bool, whether each position's item has the genre. Among the unit's
+# `top` largest positions where it is positive, p is the share with the genre; b is the share of
+# all positions with it. Return (p - b) / (1 - b).
+
+
+# %% tags=["hide-input", "solution"]
+def my_genre_score(acts, labels, top):
+    order = acts.topk(top).indices
+    order = order[acts[order] > 0].numpy()  # only where the unit fires
+    p, b = labels[order].mean(), labels.mean()
+    return (p - b) / (1 - b)
+
+
+# %%
+exercises.check_genre_score(my_genre_score)
+
+# %%
+unit_j = shown[0] if shown else 0  # the first feature with a dashboard above
+sae_scores = scores[("SAE features", "input")]
+genre_g = int(np.nanargmax(sae_scores[unit_j]))
+mine = my_genre_score(z[:, unit_j], views["input"][:, genre_g], TOP)
+print(f"feature {unit_j}, {genre_names[genre_g]}: {mine:.4f} with my_genre_score, "
+      f"{sae_scores[unit_j, genre_g]:.4f} in the heatmap")  # fmt: skip
+
+# %% [markdown]
+# ### Exercise 4.3 (medium): what a feature does to the scores
+#
+# Write `my_feature_effect(model, sae, j)`: the change `(n_items,)` of every item's score when
+# feature j's decoder direction is added to a state, as the dashboards show. The direction, in the
+# model's units, is row j of `sae.W_dec` times `sae.input_scale` (the SAE works on standardised
+# states); SASRec scores a state h by `model.scores_from_hidden(h, None)`, which is linear in h.
+
+
+# %% tags=["hide-input", "solution"]
+def my_feature_effect(model, sae, j):
+    direction = sae.W_dec[j] * sae.input_scale  # (d,) in the model's units
+    with torch.no_grad():
+        return model.scores_from_hidden(direction[None], None)[0]
+
+
+# %%
+exercises.check_feature_effect(my_feature_effect)
+
+# %%
+mine = my_feature_effect(model, sae, unit_j).cpu().numpy()
+print(f"feature {unit_j}: my_feature_effect matches its dashboard's score changes:",
+      np.allclose(mine, effects[unit_j], atol=1e-5))  # fmt: skip
