@@ -11,43 +11,16 @@ training times.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import resource
 import sys
 import time
 from pathlib import Path
 
-import torch
+from common import result_path, write_report  # run as a script, benchmarks/ is on the path
 
-import recsae_lite
 from recsae_lite import zoo
 from recsae_lite._nb import pick_device, seed_everything
 from recsae_lite.data import leave_one_out, load_dataset
 from recsae_lite.train import TrainConfig, evaluate, train
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def machine(device: torch.device) -> dict:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_threads": torch.get_num_threads(),
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "recsae_lite": recsae_lite.__version__,
-    }
-
-
-def write_report(path: Path, report: dict, device: torch.device) -> None:
-    """Write a benchmark's results as JSON, with the machine and the process's peak memory."""
-    report["machine"] = machine(device)
-    report["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {path}")
 
 
 def main(argv: list[str]) -> None:
@@ -55,7 +28,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, default=RESULTS / "base_models.json")
+    parser.add_argument("--out", type=Path, help="default: benchmarks/results/base_models.json")
     args = parser.parse_args(argv)
 
     device = pick_device(args.device)
@@ -90,7 +63,7 @@ def main(argv: list[str]) -> None:
         "seed": args.seed,
         "models": results,
     }
-    write_report(args.out, report, device)
+    write_report(args.out or result_path("base_models", args.profile), report, device)
 
 
 if __name__ == "__main__":

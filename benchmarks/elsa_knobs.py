@@ -1,6 +1,6 @@
 """Benchmark: paper C, an SAE inside ELSA, measured without the notebooks (chapter 8).
 
-    python benchmarks/elsa_knobs.py [--profile quick] [--seeds 0] [--device cpu]
+    python benchmarks/elsa_knobs.py [--profile quick] [--seeds 0 1 2] [--device cpu]
 
 Paper C's protocol (`data.user_split`: ratings >= 4, users with 5+ positives, 80/10/10 users with
 seed 42, 20% of each test user's positives held out). Per seed: ELSA (d = 256) trained on the
@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from base_models import RESULTS, write_report  # run as a script, benchmarks/ is on the path
+from common import result_path, write_report  # run as a script, benchmarks/ is on the path
 
 from recsae_lite import knobs
 from recsae_lite._nb import pick_device, seed_everything
@@ -38,13 +37,12 @@ def mean_ranking(model, inputs, targets, sae=None) -> dict[str, float]:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick", choices=["quick", "full"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=2_000)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", type=Path, default=RESULTS / "elsa_knobs.json")
+    parser.add_argument("--out", type=Path, help="default: benchmarks/results/elsa_knobs.json")
     args = parser.parse_args(argv)
 
-    start = time.perf_counter()
     device = pick_device(args.device)
     dataset = load_dataset("ml-1m" if args.profile == "full" else "ml-100k")
     split = user_split(dataset)
@@ -85,9 +83,8 @@ def main(argv: list[str]) -> None:
         "steerable_test_users": int(len(np.unique(np.concatenate([u for _, u in pairs])))),
         "quality": quality,
         "steering": steering,
-        "seconds": round(time.perf_counter() - start, 1),
     }
-    write_report(args.out, report, device)
+    write_report(args.out or result_path("elsa_knobs", args.profile), report, device)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-from base_models import RESULTS, write_report  # run as a script, benchmarks/ is on the path
+from common import result_path, write_report  # run as a script, benchmarks/ is on the path
 
 from recsae_lite import hierarchy, two_tower, zoo
 from recsae_lite._nb import pick_device, seed_everything
@@ -38,10 +37,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--steps", type=int, default=1_500)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, default=RESULTS / "hierarchy.json")
+    parser.add_argument("--out", type=Path, help="default: benchmarks/results/hierarchy.json")
     args = parser.parse_args(argv)
 
-    start = time.perf_counter()
     device = pick_device(args.device)
     dataset_name = "ml-1m" if args.profile == "full" else "ml-100k"
     mf = zoo.model("mf", dataset_name, args.profile, seed=0, device=device)
@@ -82,9 +80,8 @@ def main(argv: list[str]) -> None:
         "steps": args.steps,
         "planted": planted,
         "mf_groups": groups_table,
-        "seconds": round(time.perf_counter() - start, 1),
     }
-    write_report(args.out, report, device)
+    write_report(args.out or result_path("hierarchy", args.profile), report, device)
 
 
 if __name__ == "__main__":

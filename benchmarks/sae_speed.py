@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import torch
-from base_models import RESULTS, write_report  # run as a script, benchmarks/ is on the path
+from common import result_path, write_report  # run as a script, benchmarks/ is on the path
 
 from recsae_lite import sae_reference
 from recsae_lite.activations import planted
@@ -89,12 +89,14 @@ def median_ms(fns, device: torch.device, steps: int, seconds: float, warmup: int
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick", choices=["quick", "full"],
+                        help="the same cases; full names the result file of a GPU run")  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (the issue used 1)")
     parser.add_argument("--quality-steps", type=int, default=2000)
     parser.add_argument("--steps", type=int, default=20, help="timed steps per case, at most")
     parser.add_argument("--seconds", type=float, default=2.0, help="or fewer (>= 3) in this time")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS / "sae_speed.json")
+    parser.add_argument("--out", type=Path, help="default: benchmarks/results/sae_speed.json")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -165,12 +167,13 @@ def main(argv: list[str]) -> None:
 
     report = {
         "benchmark": "sae_speed",
+        "profile": args.profile,
         "seed": args.seed,
         "threads": args.threads,
         "speed": speed,
         "quality": quality,
     }
-    write_report(args.out, report, devices[-1])
+    write_report(args.out or result_path("sae_speed", args.profile), report, devices[-1])
 
 
 if __name__ == "__main__":

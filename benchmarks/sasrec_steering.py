@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from base_models import RESULTS, write_report  # run as a script, benchmarks/ is on the path
+from common import result_path, write_report  # run as a script, benchmarks/ is on the path
 
 from recsae_lite import features, steer, zoo
 from recsae_lite._nb import pick_device, seed_everything
@@ -39,10 +38,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, default=RESULTS / "sasrec_steering.json")
+    parser.add_argument("--out", type=Path, help="default: benchmarks/results/sasrec_steering.json")
     args = parser.parse_args(argv)
 
-    start = time.perf_counter()
     device = pick_device(args.device)
     seed_everything(args.seed)
     dataset_name = "ml-1m" if args.profile == "full" else "ml-100k"
@@ -119,9 +117,8 @@ def main(argv: list[str]) -> None:
         "chosen_features": chosen.to_dict(orient="records"),
         "steering_test_users": test.to_dict(orient="records"),
         "steering_summary": summary,
-        "seconds": round(time.perf_counter() - start, 1),
     }
-    write_report(args.out, report, device)
+    write_report(args.out or result_path("sasrec_steering", args.profile), report, device)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from base_models import RESULTS, write_report  # run as a script, benchmarks/ is on the path
+from common import result_path, write_report  # run as a script, benchmarks/ is on the path
 
 from recsae_lite import features, two_tower, zoo
 from recsae_lite._nb import pick_device, seed_everything
@@ -35,10 +34,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=1_500)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, default=RESULTS / "two_tower.json")
+    parser.add_argument("--out", type=Path, help="default: benchmarks/results/two_tower.json")
     args = parser.parse_args(argv)
 
-    start = time.perf_counter()
     device = pick_device(args.device)
     dataset_name = "ml-1m" if args.profile == "full" else "ml-100k"
     fidelity, purity = [], []
@@ -77,9 +75,8 @@ def main(argv: list[str]) -> None:
         "steps": args.steps,
         "fidelity": fidelity,
         "purity": purity,
-        "seconds": round(time.perf_counter() - start, 1),
     }
-    write_report(args.out, report, device)
+    write_report(args.out or result_path("two_tower", args.profile), report, device)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,50 @@
+"""Benchmark: how long each chapter takes to execute, as a new reader would run it.
+
+    python benchmarks/book_times.py [--profile quick]
+
+Executes every chapter with papermill (book/build.py), in the ci profile and then in `--profile`,
+each profile with an empty model zoo, so every chapter trains what it needs, as on a fresh
+machine (later chapters reuse what earlier ones cached, as when the book is read in order).
+Writes benchmarks/results/book_times.json (book_times-full.json for the full profile): seconds
+per chapter and profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+from common import result_path, write_report  # run as a script, benchmarks/ is on the path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "book"))
+import build  # noqa: E402  (book/build.py: the pipeline)
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick", choices=["quick", "full"])
+    parser.add_argument("--out", type=Path, help="default: benchmarks/results/book_times.json")
+    args = parser.parse_args(argv)
+
+    seconds = {}
+    for profile in ("ci", args.profile):
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["RECSAE_ZOO"] = str(Path(tmp) / "zoo")  # the kernels inherit it
+            seconds[profile] = build.execute(profile, Path(tmp) / "book")
+    report = {
+        "benchmark": "book_times",
+        "profile": args.profile,
+        "seed": 0,  # each chapter's default SEED
+        "zoo": "empty at the start of each profile",
+        "chapter_seconds": seconds,
+    }
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    write_report(args.out or result_path("book_times", args.profile), report, device)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
