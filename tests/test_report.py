@@ -1,0 +1,54 @@
+"""The reproduction report (chapter 10): every claim names the result file it is read from, and
+its verdict follows its rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recsae_lite import report
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def test_every_claim_names_a_result_file_that_a_benchmark_writes():
+    table = report.claims(report.load(RESULTS))
+    assert len(table) == len(report.CLAIMS)
+    for row in table.to_dict("records"):
+        path = ROOT / row["source"]
+        assert path.parent == RESULTS and path.suffix == ".json", row["claim"]
+        script = ROOT / "benchmarks" / f"{path.stem.removesuffix('-full')}.py"
+        assert script.exists(), f"{row['claim']}: no benchmark writes {path.name}"
+        if path.exists():
+            assert row["holds"] in ("yes", "no"), row["claim"]
+        else:
+            assert (row["ours"], row["holds"]) == ("not measured yet", "—"), row["claim"]
+
+
+def elsa_results(drop_k16: float, drop_k64: float) -> dict:
+    quality = []
+    for seed, base in enumerate([0.30, 0.32]):
+        quality.append({"seed": seed, "sae": "none", "ndcg@20": base})
+        for sae, drop in (("k16", drop_k16), ("k64", drop_k64)):
+            quality.append({"seed": seed, "sae": sae, "views": 50, "ndcg@20": base * (1 - drop)})
+    return {"elsa_knobs": {"quality": quality}}
+
+
+def test_a_verdict_follows_its_rule():
+    (measure,) = [c[5] for c in report.CLAIMS if c[1].startswith("Inserting the SAE costs")]
+    text, holds = measure(elsa_results(0.07, 0.02))
+    assert holds and text == "NDCG@20 lost: 7.0% at k = 16, 2.0% at k = 64"
+    assert not measure(elsa_results(0.20, 0.02))[1]  # costs far more than the paper's
+    assert not measure(elsa_results(0.07, 0.05))[1]
+
+
+def test_a_claim_without_its_file_is_not_measured_yet():
+    table = report.claims({})
+    assert set(table["ours"]) == {"not measured yet"} and set(table["holds"]) == {"—"}
+
+
+def test_a_missing_results_folder_says_where_they_come_from(tmp_path):
+    with pytest.raises(FileNotFoundError, match="clone of the repository"):
+        report.load(tmp_path / "nowhere")
