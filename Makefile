@@ -14,7 +14,7 @@ CELL_TIMEOUT ?= 3600
 # the kernel papermill and nbval start must be this venv's python
 export PATH := $(BIN):$(PATH)
 
-.PHONY: book test lint notebooks clean
+.PHONY: book test lint notebooks chromium clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ $(STAMP): pyproject.toml Makefile
 notebooks: $(STAMP)
 	$(BIN)/python book/build.py sync
 
+# the browser test (tests/test_browser.py) drives Debian's chromium through Playwright, which
+# downloads no browser: install it when it is missing (needs root)
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends chromium)
+
 lint: $(STAMP)
 	$(BIN)/ruff check recsae_lite tests book benchmarks
 	$(BIN)/ruff format --check recsae_lite tests book benchmarks
@@ -35,13 +41,14 @@ lint: $(STAMP)
 # execute every chapter with papermill (stop at the first failure), then render with Jupyter Book 1
 book: notebooks
 	$(BIN)/python book/build.py stage --out $(BUILD)/src --profile $(PROFILE) --timeout $(CELL_TIMEOUT)
-	$(BIN)/jupyter-book build $(BUILD)/src --path-output . --warningiserror --quiet
+	$(BIN)/python book/build.py render --out $(BUILD)/src
 	@echo "book: $(BUILD)/html/index.html"
 
-# unit tests, then every chapter executed with PROFILE=ci (tests/test_notebooks.py writes
-# $(BUILD)/ci), then nbval re-executes those notebooks: a chapter must reproduce itself
-# (each with an empty model zoo, so that both train what they use)
-test: lint
+# unit tests, then every chapter executed with PROFILE=ci (tests/test_book.py writes $(BUILD)/ci)
+# and the book rendered from them opened in headless chromium (tests/test_browser.py), then nbval
+# re-executes those notebooks: a chapter must reproduce itself (each with an empty model zoo, so
+# that both train what they use)
+test: lint chromium
 	$(BIN)/python -m pytest tests
 	rm -rf $(BUILD)/nbval-zoo
 	RECSAE_ZOO=$(abspath $(BUILD)/nbval-zoo) $(BIN)/python -m pytest -p tests.nbval_plotly \

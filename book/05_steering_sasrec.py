@@ -212,3 +212,101 @@ _nb.record("popular_share_moderate", pop_moderate["share"], ".3f")
 # - A supervised probe does somewhat better, and the genre centroid (the best fixed direction)
 #   better still; none triples the share within the budget: the limit is the uniform push.
 # - Next: two-tower models, where the SAE is trained to keep the model's predictions.
+
+# %% [markdown]
+# ## Exercises
+#
+# Three exercises, easiest first. Each has a task, a solution cell and a check. In the rendered
+# book the solution hides behind the "Show code cell source" toggle. In the notebook, replace the
+# code of the solution cell with your own, run it, then run the check: it tries your function on
+# small inputs it builds itself, compares it with the library's, and when they differ names the
+# likely mistake. The cell after a check uses your function on this chapter's SAE and model.
+
+# %%
+from recsae_lite import exercises
+from recsae_lite.activations import Spliced
+from recsae_lite.metrics import mask_seen
+from recsae_lite.models import make_batch
+
+j_genre = genre_features[show_genre]  # the genre feature of the equalizer figure
+
+# %% [markdown]
+# ### Exercise 5.1 (easy): add to a feature, keep the error term
+#
+# Write `my_add_edit(sae, h, j, v)`: the states h `(B, d)` with v added to feature j's activation,
+# as in section 1: h' = h + (z' - z) W_dec, in the model's units (`sae.W_dec` works on
+# standardised states: multiply by `sae.input_scale`). Here z' - z is v on feature j and 0
+# elsewhere, so you do not even need to encode h. With v = 0, h' must be exactly h.
+
+
+# %% tags=["hide-input", "solution"]
+def my_add_edit(sae, h, j, v):
+    return h + v * sae.W_dec[j] * sae.input_scale
+
+
+# %%
+exercises.check_add_edit(my_add_edit)
+
+# %%
+with torch.no_grad():
+    mine = my_add_edit(sae, h, j_genre, unit[j_genre])
+    same = torch.allclose(mine, steer.feature_edit(sae, {j_genre: unit[j_genre]}, "add")(h))
+print(f"my_add_edit on the {show_genre} feature equals steer.feature_edit: {same}")
+
+# %% [markdown]
+# ### Exercise 5.2 (medium): scale a feature
+#
+# Write `my_scale_edit(sae, h, j, factor)`: h' with feature j's activation multiplied by
+# `factor`, keeping the error term. Now the change z_j * factor - z_j depends on each state's own
+# z_j: encode h first (`sae.encode(h)`). With factor = 1, h' must be exactly h.
+
+
+# %% tags=["hide-input", "solution"]
+def my_scale_edit(sae, h, j, factor):
+    z_j = sae.encode(h)[:, j : j + 1]  # (B, 1)
+    return h + (z_j * factor - z_j) * sae.W_dec[j] * sae.input_scale
+
+
+# %%
+exercises.check_scale_edit(my_scale_edit)
+
+# %%
+with torch.no_grad():
+    mine = my_scale_edit(sae, h, j_genre, 3.0)
+    same = torch.allclose(mine, steer.feature_edit(sae, {j_genre: 3.0}, "scale")(h), atol=1e-5)
+print(f"my_scale_edit on the {show_genre} feature equals steer.feature_edit: {same}")
+
+# %% [markdown]
+# ### Exercise 5.3 (harder): the genre's share of the steered lists
+#
+# Write `my_genre_share(model, split, rows, edit, in_genre, k)`: for the split's `rows`, build a
+# batch of their test histories (`split.history("test")`, `make_batch`), score it with the edit
+# inside the model (`Spliced(model, edit)`, or `scores_from_hidden(edit(hidden(batch)), batch)`,
+# in eval mode), mask the items each user has seen, take the top k, and return the mean share of
+# the listed items for which `in_genre` `(n_items,)` is True: the "share" of section 4's sweeps.
+
+
+# %% tags=["hide-input", "solution"]
+def my_genre_share(model, split, rows, edit, in_genre, k):
+    histories = split.history("test")
+    batch = make_batch(split.users[rows], [histories[r] for r in rows], model.n_items)
+    batch = batch.to(model.device)
+    with torch.no_grad():
+        scores = Spliced(model, edit).eval().scores(batch)  # eval: no dropout
+    scores = mask_seen(scores, batch.history, pad=model.n_items)
+    lists = scores.topk(k, dim=1).indices.cpu().numpy()
+    return np.asarray(in_genre)[lists].mean()
+
+
+# %%
+exercises.check_genre_share(my_genre_share)
+
+# %%
+in_show_genre = dataset.genres[:, dataset.genre_names.index(show_genre)]
+push = steer.direction_edit(directions[("SAE", show_genre)], 1.0 * norm)
+mine = my_genre_share(model, split, users["test"], push, in_show_genre, 10)
+swept = table.set_index(["method", "genre", "users", "strength"]).loc[
+    ("SAE", show_genre, "test", 1.0), "share"
+]
+print(f"{show_genre} share@10 at strength 1: {mine:.4f} with my_genre_share, {swept:.4f} in "
+      f"the sweep")  # fmt: skip

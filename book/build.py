@@ -6,6 +6,8 @@
     python book/build.py execute --profile ci --out _build/ci
     python book/build.py stage --profile quick --out _build/src
                                   execute into the folder and assemble the book's source there
+    python book/build.py render --out _build/src
+                                  render the staged source with Jupyter Book 1 into _build/html
 
 The repository address lives in one place, `repository.url` in _config.yml; `sync` writes it into
 the README's Colab links and into the first cell of every chapter.
@@ -18,6 +20,7 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -153,24 +156,43 @@ def execute(profile: str, out: Path, timeout: int = 3600) -> dict[str, float]:
     return seconds
 
 
-def stage(profile: str, src: Path, timeout: int) -> None:
-    """Assemble the Jupyter Book source in `src`: config, pages, executed chapters, plotly.js."""
+def assemble(src: Path, executed: Path) -> None:
+    """Assemble the Jupyter Book source in `src`: config, pages, the Sphinx extension, plotly.js
+    and the chapters executed into `executed` (copied into src/book unless already there)."""
     import plotly
 
+    book = src / "book"
+    book.mkdir(parents=True, exist_ok=True)
+    if executed.resolve() != book.resolve():
+        for nb in executed.glob("*.ipynb"):
+            shutil.copy(nb, book / nb.name)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, src / name)
+    for page in [*BOOK.glob("*.md"), BOOK / "sphinx_fixes.py"]:
+        shutil.copy(page, book / page.name)
+    (src / "assets").mkdir(exist_ok=True)
+    shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", src / "assets")
+
+
+def stage(profile: str, src: Path, timeout: int) -> None:
+    """Execute every chapter into src/book and assemble the book's source around them."""
     if src.exists():
         shutil.rmtree(src)
     execute(profile, src / "book", timeout)
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(ROOT / name, src / name)
-    for page in BOOK.glob("*.md"):
-        shutil.copy(page, src / "book" / page.name)
-    (src / "assets").mkdir()
-    shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", src / "assets")
+    assemble(src, src / "book")
+
+
+def render(src: Path, out: Path) -> Path:
+    """Jupyter Book 1 renders the assembled source into out/_build/html (any warning fails)."""
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")  # this environment's
+    command = [jupyter_book, "build", src, "--path-output", out, "--warningiserror", "--quiet"]
+    subprocess.run([str(part) for part in command], check=True)
+    return out / "_build" / "html"
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["sync", "check", "execute", "stage"])
+    parser.add_argument("command", choices=["sync", "check", "execute", "stage", "render"])
     parser.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "ci")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
@@ -183,8 +205,10 @@ def main(argv: list[str]) -> int:
             return 1
     elif args.command == "execute":
         execute(args.profile, args.out, args.timeout)
-    else:
+    elif args.command == "stage":
         stage(args.profile, args.out, args.timeout)
+    else:
+        render(args.out, ROOT)
     return 0
 
 

@@ -466,12 +466,19 @@ def check_genre_share(fn) -> None:
     """Chapter 5, exercise 5.3: fn(model, split, rows, edit, in_genre, k) -> the mean share of
     the k recommendations of the split's rows (test histories, seen items masked, edit inside
     the model) that are in the genre (in_genre: (n_items,) bool)."""
-    model, split = _tiny_sasrec(), _tiny_split()
+    model, split = _tiny_sasrec().train(), _tiny_split()  # in training mode, as zoo models are
     rows, k = np.arange(12), 5
     in_genre = np.arange(30) % 3 == 0
     direction = F.normalize(model.item_embeddings().detach()[in_genre].mean(0), dim=0)
     edit = steer.direction_edit(direction, 2.0)
-    expected = in_genre[steer.recommend(model, split, rows, edit, k)].mean()
+    with torch.random.fork_rng():
+        got, again = (fn(model, split, rows, edit, in_genre, k) for _ in range(2))
+    if not _same(got, again):
+        raise ExerciseError(
+            "Exercise 5.3: your answer changes from one call to the next: score in eval mode "
+            "(Spliced(model, edit).eval(), or model.eval()), so that dropout is off."
+        )
+    expected = in_genre[steer.recommend(model, split, rows, edit, k)].mean()  # sets eval mode
     with torch.no_grad():
         histories = split.history("test")
         batch = make_batch(split.users[rows], [histories[r] for r in rows], model.n_items)
@@ -482,15 +489,14 @@ def check_genre_share(fn) -> None:
         valid = model.scores_from_hidden(edit(model.hidden(valid_batch)), valid_batch)
         valid_top = top_k(mask_seen(valid, valid_batch.history, model.n_items), k).numpy()
     mistakes = {
-        "did you mask the items each user has seen (recsae_lite.metrics.mask_seen)?": in_genre[
-            unmasked
-        ].mean(),
+        "did you mask the items each user has seen (recsae_lite.metrics.mask_seen)?": (
+            in_genre[unmasked].mean()
+        ),
         "the edit must act inside the model: steer.recommend(model, split, rows, edit, k), or "
         "scores_from_hidden(edit(hidden(batch)), batch).": in_genre[unedited].mean(),
         "rank after the test history, split.history('test') (training items + the validation "
         "item), as the chapter does.": in_genre[valid_top].mean(),
     }
-    got = fn(model, split, rows, edit, in_genre, k)
     _judge("5.3", got, expected, mistakes, "the genre's share of the steered lists.")
 
 

@@ -1,10 +1,19 @@
-"""Fixtures for the data tests: an empty download cache, and the real MovieLens-100K."""
+"""Shared fixtures: an empty download cache and the real MovieLens-100K (data tests), and every
+chapter executed once per test session (the book's tests)."""
 
 from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
 
 import pytest
 
 from recsae_lite.data import load_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "book"))
+import build  # noqa: E402  (book/build.py: the pipeline)
 
 
 @pytest.fixture
@@ -33,3 +42,17 @@ def ml100k(ml100k_cache):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RECSAE_CACHE", str(ml100k_cache))
         return load_dataset("ml-100k")
+
+
+@pytest.fixture(scope="session")
+def ci_notebooks() -> Path:
+    """Every chapter executed with PROFILE=ci into _build/ci, once per test session (where the
+    second step of `make test` re-executes them with nbval)."""
+    out = ROOT / "_build" / "ci"
+    # an empty model zoo: the chapters train their models, as nbval's re-run will (make test)
+    zoo = ROOT / "_build" / "ci-zoo"
+    shutil.rmtree(zoo, ignore_errors=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RECSAE_ZOO", str(zoo))
+        build.execute("ci", out, timeout=900)
+    return out

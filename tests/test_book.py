@@ -7,10 +7,9 @@ them with nbval (a chapter must reproduce its own outputs from its seed).
 from __future__ import annotations
 
 import ast
-import shutil
-import sys
 from pathlib import Path
 
+import build  # book/build.py, the pipeline (tests/conftest.py puts book/ on the path)
 import jupytext
 import numpy as np
 import pytest
@@ -19,8 +18,6 @@ from recsae_lite import _nb
 from recsae_lite.data import leave_one_out, load_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "book"))
-import build  # noqa: E402  (book/build.py: the pipeline)
 
 CHAPTERS = build.chapters()
 
@@ -68,15 +65,8 @@ def test_pick_names_a_wrong_profile():
 
 
 @pytest.fixture(scope="session")
-def executed() -> dict[str, dict[str, float]]:
-    out = ROOT / "_build" / "ci"
-    # an empty model zoo: the chapters train their models, as nbval's re-run will (make test)
-    zoo = ROOT / "_build" / "ci-zoo"
-    shutil.rmtree(zoo, ignore_errors=True)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RECSAE_ZOO", str(zoo))
-        build.execute("ci", out, timeout=900)
-    return {nb.stem: _nb.recorded(nb) for nb in sorted(out.glob("*.ipynb"))}
+def executed(ci_notebooks) -> dict[str, dict[str, float]]:
+    return {nb.stem: _nb.recorded(nb) for nb in sorted(ci_notebooks.glob("*.ipynb"))}
 
 
 def test_every_chapter_executes(executed):
