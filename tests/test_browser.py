@@ -20,6 +20,12 @@ from pathlib import Path
 import build
 import pytest
 
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+except ImportError:  # the browser fixture says what to install
+    sync_playwright = None
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "_build" / "browser"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -84,26 +90,24 @@ def browser_context(site):
     executable = shutil.which("chromium")
     if executable is None:
         pytest.fail(INSTALL, pytrace=False)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
+    if sync_playwright is None:
         pytest.fail("playwright is missing: pip install -e '.[test]'", pytrace=False)
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.blocked = []  # addresses the book tried to reach outside localhost
+        blocked = []  # addresses the book tried to reach outside localhost
 
         def only_localhost(route):
             if route.request.url.startswith(site + "/"):
                 route.continue_()
             else:
-                context.blocked.append(route.request.url)
+                blocked.append(route.request.url)
                 route.abort()
 
         context.route("**/*", only_localhost)
-        yield context
+        yield context, blocked
         browser.close()
 
 
@@ -111,17 +115,23 @@ def browser_context(site):
 def open_page(site, browser_context):
     """open_page(path) -> (page, errors): a fresh tab on the served book, and the list every console
     error, uncaught exception and refused request lands in."""
+    context, blocked = browser_context
     opened = []
 
     def open_page(path: str):
-        page = browser_context.new_page()
+        page = context.new_page()
         opened.append(page)
         errors = []
-        page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else 0)
+
+        def on_console(message):
+            if message.type == "error":
+                errors.append(f"console: {message.text}")
+
+        page.on("console", on_console)
         page.on("pageerror", lambda error: errors.append(f"exception: {error}"))
-        browser_context.blocked.clear()
+        blocked.clear()
         page.goto(f"{site}/{path}", wait_until="load")
-        errors.extend(f"request outside localhost: {url}" for url in browser_context.blocked)
+        errors.extend(f"request outside localhost: {url}" for url in blocked)
         return page, errors
 
     yield open_page
@@ -137,7 +147,7 @@ def wait_for_figures(page) -> list[dict]:
             ".every(div => div._fullLayout && div.querySelector('.main-svg'))",
             timeout=15_000,
         )
-    except Exception:  # the check below says which figure is blank
+    except PlaywrightTimeout:  # the test says which figure is blank
         pass
     return page.evaluate(FIGURES_JS)
 
@@ -157,7 +167,7 @@ def moves(page, index: int) -> bool:
             arg=[figure.get_attribute("id"), before],
             timeout=5_000,
         )
-    except Exception:
+    except PlaywrightTimeout:
         return False
     return True
 
@@ -170,7 +180,7 @@ def test_page_in_browser(open_page, name):
     assert not errors, f"{name}: JavaScript errors with the network off:\n" + "\n".join(errors)
 
     blank = [f["id"] for f in figures if f["traces"] == 0 or f["marks"] == 0]
-    assert not blank, f"{name}: plotly figures not drawn (no trace, or nothing on the page): {blank}"
+    assert not blank, f"{name}: plotly figures not drawn (no trace or nothing drawn): {blank}"
     if name != "index":
         assert figures, f"{name}: no plotly figure on the page (is plotly.js loaded?)"
 
