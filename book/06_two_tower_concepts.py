@@ -283,3 +283,106 @@ pd.DataFrame(promoted).round(3)
 #   for MF. Overwriting a genre neuron filters the genre out of the lists (Horror: 4.9% of the top
 #   30 to 0.3%) or brings it in (77%); promoting one film takes all of its neurons.
 # - Next: Matryoshka SAEs, and whether their early neurons are the broad concepts.
+
+# %% [markdown]
+# ## Exercises
+#
+# Three exercises, easiest first. Each has a task, a solution cell and a check. In the rendered
+# book the solution hides behind the "Show code cell source" toggle. In the notebook, replace the
+# code of the solution cell with your own, run it, then run the check: it tries your function on
+# small inputs it builds itself, compares it with the library's, and when they differ names the
+# likely mistake. The cell after a check uses your function on this chapter's MF model and its SAE.
+
+# %%
+from recsae_lite import exercises
+from recsae_lite.metrics import rbo
+
+mf_model, mf_sae = trained["mf"].model, saes[("mf", W_PRED[-1])]  # MF and its 256-neuron SAE
+users_emb, items_emb = two_tower.embeddings(mf_model)
+mf_codes = mf_sae.encode(items_emb).detach().cpu()  # (n_items, 256) the items' codes
+
+# %% [markdown]
+# ### Exercise 6.1 (easy): semantic purity@K
+#
+# Write `my_purity(acts, concepts, k)`: `acts` is `(n_items, U)`, the activation of U units on
+# every item, and `concepts` `(n_items, C)` bool. Return `(U, C)`: for each unit, the share of its
+# k most activated items that carry each concept.
+
+
+# %% tags=["hide-input", "solution"]
+def my_purity(acts, concepts, k):
+    top = torch.as_tensor(acts).topk(k, dim=0).indices.T.numpy()  # (U, k) each unit's top items
+    return np.asarray(concepts)[top].mean(1)  # (U, C)
+
+
+# %%
+exercises.check_purity(my_purity)
+
+# %%
+genre_columns = dataset.genres[:, [dataset.genre_names.index(g) for g in GENRES]]
+best_per_genre = two_tower.purity_table(mf_codes, dataset, GENRES)
+mine = my_purity(mf_codes, genre_columns, 10).max(0)
+print("each genre's best purity@10, with my_purity, is the table's:",
+      np.allclose(mine, best_per_genre["purity@10"]))  # fmt: skip
+
+# %% [markdown]
+# ### Exercise 6.2 (medium): overwrite a neuron, keep the error term
+#
+# Write `my_overwrite(sae, u, neuron, value)`: the user embeddings u `(B, d)` with `neuron` of
+# each one's code set to `value` (z_n <- v), as in the section on interventions: add the change
+# of the code, decoded, to u, and keep the rest of u (the SAE's error term). Setting z_n to its
+# current value must change nothing.
+
+
+# %% tags=["hide-input", "solution"]
+def my_overwrite(sae, u, neuron, value):
+    z_n = sae.encode(u)[:, neuron : neuron + 1]  # (B, 1) each user's current value
+    return u + (value - z_n) * sae.W_dec[neuron] * sae.input_scale
+
+
+# %%
+exercises.check_overwrite(my_overwrite)
+
+# %%
+horror = best_per_genre.set_index("genre").loc["Horror", "unit"]  # its purest neuron
+horror_peak = float(mf_codes[:, horror].max())
+held_users = torch.as_tensor(split.users[held_out], device=users_emb.device)
+edited = users_emb.clone()
+with torch.no_grad():
+    edited[held_users] = my_overwrite(mf_sae, users_emb[held_users], horror, 2 * horror_peak)
+mine = two_tower.user_scores(mf_model, split, held_out, edited, items_emb).topk(30).indices
+library = two_tower.overwrite(mf_model, mf_sae, split, held_out, horror, 2 * horror_peak)
+same = (mine.cpu().numpy() == library).all(1).mean()
+print(f"held-out users whose top 30 is two_tower.overwrite's: {same:.3f}")
+
+# %% [markdown]
+# ### Exercise 6.3 (harder): rank-biased overlap
+#
+# Write `my_rbo(a, b, p)` for two top lists of the same length k (Webber et al. 2010, the
+# extrapolated form): with A_d the number of items the two lists share among their first d,
+#
+# ```text
+# RBO = A_k / k * p^k + (1 - p) / p * sum over d = 1..k of p^d * A_d / d
+# ```
+#
+# Two identical lists give 1, two disjoint ones 0.
+
+
+# %% tags=["hide-input", "solution"]
+def my_rbo(a, b, p=0.9):
+    k, total = len(a), 0.0
+    for d in range(1, k + 1):
+        shared = len(set(a[:d]) & set(b[:d]))  # A_d
+        total += p**d * shared / d
+    return shared / k * p**k + (1 - p) / p * total
+
+
+# %%
+exercises.check_rbo(my_rbo)
+
+# %%
+before = two_tower.user_scores(mf_model, split, held_out, users_emb, items_emb).topk(30).indices
+pairs = list(zip(before.cpu().numpy().tolist(), library.tolist(), strict=True))
+mine = np.mean([my_rbo(a, b) for a, b in pairs])
+print(f"RBO of the lists before and after the overwrite: {mine:.4f} with my_rbo, "
+      f"{np.mean([rbo(a, b) for a, b in pairs]):.4f} with metrics.rbo")  # fmt: skip
