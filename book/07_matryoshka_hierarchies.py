@@ -258,3 +258,105 @@ viz.feature_tree(view["tree"], view["labels"], view["fires"],
 # - On MovieLens, early groups are broader and more popular than late ones, but so are a plain
 #   SAE's most frequent features: the breadth comes with frequency, the nesting orders it.
 # - Next: knobs inside a collaborative autoencoder (ELSA).
+
+# %% [markdown]
+# ## Exercises
+#
+# Three exercises, easiest first. Each has a task, a solution cell and a check. In the rendered
+# book the solution hides behind the "Show code cell source" toggle. In the notebook, replace the
+# code of the solution cell with your own, run it, then run the check: it tries your function on
+# small inputs it builds itself, compares it with the library's, and when they differ names the
+# likely mistake. The cell after a check uses your function on this chapter's SAEs.
+
+# %%
+from recsae_lite import exercises
+
+plain = mf_views["batchtopk"]  # the plain BatchTopK SAE on MF's item embeddings (section 3)
+
+# %% [markdown]
+# ### Exercise 7.1 (easy): groups by firing frequency
+#
+# Write `my_frequency_groups(codes, sizes)`: `codes` is `(N, d_sae)`, `sizes` the group sizes
+# (summing to d_sae). Return `(d_sae,)` integers, the group of each feature, when the features
+# that fire (are positive) on the most samples fill the first group, the next ones the second,
+# and so on. Break ties by feature index (a stable sort).
+
+
+# %% tags=["hide-input", "solution"]
+def my_frequency_groups(codes, sizes):
+    order = np.argsort(-(codes > 0).sum(0).numpy(), kind="stable")  # most frequent first
+    groups = np.empty(codes.shape[1], dtype=int)
+    groups[order] = np.repeat(np.arange(len(sizes)), sizes)
+    return groups
+
+
+# %%
+exercises.check_frequency_groups(my_frequency_groups)
+
+# %%
+same = np.array_equal(my_frequency_groups(plain["codes"], MF_SIZES), plain["groups"])
+print(f"my_frequency_groups gives the plain SAE's groups: {same}")
+
+# %% [markdown]
+# ### Exercise 7.2 (medium): the tree of features
+#
+# Write `my_tree(codes, groups)`: for each feature, its parent, the feature of an *earlier* group
+# that fires together with it on the most samples; -1 for a feature with no such feature (the
+# first group's, one that never fires, one that never fires with an earlier one). Count samples
+# where both are positive, not products of activations; among ties take the lowest index.
+
+
+# %% tags=["hide-input", "solution"]
+def my_tree(codes, groups):
+    fired = (codes > 0).float()
+    together = (fired.T @ fired).numpy()  # (d_sae, d_sae) samples where both fire
+    parents = np.full(codes.shape[1], -1)
+    for j in range(codes.shape[1]):
+        earlier = np.flatnonzero(groups < groups[j])
+        if len(earlier) and together[j, earlier].max() > 0:
+            parents[j] = earlier[together[j, earlier].argmax()]
+    return parents
+
+
+# %%
+exercises.check_tree(my_tree)
+
+# %%
+same = np.array_equal(my_tree(plain["codes"], plain["groups"]), plain["tree"])
+print(f"my_tree gives the plain SAE's tree: {same}")
+
+# %% [markdown]
+# ### Exercise 7.3 (harder): the Matryoshka loss
+#
+# Write `my_matryoshka_loss(sae, z, x_norm)`: the reconstruction loss of codes z `(B, d_sae)`
+# for standardised inputs `x_norm` `(B, d_in)`, with the groups `sae.config.groups`. For each
+# prefix (the first group, the first two, ..., all of them), reconstruct x_norm from the codes of
+# that prefix alone, z[:, :end] @ W_dec[:end] + b_dec; its error is the squared error summed over
+# the d_in dimensions and averaged over the samples. Return the sum over the prefixes.
+
+
+# %% tags=["hide-input", "solution"]
+def my_matryoshka_loss(sae, z, x_norm):
+    loss, end = 0.0, 0
+    for size in sae.config.groups:
+        end += size  # the prefix holds the first `end` features
+        x_hat = z[:, :end] @ sae.W_dec[:end] + sae.b_dec
+        loss = loss + (x_hat - x_norm).pow(2).sum(-1).mean()
+    return loss
+
+
+# %%
+exercises.check_matryoshka_loss(my_matryoshka_loss)
+
+# %%
+nested = mf_saes["matryoshka"]
+with torch.no_grad():
+    nested.train()  # the training loss: each sample keeps the batch's k x B strongest features
+    out = nested.losses(x_items)
+    nested.eval()
+    picked_rows, picked_cols, picked = out["codes"]  # the active features, as sparse triples
+    z_train = torch.zeros(len(x_items), nested.config.d_sae, device=x_items.device)
+    z_train[picked_rows, picked_cols] = picked
+    mine = float(my_matryoshka_loss(nested, z_train, nested.normalise(x_items)))
+print(f"Matryoshka loss on MF's item embeddings: {mine:.4f} with my_matryoshka_loss, "
+      f"{out['mse'].item():.4f} from SAE.losses")  # fmt: skip
