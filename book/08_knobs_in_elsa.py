@@ -412,3 +412,91 @@ for recipe, rows in trade.groupby(level="recipe"):
 #   unsteered lists; spreading it over 5 neurons does worse here.
 # - Of the book's three knobs, ELSA's mix buys the most genre share for a small loss of NDCG,
 #   MF's overwrite the most for a large one, SASRec's add the least.
+
+# %% [markdown]
+# ## Exercises
+#
+# Three exercises, easiest first. Each has a task, a solution cell and a check. In the rendered
+# book the solution hides behind the "Show code cell source" toggle. In the notebook, replace the
+# code of the solution cell with your own, run it, then run the check: it tries your function on
+# small inputs it builds itself, compares it with the library's, and when they differ names the
+# likely mistake. The cell after a check uses your function on this chapter's ELSA and its SAE.
+
+# %%
+from recsae_lite import exercises
+
+knob_sae = saes[K_STEER]  # the SAE inside ELSA that sections 3-5 map and steer
+with torch.no_grad():
+    user_codes = knob_sae.encode(knobs.standardise(inputs @ elsa.item_embeddings())[0])
+
+# %% [markdown]
+# ### Exercise 8.1 (easy): steering by mixing
+#
+# Write `my_mix(z, neuron, alpha)`: paper C's knob for codes z `(B, d_sae)`,
+# z' = (1 - alpha) z + alpha ||z||_1 e_n, where e_n is the one-hot of `neuron` and ||z||_1 each
+# code's L1 norm (the sum of its activations, which are non-negative). The mix keeps that norm.
+
+
+# %% tags=["hide-input", "solution"]
+def my_mix(z, neuron, alpha):
+    e = torch.zeros(z.shape[-1])
+    e[neuron] = 1.0
+    return (1 - alpha) * z + alpha * z.abs().sum(-1, keepdim=True) * e
+
+
+# %%
+exercises.check_mix(my_mix)
+
+# %%
+knob = int(maps["best characterizes"][genres[0], 0])  # the largest genre's neuron
+mixed = my_mix(user_codes, knob, 0.3)
+print(f"my_mix equals knobs.mix: {torch.allclose(mixed, knobs.mix(user_codes, knob, 0.3))}; "
+      f"L1 norms kept: {torch.allclose(mixed.sum(1), user_codes.sum(1))}")  # fmt: skip
+
+# %% [markdown]
+# ### Exercise 8.2 (medium): TF-IDF
+#
+# Write `my_tfidf(counts)` for a `(documents, terms)` matrix: a term's share of its document
+# (tf: each row divided by its sum) times log(number of documents / number of documents in which
+# the term occurs) (idf). A document with no terms at all (a neuron that never fires) must give
+# zeros, not NaN.
+
+
+# %% tags=["hide-input", "solution"]
+def my_tfidf(counts):
+    tf = counts / counts.sum(1, keepdim=True).clamp_min(1e-12)  # an empty row: tf 0
+    idf = torch.log(len(counts) / (counts > 0).sum(0).clamp_min(1))
+    return tf * idf
+
+
+# %%
+exercises.check_tfidf(my_tfidf)
+
+# %%
+same = torch.allclose(my_tfidf(activity.T), knobs.tfidf(activity.T))
+print(f"my_tfidf equals knobs.tfidf on the neurons' genre activity: {same}")
+
+# %% [markdown]
+# ### Exercise 8.3 (medium): the best-characterizing neuron
+#
+# Write `my_best_characterizes(activity, fires, min_items)`: `activity` is A `(C, d_sae)`, the
+# concepts' mean codes, `fires` `(d_sae,)` how many items each neuron fires on. Return `(C,)`, for
+# each concept the neuron in which it weighs most by TF-IDF with the *neurons as documents* and
+# the concepts as terms (section 3), leaving out the neurons that fire on fewer than `min_items`
+# items. Use your `my_tfidf`.
+
+
+# %% tags=["hide-input", "solution"]
+def my_best_characterizes(activity, fires, min_items):
+    weights = my_tfidf(activity.T).T  # (C, d_sae): each neuron a document
+    weights[:, torch.as_tensor(fires) < min_items] = -1.0  # neurons of a few films: left out
+    return weights.argmax(1)
+
+
+# %%
+exercises.check_best_characterizes(my_best_characterizes)
+
+# %%
+same = np.array_equal(my_best_characterizes(activity, fires, MIN_ITEMS).numpy(),
+                      maps["best characterizes"][:, 0])  # fmt: skip
+print(f"my_best_characterizes gives section 3's mapping: {same}")
