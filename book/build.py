@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 CELL_MARK = "\n# %%"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 TABLE_START, TABLE_END = "<!-- chapters: made by book/build.py sync -->", "<!-- /chapters -->"
 
 
@@ -66,17 +67,20 @@ def title(chapter: Path) -> str:
     return match.group(1).strip()
 
 
-def readme_table(cfg: dict) -> str:
+def colab_link(cfg: dict, notebook: str) -> str:
+    """The address that opens `notebook` (its path in the repository) in Colab: the README's
+    links, and the book's launch buttons (the browser test checks they agree)."""
     repo = cfg["repository"]
     owner_name = repo["url"].removeprefix("https://github.com/").strip("/")
-    colab = f"https://colab.research.google.com/github/{owner_name}/blob/{repo['branch']}"
+    return f"https://colab.research.google.com/github/{owner_name}/blob/{repo['branch']}/{notebook}"
+
+
+def readme_table(cfg: dict) -> str:
     rows = ["| # | Chapter | Open |", "|---|---|---|"]
     for py in chapters():
         nb = py.with_suffix(".ipynb").relative_to(ROOT).as_posix()
-        badge = "https://colab.research.google.com/assets/colab-badge.svg"
-        rows.append(
-            f"| {py.stem[:2]} | [{title(py)}]({nb}) | [![Open in Colab]({badge})]({colab}/{nb}) |"
-        )
+        badge = f"[![Open in Colab]({BADGE})]({colab_link(cfg, nb)})"
+        rows.append(f"| {py.stem[:2]} | [{title(py)}]({nb}) | {badge} |")
     return "\n".join([TABLE_START, *rows, TABLE_END])
 
 

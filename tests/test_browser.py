@@ -183,6 +183,8 @@ def test_page_in_browser(open_page, name):
     assert not blank, f"{name}: plotly figures not drawn (no trace or nothing drawn): {blank}"
     if name != "index":
         assert figures, f"{name}: no plotly figure on the page (is plotly.js loaded?)"
+        colab = build.colab_link(build.config(), f"book/{name}.ipynb")
+        assert page.locator(f'a[href="{colab}"]').count(), f"{name}: no Colab launch button"
 
     stuck = [f["id"] for i, f in enumerate(figures) if f["sliders"] and not moves(page, i)]
     assert not stuck, f"{name}: moving the slider to its last step did not change {stuck}"
