@@ -24,11 +24,14 @@ from .features import top_items
 from .sae import SAE, SAEConfig, SAETrainConfig, train_sae
 
 
-def train(x: Tensor, variant: str, sizes, k: int, steps: int, seed: int = 0, batch_size=4_096):
-    """A Matryoshka SAE with nested groups of `sizes`, or a plain one ("batchtopk") of the same
-    width, trained on x (N, d_in) with k active features per sample on average."""
+def train(
+    x: Tensor, variant: str, sizes, k: int, steps: int, seed: int = 0, batch_size=4_096, **options
+):
+    """A Matryoshka SAE with nested groups of `sizes`, or a plain one (e.g. "batchtopk") of the
+    same width, trained on x (N, d_in) with k active features per sample on average; options:
+    further `SAEConfig` fields (e.g. a ReLU SAE's l1_coefficient)."""
     groups = tuple(sizes) if variant == "matryoshka" else ()
-    config = SAEConfig(d_in=x.shape[1], d_sae=sum(sizes), variant=variant, k=k, groups=groups)
+    config = SAEConfig(x.shape[1], sum(sizes), variant, k=k, groups=groups, **options)
     torch.manual_seed(seed)
     sae = SAE(config).to(x.device)
     batch_size = min(batch_size, len(x))

@@ -385,3 +385,34 @@ def group_profiles(table: pd.DataFrame, measures: list[str]) -> go.Figure:
             )  # fmt: skip
     fig.update_xaxes(title_text="group", dtick=1)
     return style(fig, "Per group of features: mean over its features", height=380)
+
+
+# ------------------------------------------------------------------------------------------------
+# the answer key (chapter 9)
+
+
+def grouped_bars(table: pd.DataFrame, x: str, by: str, value: str, title: str, line=None):
+    """Bars of `value`: one group per value of column `x`, one bar per value of column `by`;
+    line: an optional reference level (e.g. chance) drawn across, as (y, label)."""
+    fig = go.Figure()
+    for i, (name, rows) in enumerate(table.groupby(by, sort=False)):
+        fig.add_bar(x=rows[x], y=rows[value], name=str(name), marker_color=COLORS[i % len(COLORS)],
+                    texttemplate="%{y:.2f}")  # fmt: skip
+    if line is not None:
+        fig.add_hline(y=line[0], line_dash="dash", annotation_text=line[1])
+    fig.update_layout(barmode="group", yaxis_title=value)
+    return style(fig, title)
+
+
+def metric_lines(table: pd.DataFrame, x: str, metrics: list[str], by: str, title: str):
+    """One panel per metric against column `x`, one line per value of column `by`."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=metrics)
+    for i, (name, rows) in enumerate(table.groupby(by, sort=False)):
+        for col, metric in enumerate(metrics, 1):
+            fig.add_scatter(x=rows[x], y=rows[metric], name=str(name), legendgroup=str(name),
+                            mode="lines+markers", line_color=COLORS[i % len(COLORS)],
+                            showlegend=col == 1, row=1, col=col)  # fmt: skip
+    fig.update_xaxes(title_text=x)
+    return style(fig, title, height=380)

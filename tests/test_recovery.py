@@ -1,0 +1,138 @@
+"""The answer key (chapter 9): matching concepts to features, recovery, noisy tags, ReLU at a
+target L0. The generator's determinism and its truth's consistency are in test_data.py."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from recsae_lite import hierarchy, recovery
+from recsae_lite.activations import planted
+from recsae_lite.data import load_dataset
+
+
+@pytest.fixture(scope="module")
+def truth():
+    return load_dataset("synthetic", seed=7, n_users=200).truth
+
+
+def test_assignment_is_the_cheapest_one_to_one_matching():
+    rng = np.random.default_rng(0)
+    for n, m in [(1, 1), (3, 3), (4, 6), (5, 7)]:
+        cost = rng.normal(size=(n, m))
+        columns = recovery.assignment(cost)
+        assert len(set(columns)) == n  # one-to-one
+        best = min(cost[np.arange(n), list(p)].sum() for p in itertools.permutations(range(m), n))
+        assert cost[np.arange(n), columns].sum() == pytest.approx(best)
+    with pytest.raises(ValueError, match="3 rows"):
+        recovery.assignment(np.zeros((3, 2)))
+
+
+def test_one_to_one_matching_does_not_give_two_concepts_one_feature():
+    # feature 0 is the best for both concepts; the matching gives concept 1 feature 1 instead
+    concepts = np.array([[1, 1], [1, 0], [0, 1], [0, 0]], dtype=bool)
+    codes = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    pairs = recovery.match(codes, concepts)
+    assert sorted(pairs["feature"]) == [0, 1]
+    assert pairs.loc[0, "feature"] == 0 and pairs.loc[0, "precision"] == pytest.approx(2 / 3)
+    assert pairs.loc[1, "recall"] == pytest.approx(1 / 2)  # feature 1 fires on 1 of its 2
+
+
+def test_the_planted_dictionary_recovers_every_concept(truth):
+    # the perfect "SAE": one feature per planted concept, firing exactly on its items, in an
+    # order of its own and among unused features
+    concepts = truth.item_concepts
+    order = np.random.default_rng(1).permutation(3 * concepts.shape[1])[: concepts.shape[1]]
+    codes = torch.zeros(len(concepts), 3 * concepts.shape[1])
+    codes[:, order] = torch.as_tensor(concepts, dtype=torch.float32) * 2.5
+    pairs = recovery.match(codes, concepts)
+    assert (pairs["feature"].to_numpy() == order).all()
+    assert recovery.recovery(codes, concepts) == {
+        "recovered": 1.0, "f1": 1.0, "precision": 1.0, "recall": 1.0
+    }  # fmt: skip
+
+
+def test_a_random_dictionary_scores_near_chance(truth):
+    concepts = truth.item_concepts
+    g = torch.Generator().manual_seed(0)
+    codes = torch.rand(len(concepts), 128, generator=g)
+    codes = codes * (codes > 0.97)  # about 4 of 128 features fire per item, at random
+    scored = recovery.recovery(codes, concepts)
+    baseline = recovery.chance(codes, concepts, seed=3)
+    assert scored["recovered"] == baseline["recovered"] == 0.0
+    assert abs(scored["f1"] - baseline["f1"]) < 0.05
+    # a planted dictionary with noise falls between: it is not near chance
+    noisy = codes + 0.0
+    noisy[:, : concepts.shape[1]] += torch.as_tensor(concepts, dtype=torch.float32)
+    assert recovery.recovery(noisy, concepts)["f1"] > baseline["f1"] + 0.3
+
+
+def test_noisy_labels_drop_and_swap_the_stated_shares(truth):
+    concepts = truth.item_concepts
+    n_true = concepts.sum()
+    assert (recovery.noisy_labels(concepts, 0.0, 0.0) == concepts).all()
+    dropped = recovery.noisy_labels(concepts, 0.3, 0.0, seed=1)
+    assert not (dropped & ~concepts).any()  # only removals
+    assert dropped.sum() / n_true == pytest.approx(0.7, abs=0.05)
+    swapped = recovery.noisy_labels(concepts, 0.0, 0.3, seed=1)
+    assert swapped.sum() == n_true  # each wrong tag replaces a right one
+    assert (swapped & ~concepts).sum() / n_true == pytest.approx(0.3, abs=0.05)
+    assert (recovery.noisy_labels(concepts, 0.2, 0.2, seed=5)
+            == recovery.noisy_labels(concepts, 0.2, 0.2, seed=5)).all()  # fmt: skip
+    with pytest.raises(ValueError, match="drop"):
+        recovery.noisy_labels(concepts, 0.7, 0.5)
+
+
+def test_label_metrics_fall_with_noisy_tags(truth):
+    concepts = truth.item_concepts
+    codes = torch.as_tensor(concepts, dtype=torch.float32) * torch.rand(len(concepts), 1)
+    matched = np.arange(concepts.shape[1])
+    clean = recovery.label_metrics(codes, concepts, matched)
+    assert clean["purity@10"] == 1.0 and clean["recovered"] == 1.0
+    assert clean["tf-idf hits"] > 0.5
+    noisy = recovery.label_metrics(codes, recovery.noisy_labels(concepts, 0.3, 0.3), matched)
+    assert noisy["association"] < clean["association"]
+    assert noisy["recovered"] < clean["recovered"]
+
+
+def test_order_agreement():
+    assert recovery.order_agreement([1, 2, 3], [10, 20, 30]) == 1.0
+    assert recovery.order_agreement([1, 2, 3], [3, 2, 1]) == 0.0
+    assert recovery.order_agreement([1, 1, 1], [1, 2, 3]) == 0.5  # a constant score cannot tell
+    assert recovery.order_agreement([1, 3, 2], [1, 2, 3]) == pytest.approx(2 / 3)
+
+
+def test_fit_brings_relu_to_the_target_l0():
+    x, _ = planted(2_000, d_in=8, n_directions=16, active=2, seed=0)
+    sizes, k = (4, 12), 3
+    sae, l1 = recovery.fit(x, "relu", sizes, k, steps=1_000, batch_size=500, l1=1.0, rounds=6)
+    with torch.no_grad():
+        l0 = (sae.encode(x) > 0).float().sum(1).mean().item()
+    assert abs(l0 - k) <= 0.2 * k and l1 > 1.0  # the first weight was far too small
+    assert sae.config.l1_coefficient == l1
+    topk, none = recovery.fit(x, "topk", sizes, k, steps=20, batch_size=500)
+    assert none is None and topk.config.k == k and topk.config.d_sae == sum(sizes)
+    matryoshka, _ = recovery.fit(x, "matryoshka", sizes, k, steps=20, batch_size=500)
+    assert matryoshka.config.groups == sizes
+
+
+def test_hierarchy_train_passes_options_to_the_config():
+    x = torch.randn(100, 4)
+    sae = hierarchy.train(x, "relu", (8,), 2, steps=5, l1_coefficient=7.0)
+    assert sae.config.l1_coefficient == 7.0
+
+
+def test_chapter_9_figures_have_a_trace_per_line_and_panel():
+    import pandas as pd
+
+    from recsae_lite import viz
+
+    values = {"recovered": [0.1, 0.2, 0.3, 0.4], "f1": [0.5, 0.6, 0.7, 0.8]}
+    table = pd.DataFrame({"model": list("aabb"), "variant": list("xyxy"), **values})
+    bars = viz.grouped_bars(table, "model", "variant", "recovered", "t", line=(0.05, "chance"))
+    assert [t.name for t in bars.data] == ["x", "y"] and list(bars.data[1].y) == [0.2, 0.4]
+    lines = viz.metric_lines(table, "model", ["recovered", "f1"], "variant", "t")
+    assert len(lines.data) == 4 and sum(t.showlegend for t in lines.data) == 2
