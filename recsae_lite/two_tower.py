@@ -76,13 +76,26 @@ def user_scores(model: TwoTower, split: Split, rows, users: Tensor, items: Tenso
 
 
 @torch.no_grad()
-def fidelity(model: TwoTower, sae, split: Split, rows, k: int = 30, p: float = 0.9) -> dict:
+def reconstruct(sae, x: Tensor, prefix: int | None = None) -> Tensor:
+    """The SAE's reconstruction of x in the model's units (decode unscales); with `prefix`, from
+    the first `prefix` latents only (a Matryoshka SAE's nested prefix)."""
+    z = sae.encode(x)
+    if prefix is not None:
+        z[:, prefix:] = 0
+    return sae.decode(z)
+
+
+@torch.no_grad()
+def fidelity(
+    model: TwoTower, sae, split: Split, rows, k: int = 30, p: float = 0.9, prefix=None
+) -> dict:
     """Mean RBO (p, top-k) and Kendall tau between the original top-k list of each of the split's
-    `rows` and the list from reconstructed embeddings (the user's and every item's). Tau is over
-    the original top-k items, their original scores against their reconstructed ones."""
+    `rows` and the list from reconstructed embeddings (the user's and every item's; with
+    `prefix`, reconstructed from the first `prefix` latents). Tau is over the original top-k
+    items, their original scores against their reconstructed ones."""
     users, items = embeddings(model)
     sae.eval()
-    users_hat, items_hat = sae(users), sae(items)  # in the model's units: decode unscales
+    users_hat, items_hat = reconstruct(sae, users, prefix), reconstruct(sae, items, prefix)
     original = user_scores(model, split, rows, users, items)
     rebuilt = user_scores(model, split, rows, users_hat, items_hat)
     top_o = original.topk(k, dim=1).indices.cpu().numpy()
@@ -125,16 +138,18 @@ def purity_table(acts, dataset, genres: list[str], ks=(10, 50, 100)) -> pd.DataF
 
 
 def train_shared(model: TwoTower, split: Split, rows, w_pred: float, d_sae: int = 256, k: int = 16,
-                 steps: int = 1_500, seed: int = 0):  # fmt: skip
-    """The chapter's SAE: TopK (k of d_sae), one for the user embeddings of the split's `rows`
-    and every item embedding, with the prediction term at weight w_pred."""
+                 steps: int = 1_500, seed: int = 0, variant: str = "topk", groups=()):  # fmt: skip
+    """The chapter's SAE: TopK (k of d_sae; or another variant, e.g. "matryoshka" with nested
+    `groups`), one for the user embeddings of the split's `rows` and every item embedding, with
+    the prediction term at weight w_pred."""
     from .sae import SAE, SAEConfig, SAETrainConfig, train_sae
 
     users, items = embeddings(model)
     train_users = users[torch.as_tensor(split.users[rows], device=users.device)]
     x = torch.cat([train_users, items])
     torch.manual_seed(seed)
-    sae = SAE(SAEConfig(d_in=x.shape[1], d_sae=d_sae, variant="topk", k=k)).to(users.device)
+    config = SAEConfig(d_in=x.shape[1], d_sae=d_sae, variant=variant, k=k, groups=groups)
+    sae = SAE(config).to(users.device)
     losses = pair_losses(model, train_users, items, w_pred, seed=seed)
     config = SAETrainConfig(steps=steps, batch_size=512, lr=1e-3, seed=seed)
     train_sae(sae, x, config, progress=False, losses=losses)

@@ -73,6 +73,19 @@ def test_fidelity_of_a_perfect_reconstruction_is_one(model, data):
     assert result["kendall_tau"] == pytest.approx(1.0)
 
 
+def test_a_prefix_reconstructs_from_its_first_latents_only(model, data):
+    split = data[1]
+    sae = identity_sae(6).eval()  # latent j < 6 carries coordinate j of the positive inputs
+    x = torch.tensor([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]])
+    assert torch.equal(two_tower.reconstruct(sae, x, prefix=12), x)
+    first_two = torch.tensor([[1.0, 2.0, 0.0, 0.0, 0.0, 0.0]])
+    assert torch.equal(two_tower.reconstruct(sae, x, prefix=2), first_two)
+    full = two_tower.fidelity(model, sae, split, np.arange(10), k=5, prefix=12)
+    assert full["rbo"] == pytest.approx(1.0)
+    none = two_tower.fidelity(model, sae, split, np.arange(10), k=5, prefix=0)
+    assert none["rbo"] < 1.0  # every embedding rebuilt as 0: the lists follow the biases only
+
+
 def test_overwriting_a_neuron_with_its_own_value_is_the_identity(model, data):
     split = data[1]
     users, items = two_tower.embeddings(model)
