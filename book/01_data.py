@@ -43,7 +43,7 @@ import pandas as pd
 from recsae_lite import _nb, viz
 from recsae_lite.data import leave_one_out, load_dataset
 
-device = _nb.setup(SEED, DEVICE)
+device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
 N_SYNTHETIC_USERS = _nb.pick(PROFILE, ci=300, quick=1_000, full=5_000)
 

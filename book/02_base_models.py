@@ -52,7 +52,7 @@ from recsae_lite.data import load_dataset
 from recsae_lite.models import make_batch
 from recsae_lite.train import evaluate
 
-device = _nb.setup(SEED, DEVICE)
+device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
 dataset = load_dataset(DATASET)
 

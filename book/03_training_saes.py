@@ -57,7 +57,7 @@ from recsae_lite.activations import collect, ndcg_recovered, planted
 from recsae_lite.metrics import direction_recovery, sae_metrics
 from recsae_lite.sae import SAE, SAEConfig, SAETrainConfig, train_sae
 
-device = _nb.setup(SEED, DEVICE)
+device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
 STEPS = _nb.pick(PROFILE, ci=60, quick=800, full=5_000)  # optimiser steps per SAE
 BATCH = _nb.pick(PROFILE, ci=1_024, quick=4_096, full=8_192)

@@ -41,7 +41,7 @@ import torch
 from recsae_lite import _nb, features, viz, zoo
 from recsae_lite.activations import collect
 
-device = _nb.setup(SEED, DEVICE)
+device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
 TOP = 100  # a unit's top-activating positions that its score reads
 THRESHOLD = 0.5  # a unit "is about one genre" when its best score reaches this

@@ -40,7 +40,7 @@ import torch
 from recsae_lite import _nb, steer, viz, zoo
 from recsae_lite.activations import collect
 
-device = _nb.setup(SEED, DEVICE)
+device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
 STRENGTHS = [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0]  # x the mean norm of a state
 MIN_GENRE_ITEMS = 50  # genres steered: those with at least this many items

@@ -48,7 +48,7 @@ from recsae_lite.data import load_dataset
 from recsae_lite.metrics import sae_metrics
 from recsae_lite.sae import SAEConfig, SAETrainConfig
 
-device = _nb.setup(SEED, DEVICE)
+device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
 STEPS = _nb.pick(PROFILE, ci=200, quick=1_500, full=5_000)
 SEEDS = _nb.pick(

@@ -45,7 +45,7 @@ from recsae_lite import _nb, knobs, steer, two_tower, viz, zoo
 from recsae_lite.activations import collect
 from recsae_lite.data import load_dataset, user_split
 
-device = _nb.setup(SEED, DEVICE)  # ELSA and SAEs this small train on the CPU
+device = _nb.setup(SEED, DEVICE, PROFILE)  # ELSA and SAEs this small train on the CPU
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
 HIDDEN = _nb.pick(PROFILE, ci=64, quick=256, full=256)  # ELSA's d (paper C: 256 on ML-100K)
 D_SAE = _nb.pick(PROFILE, ci=256, quick=2_048, full=2_048)  # paper C: 2048

@@ -45,7 +45,7 @@ from IPython.display import display
 
 from recsae_lite import _nb, report, viz
 
-_nb.setup(SEED, DEVICE)
+_nb.setup(SEED, DEVICE, PROFILE)
 pd.set_option("display.max_colwidth", None)
 results = report.load(RESULTS)
 machines = pd.DataFrame(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -71,13 +72,47 @@ def use_book_renderer() -> None:
     pio.renderers.default = "plotly_mimetype+book"
 
 
-def setup(seed: int = 0, device: str = "auto") -> torch.device:
-    """Seed everything, choose the device, set the plotly renderer; returns the device."""
+def setup(seed: int = 0, device: str = "auto", profile: str = "ci") -> torch.device:
+    """Seed everything, choose the device, set the plotly renderer; returns the device. Outside
+    the ci profile, every cell that runs for long says how long it took."""
     if not isinstance(seed, int):
         raise TypeError(f"SEED must be an integer, got {seed!r}.")
+    pick(profile, ci=None, quick=None, full=None)  # a clear error for a wrong PROFILE
     seed_everything(seed)
     use_book_renderer()
+    time_long_cells(on=profile != "ci")
     return pick_device(device)
+
+
+LONG_CELL_SECONDS = 5.0
+_cell_timer: dict = {}  # the hooks time_long_cells registered, and when the running cell started
+
+
+def time_long_cells(on: bool = True, threshold: float = LONG_CELL_SECONDS) -> None:
+    """After each cell of the running kernel that took `threshold` seconds or more, print how
+    long it took. Off in the ci profile: the notebook tests compare every output of two runs, and
+    a cell near the threshold would print in one run and not in the other."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:  # not in a notebook
+        return
+    for event, hook in _cell_timer.pop("hooks", []):  # set up again: no second pair of hooks
+        shell.events.unregister(event, hook)
+    if not on:
+        return
+
+    def started(*_):
+        _cell_timer["start"] = time.perf_counter()
+
+    def finished(*_):
+        seconds = time.perf_counter() - _cell_timer.pop("start", time.perf_counter())
+        if seconds >= threshold:
+            print(f"(this step: {seconds:.0f} s elapsed)")
+
+    _cell_timer["hooks"] = [("pre_run_cell", started), ("post_run_cell", finished)]
+    for event, hook in _cell_timer["hooks"]:
+        shell.events.register(event, hook)
 
 
 def pick(profile: str, **by_profile):
