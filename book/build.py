@@ -60,6 +60,15 @@ if "google.colab" in sys.modules:
 """
 
 
+def with_colab_cell(source: str, repo_url: str) -> str:
+    """A chapter's source with its first cell, the Colab cell, made anew; a chapter written
+    without one gets one in front of all of its cells."""
+    colab = colab_cell(repo_url)
+    if source.startswith(colab.split("\n")[0]) and CELL_MARK in source:
+        return colab + source[source.index(CELL_MARK) :]
+    return colab + "\n" + source
+
+
 def title(chapter: Path) -> str:
     match = re.search(r"^# # (.+)$", chapter.read_text(encoding="utf-8"), re.MULTILINE)
     if match is None:
@@ -110,9 +119,7 @@ def synced() -> dict[Path, str]:
         raise ValueError(f"{readme}: the markers {TABLE_START} ... {TABLE_END} are missing.")
     out[readme] = text[:start] + readme_table(cfg) + text[end + len(TABLE_END) :]
     for py in chapters():
-        source = py.read_text(encoding="utf-8")
-        rest = source[source.index(CELL_MARK) :] if CELL_MARK in source else ""
-        out[py] = colab_cell(cfg["repository"]["url"]) + rest
+        out[py] = with_colab_cell(py.read_text(encoding="utf-8"), cfg["repository"]["url"])
         out[py.with_suffix(".ipynb")] = notebook_text(out[py])
     return out
 

@@ -323,7 +323,7 @@ def steering_frames(tables: dict, title: str) -> go.Figure:
         for i, label in enumerate(tables)
     ]
     fig.update_layout(sliders=[dict(steps=steps, active=0, currentvalue=dict(prefix="strength "))])
-    return style(fig, title, 460)
+    return style(fig, title, 560)  # tall enough for a header and 10 rows
 
 
 DASHES = {"SAE": "solid", "probe": "dot"}
