@@ -1,6 +1,6 @@
 """Benchmark: how long each chapter takes to execute, as a new reader would run it.
 
-    python benchmarks/book_times.py [--profile quick]
+    python benchmarks/book_times.py [--profile quick] [--keep _build/times]
 
 Executes every chapter with papermill (book/build.py), in the ci profile and then in `--profile`,
 each profile with an empty model zoo, so every chapter trains what it needs, as on a fresh
@@ -28,13 +28,15 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick", choices=["quick", "full"])
     parser.add_argument("--out", type=Path, help="default: benchmarks/results/book_times.json")
+    parser.add_argument("--keep", type=Path, help="keep the executed chapters in KEEP/PROFILE")
     args = parser.parse_args(argv)
 
     seconds = {}
     for profile in ("ci", args.profile):
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["RECSAE_ZOO"] = str(Path(tmp) / "zoo")  # the kernels inherit it
-            seconds[profile] = build.execute(profile, Path(tmp) / "book")
+            executed = args.keep / profile if args.keep else Path(tmp) / "book"
+            seconds[profile] = build.execute(profile, executed)
     report = {
         "benchmark": "book_times",
         "profile": args.profile,
