@@ -165,3 +165,22 @@ def test_knobs_chapter_numbers(executed):
             numbers[f"best_characterizes_{n}_a0.5_segment"]
             > numbers[f"best_characterizes_{n}_a0_segment"]
         )
+
+
+def test_ground_truth_chapter_numbers(executed):
+    numbers = executed["09_ground_truth"]
+    variants = ("relu", "topk", "batchtopk", "matryoshka")
+    for name in ("sasrec", "mf", "elsa"):
+        assert numbers[f"{name}_topk_l0"] == 4  # matched sparsity: TopK keeps exactly k
+        for variant in variants:
+            assert 0.0 <= numbers[f"{name}_{variant}_recovered"] <= 1.0
+            assert 0.0 <= numbers[f"{name}_{variant}_agreement"] <= 1.0
+        # the features know something of the concepts: better than the same firing, shuffled
+        f1 = np.mean([numbers[f"{name}_{v}_f1"] for v in variants])
+        assert f1 > np.mean([numbers[f"{name}_{v}_chance_f1"] for v in variants])
+        # strength 0 is no edit, whichever feature; the matched feature raises its true concept
+        assert numbers[f"{name}_matched_share_s0"] == numbers[f"{name}_tfidf_share_s0"]
+        assert numbers[f"{name}_matched_share_s2"] > numbers[f"{name}_matched_share_s0"]
+        for metric in ("association", "purity@10", "tf-idf_hits", "recovered"):
+            for labels in ("true", "noisy"):
+                assert 0.0 <= numbers[f"{name}_{metric}_order_{labels}"] <= 1.0
