@@ -14,7 +14,7 @@ CELL_TIMEOUT ?= 3600
 # the kernel papermill and nbval start must be this venv's python
 export PATH := $(BIN):$(PATH)
 
-.PHONY: book test lint notebooks chromium clean
+.PHONY: book test lint notebooks bench chromium clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,15 @@ test: lint chromium
 	rm -rf $(BUILD)/nbval-zoo
 	RECSAE_ZOO=$(abspath $(BUILD)/nbval-zoo) $(BIN)/python -m pytest -p tests.nbval_plotly \
 		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg $(BUILD)/ci
+
+# every benchmark in the quick profile (CPU: about N_HOURS), and in the full profile too when a CUDA
+# GPU is present; each writes benchmarks/results/NAME.json (NAME-full.json), which chapter 10 reads
+BENCHMARKS := $(filter-out benchmarks/common.py,$(wildcard benchmarks/*.py))
+bench: $(STAMP)
+	for script in $(BENCHMARKS); do $(BIN)/python $$script --profile quick || exit 1; done
+	if $(BIN)/python -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then \
+		for script in $(BENCHMARKS); do $(BIN)/python $$script --profile full || exit 1; done; \
+	fi
 
 clean:
 	rm -rf $(BUILD)

@@ -56,6 +56,28 @@ def test_notebooks_are_committed_without_outputs(chapter):
     assert not any(cell.get("outputs") for cell in notebook.cells)
 
 
+def test_sync_keeps_every_cell_of_a_chapter_written_without_a_colab_cell():
+    url = build.config()["repository"]["url"]
+    new = '# %% [markdown]\n# # 11. A new chapter\n\n# %% tags=["parameters"]\nSEED = 0\n'
+    synced = build.with_colab_cell(new, url)
+    assert synced.startswith(build.colab_cell(url)) and synced.endswith(new)
+    assert build.with_colab_cell(synced, url) == synced  # made anew, not added twice
+
+
+def test_long_cells_say_how_long_they_took(capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    _nb.time_long_cells(threshold=0.05)
+    _nb.time_long_cells(threshold=0.05)  # set up twice (a re-run setup cell): printed once
+    shell.run_cell("import time; time.sleep(0.1)")
+    shell.run_cell("1 + 1")  # a quick cell says nothing
+    assert capsys.readouterr().out.count("s elapsed") == 1
+    _nb.time_long_cells(on=False)  # the ci profile: nothing printed
+    shell.run_cell("import time; time.sleep(0.1)")
+    assert "elapsed" not in capsys.readouterr().out
+
+
 def test_pick_names_a_wrong_profile():
     assert _nb.pick("ci", ci=1, quick=2, full=3) == 1
     with pytest.raises(ValueError, match="PROFILE='fast'"):
@@ -67,6 +89,22 @@ def test_pick_names_a_wrong_profile():
 @pytest.fixture(scope="session")
 def executed(ci_notebooks) -> dict[str, dict[str, float]]:
     return {nb.stem: _nb.recorded(nb) for nb in sorted(ci_notebooks.glob("*.ipynb"))}
+
+
+def test_a_chapter_runs_on_its_own(tmp_path, monkeypatch):
+    """A reader may open chapter 5 first (in Colab, say): with an empty model zoo it trains the
+    models and the SAE it needs, instead of expecting chapters 2-4 to have cached them."""
+    import papermill
+
+    zoo = tmp_path / "zoo"
+    monkeypatch.setenv("RECSAE_ZOO", str(zoo))
+    chapter = ROOT / "book" / "05_steering_sasrec.ipynb"
+    out = tmp_path / chapter.name
+    papermill.execute_notebook(
+        chapter, out, parameters={"PROFILE": "ci"}, kernel_name="python3", cwd=str(chapter.parent)
+    )
+    assert _nb.recorded(out), "chapter 5 recorded no numbers"
+    assert any(zoo.rglob("*.safetensors")), "it trained nothing into the empty zoo"
 
 
 def test_every_chapter_executes(executed):
@@ -139,6 +177,11 @@ def test_two_tower_chapter_numbers(executed):
             assert -1.0 <= numbers[f"{name}_w{w}_tau"] <= 1.0
         for units in ("SAE_256", "SAE_22", "raw_dims"):
             assert 0.0 <= numbers[f"{name}_{units}_purity10"] <= 1.0
+        # the sparsity sweep's k = 16 is the ablation's w_pred = 0 SAE, not another one
+        assert numbers[f"{name}_k16_rbo"] == numbers[f"{name}_w0_rbo"]
+        assert 0.0 <= numbers[f"{name}_k4_rbo"] <= 1.0
+        for prefix in (32, 96, 256):
+            assert 0.0 <= numbers[f"{name}_matryoshka_prefix{prefix}_rbo"] <= 1.0
     for key in ("genre_share_before", "genre_share_filtered", "genre_share_nudged"):
         assert 0.0 <= numbers[key] <= 1.0
 
@@ -165,6 +208,21 @@ def test_knobs_chapter_numbers(executed):
             numbers[f"best_characterizes_{n}_a0.5_segment"]
             > numbers[f"best_characterizes_{n}_a0_segment"]
         )
+
+
+def test_report_chapter_reads_the_committed_results(executed):
+    from recsae_lite import report
+
+    numbers = executed["10_reproduction_report"]
+    results = report.load(ROOT / "benchmarks" / "results")
+    table = report.claims(results)
+    assert numbers["claims"] == len(report.CLAIMS)
+    assert numbers["claims_measured"] == (table["holds"] != "—").sum()
+    assert numbers["claims_holding"] == (table["holds"] == "yes").sum()
+    models = results["base_models"]["models"]
+    for name in ("pop", "mf", "ncf", "elsa", "sasrec"):
+        assert numbers[f"{name}_ndcg@10"] == pytest.approx(models[name]["test"]["ndcg@10"])
+    assert numbers["gpu_result_files"] == len(report.gpu_results(results))
 
 
 def test_ground_truth_chapter_numbers(executed):
