@@ -131,9 +131,9 @@ def record(name: str, value: float, fmt: str = ".4f") -> None:
     """Print `name: value` with fixed precision and store the exact value for the tests."""
     from IPython.display import display
 
-    text = f"{name}: {value:{fmt}}"
-    if isinstance(value, (np.integer, np.floating)):
+    if isinstance(value, (np.generic, torch.Tensor)):  # a numpy or a 0-d torch number
         value = value.item()
+    text = f"{name}: {value:{fmt}}"
     display({"text/plain": text}, raw=True, metadata={RECORD_KEY: {name: value}})
 
 

@@ -214,7 +214,7 @@ def test_report_chapter_reads_the_committed_results(executed):
     from recsae_lite import report
 
     numbers = executed["10_reproduction_report"]
-    results = report.load(ROOT / "benchmarks" / "results")
+    results = report.load()
     table = report.claims(results)
     assert numbers["claims"] == len(report.CLAIMS)
     assert numbers["claims_measured"] == (table["holds"] != "—").sum()
