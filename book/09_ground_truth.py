@@ -28,11 +28,10 @@ if "google.colab" in sys.modules:
 #   tags, and when they rank the variants wrongly;
 # - whether steering a matched feature raises the items that truly carry its concept.
 #
-# Time: about 4 minutes on 2 CPU cores in the `quick` profile the first time (it trains
-# SASRec, MF and ELSA and 12 SAEs, ReLU's several times, then MF and four SAEs three more
-# times for section 6), under 2 minutes once the models are cached; about 25 seconds in the
-# `ci` profile. Every number in the text is from the
-# `quick` profile with `SEED = 0`; `benchmarks/recovery.py` repeats section 3 on three seeds.
+# Time: about 2.5 minutes on 2 CPU cores in the `quick` profile (it trains SASRec, MF and ELSA
+# and 12 SAEs, ReLU's several times, then MF and four SAEs three more times for section 6);
+# about 17 seconds in the `ci` profile. Every number in the text is from the `quick` profile
+# with `SEED = 0`; `benchmarks/recovery.py` repeats section 3 on three seeds.
 
 # %% tags=["parameters"]
 PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale
@@ -170,15 +169,15 @@ viz.grouped_bars(scores.reset_index(), "model", "variant", "recovered", title).s
 # %% [markdown]
 # **What the answer key says** (`quick` profile). Every SAE beats chance by far (matched F1
 # 0.57-0.84 against 0.16-0.22 for SASRec and MF), but no variant wins everywhere. On MF's item
-# embeddings the Matryoshka SAE matches best (F1 0.835, against 0.818 for BatchTopK, 0.737 for
-# TopK and 0.718 for ReLU; 19 of 20 concepts recovered by all but TopK) and its tree agrees
-# best with the planted hierarchy (0.625, the others 0.31-0.44), as in chapter 7. On SASRec's
+# embeddings the Matryoshka SAE matches best (F1 0.836, against 0.818 for BatchTopK, 0.734 for
+# TopK and 0.703 for ReLU; 19 of 20 concepts recovered by all but TopK) and its tree agrees
+# best with the planted hierarchy (0.625, the others 0.13-0.44), as in chapter 7. On SASRec's
 # states the order is reversed: ReLU recovers all 20 concepts (F1 0.708), TopK and BatchTopK
-# 16 (0.676, 0.657), the Matryoshka 12 (0.566), although ReLU reconstructs far worse (FVU 0.231
-# against 0.045-0.052): FVU does not tell which dictionary is right. ELSA's item embeddings
+# 16 (0.677, 0.658), the Matryoshka 12 (0.567), although ReLU reconstructs far worse (FVU 0.231
+# against 0.045-0.053): FVU does not tell which dictionary is right. ELSA's item embeddings
 # defeat all four (F1 0.30-0.37, at most 5 of 20 concepts, FVU about 0.40): ELSA spreads its
 # items over its 64 dimensions with little sparse structure for an SAE to find at k = 4.
-# (ReLU's L0 came to 4.3, 4.8 and 3.0 on the three models: "matched" means within about 20%,
+# (ReLU's L0 came to 4.4, 4.0 and 3.0 on the three models: "matched" means within about 20%,
 # and ELSA's did not get there in four rounds.)
 #
 # `benchmarks/recovery.py` repeats this on three synthetic datasets (seeds 0-2, a different
@@ -253,15 +252,15 @@ rankings.round(2)
 # association orders the variants mostly the wrong way (order agreement 0.17 on SASRec and
 # ELSA, 0.33 on MF): it is a precision of the top samples, and a feature can be precise on a
 # narrow corner of a concept while missing most of it; it puts the Matryoshka first on SASRec,
-# where the answer key puts it last. Purity@10 cannot tell the variants apart at all (0.99-1.00
-# for every SASRec and MF SAE: agreement 0.50): some feature is pure on ten items for almost any
-# dictionary. With noisy tags it gets worse: purity@10 on MF falls to 0.70-0.79 and now ranks
-# ReLU first and the two best dictionaries last (agreement 0.08); association on ELSA is exactly
-# reversed (0.00). TF-IDF mappings hold up best: on MF and ELSA they pick the answer key's
-# feature for more concepts in the better dictionaries (agreement 0.83 on true concepts, 0.92
-# and 1.00 on noisy tags), but they find that feature for at most 65% of the concepts, and on
-# SASRec for 0-20%. Scored against tags, the answer key's own measure understates every SAE:
-# MF's Matryoshka "recovers" 70% of the concepts against noisy tags, 95% against the truth.
+# where the answer key puts it last. Purity@10 barely separates the variants (0.995-1.00 for
+# every SASRec and MF SAE): some feature is pure on ten items for almost any dictionary. With
+# noisy tags it gets worse: purity@10 on MF falls to 0.70-0.76 and now ranks ReLU first and the
+# two best dictionaries last (agreement 0.08); association on ELSA is exactly reversed (0.00).
+# TF-IDF mappings hold up best on ELSA (agreement 0.83 on true concepts, 1.00 on noisy tags),
+# less so on MF (0.42 and 0.67), and they find the answer key's feature for at most 65% of the
+# concepts, on SASRec for 5-30%. Scored against tags, the answer key's own measure understates
+# every SAE: MF's Matryoshka "recovers" 75% of the concepts against noisy tags, 95% against the
+# truth.
 #
 # **More noise, live.** The slider sets both shares at once (drop = swap); the table shows
 # every SAE's metrics against those tags. The figure after it has all the levels, for the MF
@@ -330,7 +329,7 @@ viz.metric_lines(curves, "strength", ["share", "ndcg"], "line", title).show()
 # **Steering, checked** (`quick` profile). The matched feature does what its label says: at
 # s = 2, the share of the top 10 truly carrying the concept rises from 0.17 to 0.70 on SASRec
 # and from 0.18 to 0.99 on MF (at a price: NDCG@10 falls from 0.17 to 0.05 and from 0.15 to
-# 0.03). The feature that TF-IDF on noisy tags picks is a much weaker knob for the same concept
+# 0.025). The feature that TF-IDF on noisy tags picks is a much weaker knob for the same concept
 # (0.21 on SASRec, 0.44 on MF): a mislabelled feature steers towards something else. On ELSA,
 # whose dictionaries were poor, neither moves the lists much (0.17 to 0.20).
 #
