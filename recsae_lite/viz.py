@@ -372,19 +372,11 @@ def feature_tree(parent: np.ndarray, labels: list[str], size: np.ndarray, title:
 def group_profiles(table: pd.DataFrame, measures: list[str]) -> go.Figure:
     """Per group of features (x), the mean of each measure, one panel each, one line per SAE
     (table: one row per feature with columns "group", "sae" and the measures)."""
-    from plotly.subplots import make_subplots
-
     means = table.groupby(["sae", "group"])[measures].mean().reset_index()
-    fig = make_subplots(rows=1, cols=len(measures), subplot_titles=measures)
-    for i, (name, rows) in enumerate(means.groupby("sae", sort=False)):
-        for col, measure in enumerate(measures, start=1):
-            fig.add_trace(
-                go.Scatter(x=rows["group"], y=rows[measure], name=name, legendgroup=name,
-                           mode="lines+markers", line_color=COLORS[i], showlegend=col == 1),
-                row=1, col=col,
-            )  # fmt: skip
-    fig.update_xaxes(title_text="group", dtick=1)
-    return style(fig, "Per group of features: mean over its features", height=380)
+    fig = metric_lines(
+        means, "group", measures, "sae", "Per group of features: mean over its features"
+    )
+    return fig.update_xaxes(dtick=1)
 
 
 # ------------------------------------------------------------------------------------------------
