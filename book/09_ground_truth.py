@@ -411,3 +411,130 @@ viz.metric_lines(grid, "overlap", ["recovered", "f1"], "variant", title).show()
 #   TF-IDF mappings follow the answer key best, but miss many concepts.
 # - Steering the matched feature raises the items truly carrying its concept (SASRec 0.17 to
 #   0.70, MF 0.18 to 0.99 of the top 10); the feature noisy tags point to steers far less.
+
+# %% [markdown]
+# ## Exercises
+#
+# Three exercises, easiest first. Each has a task, a solution cell and a check. In the rendered
+# book the solution hides behind the "Show code cell source" toggle. In the notebook, replace the
+# code of the solution cell with your own, run it, then run the check: it tries your function on
+# small inputs it builds itself, compares it with the library's, and when they differ names the
+# likely mistake. The cell after a check uses your function on this chapter's MF and its
+# Matryoshka SAE.
+
+# %%
+from recsae_lite import exercises, hierarchy
+
+mf_sae, (mf_x, mf_items) = saes[("mf", "matryoshka")], samples["mf"]
+with torch.no_grad():
+    mf_codes = mf_sae.encode(mf_x).cpu()  # (n_items, 128) one sample per item
+mf_truth = concepts[mf_items]  # (n_items, C) the concepts each sample truly carries
+mf_pairs = recovery.match(mf_codes, mf_truth)  # section 3's matching
+
+# %% [markdown]
+# ### Exercise 9.1 (easy): a feature as a detector
+#
+# Write `my_precision_recall(acts, has)`: `acts` is `(N,)`, one feature's activations on the
+# samples (it fires where its activation is > 0), and `has` `(N,)` bool, the samples that carry
+# one concept. Return `(precision, recall)`: the share of the feature's firings that fall on
+# samples with the concept, and the share of the concept's samples on which the feature fires. A
+# feature that never fires has a precision of 0.
+
+
+# %% tags=["hide-input", "solution"]
+def my_precision_recall(acts, has):
+    fires = np.asarray(acts) > 0  # (N,) bool
+    hits = (fires & np.asarray(has, dtype=bool)).sum()  # firings on samples with the concept
+    return hits / max(fires.sum(), 1), hits / max(np.sum(has), 1)
+
+
+# %%
+exercises.check_precision_recall(my_precision_recall)
+
+# %%
+mine = np.array([my_precision_recall(mf_codes[:, j], mf_truth[:, c])
+                 for c, j in enumerate(mf_pairs["feature"])])  # fmt: skip
+same = np.allclose(mine, mf_pairs[["precision", "recall"]].to_numpy())
+print(f"my_precision_recall gives section 3's precision and recall of all {len(mine)} matched "
+      f"features of MF's Matryoshka SAE: {same}")  # fmt: skip
+
+# %% [markdown]
+# ### Exercise 9.2 (medium): noisy tags
+#
+# Write `my_noisy_labels(concepts, drop, swap, seed)`: section 4's tags, made from the true
+# concepts `(n_items, C)` bool. Each true label is dropped with probability `drop`, or else
+# swapped with probability `swap`, never both (draw one number per label). A swapped label moves
+# to a concept the item neither has nor was already given by another swap (when there is none,
+# it is only dropped). Draw from `np.random.default_rng(seed)`, and leave `concepts` as it was.
+#
+# Your random draws need not be those of `recovery.noisy_labels`, so the check does not compare
+# tags one by one. It tests properties, on a large matrix of its own: the shares of labels
+# dropped and swapped are within 0.02 of `drop` and `swap`, no label is both dropped and
+# swapped, every swap lands on a concept the item did not have, and the same seed gives the
+# same tags.
+
+
+# %% tags=["hide-input", "solution"]
+def my_noisy_labels(concepts, drop, swap, seed):
+    rng = np.random.default_rng(seed)
+    labels = np.array(concepts, dtype=bool)  # a copy: the truth stays as it was
+    items, columns = np.nonzero(labels)  # the true labels
+    u = rng.random(len(items))  # one draw per label: dropped, swapped, or kept
+    gone = u < drop + swap
+    labels[items[gone], columns[gone]] = False
+    for item in items[gone & (u >= drop)]:  # each swapped label moves to a wrong concept
+        wrong = np.flatnonzero(~np.asarray(concepts[item], dtype=bool) & ~labels[item])
+        if len(wrong):
+            labels[item, rng.choice(wrong)] = True
+    return labels
+
+
+# %%
+exercises.check_noisy_labels(my_noisy_labels)
+
+# %%
+mine = my_noisy_labels(concepts, LABEL_DROP, LABEL_SWAP, SEED)
+for name, labels in {"my_noisy_labels": mine, "recovery.noisy_labels": tags}.items():
+    gone = (concepts & ~labels).sum() / concepts.sum()  # dropped or swapped
+    wrong = (labels & ~concepts).sum() / concepts.sum()  # swapped
+    print(f"{name}: {gone:.3f} of the true labels gone (drop + swap = "
+          f"{LABEL_DROP + LABEL_SWAP:.2f}), {wrong:.3f} put on a wrong concept (swap = "
+          f"{LABEL_SWAP:.2f})")  # fmt: skip
+
+# %% [markdown]
+# ### Exercise 9.3 (harder): the one-to-one matching
+#
+# Write `my_match(f1)`: for the association matrix `f1` `(C, d_sae)` of section 3 (the F1 of
+# each feature as a detector of each concept, `hierarchy.concept_f1`), with C <= d_sae, return
+# `(C,)`, each concept's feature in the one-to-one matching (no feature for two concepts) of
+# largest total F1. Each concept's best feature (the argmax) can be the best of two concepts,
+# and giving each concept in turn its best free feature can lose total F1 (the check has such a
+# matrix). Trying every assignment is fine for the check's matrices (3 and 4 concepts, at most 6
+# features); `recovery.assignment` (the Hungarian method) does it in polynomial time.
+
+
+# %% tags=["hide-input", "solution"]
+from itertools import permutations
+
+
+def my_match(f1):
+    f1 = np.asarray(f1)
+    rows = np.arange(len(f1))
+    assignments = permutations(range(f1.shape[1]), len(f1))  # every one-to-one assignment
+    return np.array(max(assignments, key=lambda features: f1[rows, list(features)].sum()))
+
+
+# %%
+exercises.check_matching(my_match)
+
+# %%
+f1 = hierarchy.concept_f1(mf_codes, mf_truth).numpy()  # (C, 128)
+block = f1[np.flatnonzero(parents), : SIZES[0]]  # the parents and the first group's features
+mine, hungarian = my_match(block), recovery.assignment(-block)
+rows = np.arange(len(block))
+print(f"the {len(block)} parents' features among the first group's {SIZES[0]}: {mine} "
+      f"(total F1 {block[rows, mine].sum():.3f}) with my_match, {hungarian} "
+      f"({block[rows, hungarian].sum():.3f}) with recovery.assignment")  # fmt: skip
+best = f1.argmax(1)
+print(f"each concept's best feature, over all 128: {(np.bincount(best)[best] > 1).sum()} of "
+      f"{len(best)} concepts share theirs with another concept")  # fmt: skip

@@ -17,7 +17,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from recsae_lite import exercises, features, knobs, steer
+from recsae_lite import exercises, features, knobs, recovery, steer
 from recsae_lite.exercises import ExerciseError
 from recsae_lite.metrics import mask_seen
 from recsae_lite.models import make_batch
@@ -47,6 +47,9 @@ SOLUTIONS = {
     "check_mix": ("08_knobs_in_elsa", "my_mix"),
     "check_tfidf": ("08_knobs_in_elsa", "my_tfidf"),
     "check_best_characterizes": ("08_knobs_in_elsa", "my_best_characterizes"),
+    "check_precision_recall": ("09_ground_truth", "my_precision_recall"),
+    "check_noisy_labels": ("09_ground_truth", "my_noisy_labels"),
+    "check_matching": ("09_ground_truth", "my_match"),
 }
 
 
@@ -227,6 +230,67 @@ def _best_characterizes_keeping_rare(activity, fires, min_items):
     return knobs.tfidf(activity.T).T.argmax(1)
 
 
+def _precision_recall_swapped(acts, has):
+    hits = ((np.asarray(acts) > 0) & has).sum()
+    return hits / max(has.sum(), 1), hits / max((np.asarray(acts) > 0).sum(), 1)
+
+
+def _precision_recall_over_samples(acts, has):
+    hits = ((np.asarray(acts) > 0) & has).sum()
+    return hits / len(has), hits / len(has)
+
+
+def _precision_recall_unguarded(acts, has):
+    fires = np.asarray(acts) > 0
+    with np.errstate(invalid="ignore"):
+        return (fires & has).sum() / fires.sum(), (fires & has).sum() / has.sum()
+
+
+def _noisy_drop_and_swap_exchanged(concepts, drop, swap, seed):
+    return recovery.noisy_labels(concepts, swap, drop, seed)
+
+
+def _noisy_drop_and_swap_independent(concepts, drop, swap, seed):
+    rng = np.random.default_rng(seed)
+    labels = np.array(concepts, dtype=bool)
+    items, columns = np.nonzero(labels)
+    dropped, swapped = rng.random(len(items)) < drop, rng.random(len(items)) < swap
+    labels[items[dropped | swapped], columns[dropped | swapped]] = False
+    for item in items[swapped]:  # a label can be dropped and swapped at once
+        labels[item, rng.choice(np.flatnonzero(~concepts[item] & ~labels[item]))] = True
+    return labels
+
+
+def _noisy_swap_to_any_concept(concepts, drop, swap, seed):
+    rng = np.random.default_rng(seed)
+    labels = np.array(concepts, dtype=bool)
+    items, columns = np.nonzero(labels)
+    u = rng.random(len(items))
+    labels[items[u < drop + swap], columns[u < drop + swap]] = False
+    for item in items[(u >= drop) & (u < drop + swap)]:
+        labels[item, rng.integers(concepts.shape[1])] = True  # maybe one the item has
+    return labels
+
+
+def _noisy_in_place(concepts, drop, swap, seed):
+    items, columns = np.nonzero(concepts)
+    gone = np.random.default_rng(seed).random(len(items)) < drop
+    concepts[items[gone], columns[gone]] = False
+    return concepts
+
+
+def _match_argmax(f1):
+    return np.asarray(f1).argmax(1)
+
+
+def _match_greedy(f1):
+    f1, chosen = np.array(f1, dtype=float), []
+    for row in f1:  # each concept in turn takes its best free feature
+        row[chosen] = -np.inf
+        chosen.append(int(row.argmax()))
+    return np.array(chosen)
+
+
 WRONG = [
     ("check_popularity", _popularity_with_validation, "validation items"),
     ("check_ndcg", _ndcg_unmasked, "mask the items each user has seen"),
@@ -253,6 +317,15 @@ WRONG = [
     ("check_tfidf", _tfidf_raw_counts, "share of its document"),
     ("check_tfidf", _tfidf_unclamped, "empty document"),
     ("check_best_characterizes", _best_characterizes_keeping_rare, "fewer than min_items"),
+    ("check_precision_recall", _precision_recall_swapped, "swapped"),
+    ("check_precision_recall", _precision_recall_over_samples, "not by the number of samples"),
+    ("check_precision_recall", _precision_recall_unguarded, r"NaN or inf.*never fires"),
+    ("check_noisy_labels", _noisy_drop_and_swap_exchanged, "exchange drop and swap"),
+    ("check_noisy_labels", _noisy_drop_and_swap_independent, "never both"),
+    ("check_noisy_labels", _noisy_swap_to_any_concept, "neither has nor was already given"),
+    ("check_noisy_labels", _noisy_in_place, "changed the matrix it was given"),
+    ("check_matching", _match_argmax, "same feature"),
+    ("check_matching", _match_greedy, "greedy choice"),
 ]
 
 
@@ -269,3 +342,9 @@ def test_an_unknown_mistake_says_how_far_off_it_is():
         exercises.check_fvu(lambda x, x_hat: 0.5)
     with pytest.raises(ExerciseError, match="shape"):
         exercises.check_purity(lambda acts, concepts, k: np.zeros((3, 6)))
+
+
+def test_the_noisy_labels_check_passes_the_library(capsys):
+    # 9.2 tests properties, not draws: recovery.noisy_labels itself must have them
+    exercises.check_noisy_labels(recovery.noisy_labels)
+    assert "passed" in capsys.readouterr().out
