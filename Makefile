@@ -54,8 +54,8 @@ test: lint chromium
 	RECSAE_ZOO=$(abspath $(BUILD)/nbval-zoo) $(BIN)/python -m pytest -p tests.nbval_plotly \
 		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg $(BUILD)/ci
 
-# every benchmark in the quick profile (CPU: about N_HOURS), and in the full profile too when a CUDA
-# GPU is present; each writes benchmarks/results/NAME.json (NAME-full.json), which chapter 10 reads
+# every benchmark in the quick profile (2-core CPU: about 90 min), and in the full profile too when
+# a CUDA GPU is present; each writes benchmarks/results/NAME.json (NAME-full.json), which chapter 10 reads
 BENCHMARKS := $(filter-out benchmarks/common.py,$(wildcard benchmarks/*.py))
 bench: $(STAMP)
 	for script in $(BENCHMARKS); do $(BIN)/python $$script --profile quick || exit 1; done
