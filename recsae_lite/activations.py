@@ -3,28 +3,29 @@
 `collect` gathers hidden states through the Recommender interface: the last position of each user
 (what the model scores), or every position of every sequence (for SASRec, whose states at earlier
 positions are the representations of prefixes: many more samples to train an SAE on).
-`Spliced` is a base model whose hidden representation passes through an edit (an SAE's
-reconstruction, a mean ablation, a steering intervention) before the rest of the model.
+`ndcg_recovered` measures what an SAE's reconstruction, spliced into the model
+(`interventions.Spliced`), keeps of its ranking quality.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .data import Split
-from .models.base import Batch, Recommender
-from .train import batches, evaluate
+from .data import Split, UserSplit
+from .interventions import Spliced
+from .models.base import Recommender
+from .train import batches, evaluate, stage
+
+__all__ = ["collect", "ndcg_recovered", "planted"]
 
 
 @torch.no_grad()
 def collect(
     model: Recommender,
-    split: Split,
-    stage: str = "train",
+    split: Split | UserSplit,
+    stage_name: str = "train",
     positions: str = "last",
     layer: int | None = None,
     batch_size: int = 256,
@@ -35,18 +36,14 @@ def collect(
 
     stage: whose histories: "train" (the training sequences), "valid" or "test" (what the model
         sees before predicting those targets).
-    positions: "last" (one state per user) or "all" (every position holding an item; models with
-        `states`, i.e. SASRec)."""
-    histories = split.train if stage == "train" else split.history(stage)
+    positions: "last" (one state per user) or "all" (every position holding an item, for a
+        sequential model; one per user for the others)."""
+    users, histories, _ = stage(split, stage_name)
     if positions not in ("last", "all"):
         raise ValueError(f"positions must be 'last' or 'all', got {positions!r}")
-    if positions == "all" and not hasattr(model, "states"):
-        raise ValueError(
-            f"{type(model).__name__} has one hidden state per user: use positions='last'"
-        )
     model.eval()
     out, read = [], []
-    for batch, _ in batches(split, histories, model.n_items, batch_size):
+    for batch, _ in batches(users, histories, model.n_items, batch_size):
         batch = batch.to(model.device)
         if positions == "last":
             out.append(model.hidden(batch, layer))
@@ -56,22 +53,6 @@ def collect(
             out.append(states[valid])  # (P, d)
             read.append(batch.history[:, -valid.shape[1] :][valid])
     return (torch.cat(out), torch.cat(read)) if items else torch.cat(out)
-
-
-class Spliced(Recommender):
-    """`model` with its hidden representation h replaced by `edit(h)` before the rest of it."""
-
-    def __init__(self, model: Recommender, edit: Callable[[Tensor], Tensor], layer=None):
-        super().__init__()
-        self.model, self.edit, self.layer = model, edit, layer
-        self.config, self.n_items = model.config, model.n_items
-        self.train(model.training)  # a new module is in training mode: take the model's
-
-    def hidden(self, batch: Batch, layer: int | None = None) -> Tensor:
-        return self.edit(self.model.hidden(batch, self.layer))
-
-    def scores_from_hidden(self, h: Tensor, batch: Batch | None, layer: int | None = None):
-        return self.model.scores_from_hidden(h, batch, self.layer)
 
 
 def ndcg_recovered(model: Recommender, sae, split: Split, layer=None, stage="test") -> dict:

@@ -21,22 +21,15 @@ import torch
 from torch import Tensor
 
 from .features import top_items
-from .sae import SAE, SAEConfig, SAETrainConfig, train_sae
+from .sae import SAE, SAEConfig
 
 
-def train(
-    x: Tensor, variant: str, sizes, k: int, steps: int, seed: int = 0, batch_size=4_096, **options
-):
+def sae_config(d_in: int, variant: str, sizes, k: int, **options) -> SAEConfig:
     """A Matryoshka SAE with nested groups of `sizes`, or a plain one (e.g. "batchtopk") of the
-    same width, trained on x (N, d_in) with k active features per sample on average; options:
-    further `SAEConfig` fields (e.g. a ReLU SAE's l1_coefficient)."""
+    same width, with k active features per sample on average; options: further `SAEConfig`
+    fields (e.g. a ReLU SAE's l1_coefficient)."""
     groups = tuple(sizes) if variant == "matryoshka" else ()
-    config = SAEConfig(x.shape[1], sum(sizes), variant, k=k, groups=groups, **options)
-    torch.manual_seed(seed)
-    sae = SAE(config).to(x.device)
-    batch_size = min(batch_size, len(x))
-    train_sae(sae, x, SAETrainConfig(steps, batch_size, lr=1e-3, seed=seed), progress=False)
-    return sae
+    return SAEConfig(d_in, sum(sizes), variant, k=k, groups=groups, **options)
 
 
 def group_of(sizes) -> np.ndarray:

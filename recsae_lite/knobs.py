@@ -1,129 +1,54 @@
-"""Paper C (Spišák et al. 2025): an SAE between ELSA's encoder and decoder, concept-to-neuron
-mappings, and steering by mixing a user's code with a neuron (chapter 8).
+"""Paper C (Spišák et al. 2025): an SAE between ELSA's encoder and decoder, concept-to-feature
+maps, and steering by mixing a user's code with features (chapter 8).
 
-    u = x A                     ELSA's user embedding of the interaction row x
-    s = (u - mean(u)) / std(u)  each embedding standardised on its own
-    z = SAE.encode(s)           TopK, trained post hoc on s of random subsets of the training
-                                users' rows (`views`), with a cosine loss + L1
-    u_hat = SAE.decode(z) * std(u) + mean(u),  scores = u_hat A^T
+    u = x A                      ELSA's user embedding of the interaction row x (`models.ELSA`)
+    z = SAE.encode(u)            TopK; each u standardised on its own; cosine loss + a small L1
+    u' = SAE.decode(z', like=u)  z' = z, or mixed with features; scores = u' A^T
 
-Evaluation follows paper C's protocol (`data.user_split`): Recall@20 = hits / min(20, |targets|)
-and NDCG@20 against a test user's held-out items, with the input items masked.
+ELSA trains with `train.train` and is scored with `train.evaluate` on paper C's user split
+(`data.user_split`, `TRAIN_ELSA`); the SAE goes inside with `interventions.Spliced` and the knob is
+`interventions.feature_edit(..., mode="mix", error_term=False)`: paper C decodes the mixed code
+without the SAE's error term.
 """
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from .data import UserSplit
-from .models.elsa import ELSA, ELSAConfig
-from .sae import SAE, SAEConfig, SAETrainConfig, train_sae
+from .data import Dataset, UserSplit
+from .interventions import Spliced, feature_edit
+from .models.base import make_batch
+from .models.elsa import ELSA
+from .sae import SAE, SAEConfig
+from .train import TrainConfig, evaluate
+
+__all__ = ["TRAIN_ELSA", "sae_config", "views", "steerable", "steering_summary"]
+
+# ELSA on the user split: Adam 1e-3, batch 128, the epoch with the best validation NDCG@20
+TRAIN_ELSA = TrainConfig(epochs=100, batch_size=128, lr=1e-3, patience=10, metric="ndcg@20")
 
 
-def rows(item_lists: list[np.ndarray], n_items: int) -> Tensor:
-    """(len(item_lists), n_items) binary interaction rows."""
-    x = torch.zeros(len(item_lists), n_items)
-    for row, items in zip(x, item_lists, strict=True):
-        row[torch.tensor(items, dtype=torch.long)] = 1.0
-    return x
+def sae_config(d_in: int, d_sae: int, k: int) -> SAEConfig:
+    """Paper C's SAE: TopK with unit-norm decoder rows, each embedding standardised on its own,
+    the cosine distance between input and reconstruction plus a small L1 on the code."""
+    return SAEConfig(d_in, d_sae, "topk", k, standardise_each=True, loss="cosine", code_l1=1e-3)
 
 
-def ranking(scores: Tensor, inputs: Tensor, targets: Tensor, k: int = 20) -> dict[str, Tensor]:
-    """Per user: Recall@k (hits / min(k, |targets|)) and NDCG@k of the top k of `scores`, with
-    the input items masked. inputs, targets: (B, n_items) binary."""
-    top = scores.masked_fill(inputs > 0, float("-inf")).topk(k, dim=1).indices  # (B, k)
-    hits = targets.gather(1, top)  # (B, k) 1 where the item is a target
-    discount = 1 / torch.log2(torch.arange(2, k + 2, dtype=torch.float32))
-    n_relevant = targets.sum(1).clamp(max=k)
-    ideal = torch.stack([discount[: int(n)].sum() for n in n_relevant])
-    return {"recall": hits.sum(1) / n_relevant.clamp_min(1),
-            "ndcg": (hits * discount).sum(1) / ideal.clamp_min(1e-8)}  # fmt: skip
-
-
-def train_elsa(
-    split: UserSplit, n_items: int, hidden_size=256, epochs=100, lr=1e-3, batch_size=128, seed=0
-) -> tuple[ELSA, list[float]]:
-    """ELSA trained on the training users' rows, keeping the epoch with the best validation
-    NDCG@20 (stopping after 10 epochs without a better one); returns it and the NDCG per epoch."""
-    torch.manual_seed(seed)
-    model = ELSA(ELSAConfig(n_items, hidden_size))
-    x = rows(split.train, n_items)
-    inputs, targets = rows(split.inputs["valid"], n_items), rows(split.targets["valid"], n_items)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(seed)
-    history, best = [], None
-    for _ in range(epochs):
-        for index in torch.randperm(len(x), generator=generator).split(batch_size):
-            optimizer.zero_grad()
-            model.row_loss(x[index]).backward()
-            optimizer.step()
-        with torch.no_grad():
-            history.append(ranking(scores(model, inputs), inputs, targets)["ndcg"].mean().item())
-        if history[-1] >= max(history):
-            best = copy.deepcopy(model.state_dict())
-        elif len(history) - 1 - int(np.argmax(history)) >= 10:
-            break
-    model.load_state_dict(best)
-    return model.eval(), history
-
-
-def standardise(u: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Each row on its own: (u - mean) / std, with the means and stds (B, 1) to undo it."""
-    mean, std = u.mean(-1, keepdim=True), u.std(-1, keepdim=True).clamp_min(1e-8)
-    return (u - mean) / std, mean, std
-
-
-def scores(model: ELSA, x: Tensor, sae: SAE | None = None, edit=None) -> Tensor:
-    """ELSA's scores for interaction rows x (B, n_items): u A^T, or with the SAE spliced in
-    between encoder and decoder, its code changed by `edit` (z -> z') when given."""
-    A = model.item_embeddings()
-    u = x @ A
-    if sae is not None:
-        s, mean, std = standardise(u)
-        z = sae.encode(s)
-        u = sae.decode(edit(z) if edit else z) * std + mean
-    return u @ A.T
-
-
-def cosine_losses(sae: SAE, x: Tensor, dead=None, step: int = 0, predict=None, l1=1e-3):
-    """`SAE.losses` with paper C's reconstruction term: d_in * (1 - cos(x, x_hat)) in place of
-    the squared error (both in the SAE's normalised units), plus l1 * the mean L1 norm of the
-    codes; AuxK is kept. For `SAETrainer(losses=...)`, TopK and BatchTopK SAEs."""
-    out = SAE.losses(sae, x, dead, step, predict)
-    cosine = F.cosine_similarity(out["x_hat"], sae.normalise(x), dim=-1).mean()
-    values = out["codes"][2]
-    out["loss"] = (out["loss"] - out["mse"] + sae.config.d_in * (1 - cosine)
-                   + l1 * values.sum() / len(x))  # fmt: skip
-    return out
-
-
-def views(x: Tensor, n: int, keep: float, seed: int = 0) -> Tensor:
-    """(n * len(x), n_items) n random subsets of each row, each item kept with probability keep:
-    what a test user's row looks like (they show the model 80% of their items)."""
-    g = torch.Generator().manual_seed(seed)
-    many = x.repeat(n, 1)
-    return many * (torch.rand(many.shape, generator=g) < keep)
-
-
-def train_knob_sae(
-    model: ELSA, x: Tensor, d_sae: int, k: int, steps: int, seed=0, n_views=50, keep=0.8
-) -> SAE:
-    """A TopK SAE on the standardised ELSA embeddings of `n_views` random subsets (`views`) of
-    each training row x, with the cosine loss + L1. One embedding per training user is too few:
-    a wide SAE learns them by heart and does not carry over to new users."""
-    rows_seen = views(x, n_views, keep, seed) if n_views > 1 else x
-    s = standardise(rows_seen @ model.item_embeddings().detach())[0]
-    torch.manual_seed(seed)
-    sae = SAE(SAEConfig(d_in=s.shape[1], d_sae=d_sae, variant="topk", k=k))
-    config = SAETrainConfig(steps=steps, batch_size=min(1_024, len(s)), lr=1e-3, seed=seed)
-    train_sae(sae, s, config, progress=False, losses=cosine_losses)
-    return sae
+@torch.no_grad()
+def views(model: ELSA, split: UserSplit, n: int, keep: float, seed: int = 0) -> Tensor:
+    """(n * n_train, d) the embeddings of n random subsets of each training user's row, each item
+    kept with probability keep: what a test user's row looks like (it shows the model 80% of its
+    items). n = 1: the training users' own embeddings."""
+    batch = make_batch(split.users["train"], split.train, model.n_items).to(model.device)
+    x = model.interactions(batch)
+    if n > 1:
+        g = torch.Generator().manual_seed(seed)
+        x = x.repeat(n, 1)
+        x = x * (torch.rand(x.shape, generator=g) < keep).to(x.device)
+    return x @ model.item_embeddings()
 
 
 # -- concepts and neurons ------------------------------------------------------------------------
@@ -132,7 +57,7 @@ def train_knob_sae(
 @torch.no_grad()
 def item_codes(model: ELSA, sae: SAE) -> Tensor:
     """(n_items, d_sae) each item's code: its one-hot row through the encoder and the SAE."""
-    return sae.encode(standardise(model.item_embeddings())[0])
+    return sae.encode(model.item_embeddings())
 
 
 def concept_activity(codes: Tensor, concepts: np.ndarray) -> Tensor:
@@ -183,55 +108,34 @@ def monosemanticity(activity: Tensor) -> dict[str, np.ndarray]:
 # -- steering ------------------------------------------------------------------------------------
 
 
-def mix(z: Tensor, neurons, alpha: float) -> Tensor:
-    """Paper C's steering: z' = (1 - alpha) z + alpha ||z||_1 e, with e the one-hot of a neuron,
-    or spread evenly over several neurons; the L1 norm of a non-negative code is kept."""
-    e = torch.zeros(z.shape[-1], device=z.device)
-    e[torch.as_tensor(np.atleast_1d(neurons), device=z.device)] = 1.0
-    e /= e.sum()
-    return (1 - alpha) * z + alpha * z.abs().sum(-1, keepdim=True) * e
+def steerable(split: UserSplit, concepts: np.ndarray, candidates, stage="test"):
+    """For each candidate concept: the users (rows of the stage) none of whose input items has it,
+    as (concept, rows), leaving out concepts every user has seen."""
+    seen = np.array([np.asarray(concepts)[items].any(0) for items in split.inputs[stage]])
+    return [(int(c), np.flatnonzero(~seen[:, c])) for c in candidates if (~seen[:, c]).any()]
 
 
-@torch.no_grad()
-def steering_curve(model: ELSA, sae: SAE, inputs, targets, segment, neurons, alphas, k=20):
-    """The users' lists steered with `mix` towards `neurons`, at each alpha: mean personal
-    NDCG@k (against each user's targets), segment NDCG@k (against every item of the concept,
-    segment: (n_items,) binary) and the concept's share of the top 10."""
-    out = []
-    for alpha in alphas:
-        s = scores(model, inputs, sae, lambda z, a=alpha: mix(z, neurons, a))
-        top10 = s.masked_fill(inputs > 0, float("-inf")).topk(10, dim=1).indices
-        out.append({
-            "alpha": alpha,
-            "personal ndcg": ranking(s, inputs, targets, k)["ndcg"].mean().item(),
-            "personal ndcg@10": ranking(s, inputs, targets, 10)["ndcg"].mean().item(),
-            "segment ndcg": ranking(s, inputs, segment.expand_as(inputs), k)["ndcg"].mean().item(),
-            "share@10": segment[top10].mean().item(),
-        })  # fmt: skip
-    return out
-
-
-def steerable(inputs: Tensor, concepts: np.ndarray, candidates) -> list[tuple[int, np.ndarray]]:
-    """For each candidate concept: the users (rows of inputs) none of whose input items has it,
-    as (concept, users), leaving out concepts every user has seen."""
-    unseen = ~((inputs.numpy() @ np.asarray(concepts, dtype=float)) > 0)  # (users, concepts)
-    return [(int(c), np.flatnonzero(unseen[:, c])) for c in candidates if unseen[:, c].any()]
-
-
-def steering_summary(model, sae, inputs, targets, concepts, pairs, maps, alphas, counts=(1, 5)):
-    """`steering_curve` for every (concept, users) of `pairs`, every mapping of `maps` (concept ->
-    its top neurons) and number of neurons pushed; averaged with each (user, concept) pair
-    weighing the same. One row per (mapping, neurons, alpha)."""
+def steering_summary(model, sae, split, dataset: Dataset, pairs, maps, alphas, counts=(1, 5)):
+    """Paper C's steering of the test users of `pairs` ((concept, rows) from `steerable`): their
+    code mixed with each mapping's (`maps`: concept -> its top features) first `counts` features,
+    at each alpha. Per (mapping, features, alpha): personal NDCG@20 and @10 (against each user's
+    held-out items), segment NDCG@20 (against every item of the concept) and the concept's share
+    of the top 10, averaged with each (user, concept) pair weighing the same."""
     rows = []
     for name, top in maps.items():
         for n in counts:
             for c, users in pairs:
-                segment = torch.as_tensor(concepts[:, c], dtype=torch.float32)
-                curve = steering_curve(model, sae, inputs[users], targets[users], segment,
-                                       top[c, :n], alphas)  # fmt: skip
-                rows += [{"mapping": name, "neurons": n, "users": len(users), **p} for p in curve]
+                segment = np.asarray(dataset.genres[:, c], dtype=bool)
+                for alpha in alphas:
+                    knob = Spliced(model, feature_edit(sae, top[c, :n], alpha, "mix", False))
+                    own = evaluate(knob, split, "test", (10, 20), share_of=segment, rows=users)
+                    seg = evaluate(knob, split, "test", (20,), rows=users, targets=segment)
+                    rows.append({"mapping": name, "features": n, "alpha": alpha,
+                                 "users": len(users), "personal ndcg": own["ndcg@20"],
+                                 "personal ndcg@10": own["ndcg@10"], "share@10": own["share@10"],
+                                 "segment ndcg": seg["ndcg@20"]})  # fmt: skip
     table = pd.DataFrame(rows)
     measures = ["personal ndcg", "segment ndcg", "share@10", "personal ndcg@10"]
     table[measures] = table[measures].mul(table["users"], axis=0)
-    sums = table.groupby(["mapping", "neurons", "alpha"])[[*measures, "users"]].sum()
+    sums = table.groupby(["mapping", "features", "alpha"])[[*measures, "users"]].sum()
     return sums[measures].div(sums["users"], axis=0)

@@ -78,9 +78,17 @@ def target_ranks(scores: Tensor, targets: Tensor) -> Tensor:
             raise ValueError("a target's score is NaN: check the model for NaN outputs")
         raise ValueError(
             "a target is among the masked history items (its score is -inf): the target must not "
-            "be in the history passed to mask_seen"
+            "be part of the history the scores were masked with"
         )
-    return (scores >= target_scores).sum(dim=1) - 1  # - 1: the target itself
+    return relevant_ranks(scores, target_scores)[:, 0]
+
+
+def relevant_ranks(scores: Tensor, relevant_scores: Tensor) -> Tensor:
+    """(B, T) long: for each of T scores per row, the number of the row's scores at least as high,
+    less one (the item itself): its 0-based rank with ties counted against it."""
+    ascending = scores.sort(dim=1).values  # (B, n_items)
+    at_least = scores.shape[1] - torch.searchsorted(ascending, relevant_scores.contiguous())
+    return at_least - 1
 
 
 def top_k(scores: Tensor, k: int) -> Tensor:
@@ -91,14 +99,20 @@ def top_k(scores: Tensor, k: int) -> Tensor:
     return scores.topk(k, dim=1).indices
 
 
+PER_USER = ("ndcg", "hr", "recall", "mrr")
+
+
 @dataclass
 class RankingMetrics:
-    """One accumulator for a whole evaluation, fed batch by batch with `add`, read with `result`.
+    """One accumulator for a whole evaluation, fed batch by batch with `add`, read with `result`
+    (means over users) or `per_user` (one row per user, for confidence intervals).
 
-    `k` is one cut-off or several, e.g. (10, 20): the top lists are computed once, at the largest.
-    result() keys are "name@K" for each K: ndcg, hr, mrr and coverage, and diversity, popularity
-    and share when genres, popularity and share_of are given. Sums stay on the scores' device;
-    only result() syncs.
+    Targets are one item per user (leave-one-out) or a set per user (the user split: a share of
+    each test user's items held out). With T relevant items, at cut-off K: NDCG = DCG / the ideal
+    DCG of min(K, T) hits; recall = hits / min(K, T); HR = any hit; MRR = 1 / (rank of the first
+    hit + 1). With one target per user, recall equals HR. `k` is one cut-off or several, e.g.
+    (10, 20). result() keys are "name@K": ndcg, hr, recall, mrr and coverage, and diversity,
+    popularity and share when genres, popularity and share_of are given.
     """
 
     k: int | tuple[int, ...]  # the cut-off(s) K
@@ -108,9 +122,8 @@ class RankingMetrics:
     share_of: Tensor | None = None  # (n_items,) bool, a set of items (a genre): "share@K" is the
     #                                 mean fraction of a top-K list inside it
     ks: tuple[int, ...] = field(init=False)  # k as a sorted tuple
-    _n_users: int = field(init=False, default=0, repr=False)
-    # per-user sums, name -> (n_ks,), and the items in any top-K list, (n_ks, n_items) bool
-    _sums: dict[str, Tensor] = field(init=False, default_factory=dict, repr=False)
+    # per batch, name -> (B, n_ks) per-user values; and the items in any top-K list, (n_ks, n_items)
+    _values: dict[str, list[Tensor]] = field(init=False, default_factory=dict, repr=False)
     _covered: Tensor | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self):
@@ -119,67 +132,66 @@ class RankingMetrics:
             raise ValueError(
                 f"k is {self.k!r}; each K must be between 1 and n_items ({self.n_items})"
             )
-        if self.genres is not None:
-            self.genres = torch.as_tensor(self.genres, dtype=torch.float32)
-            if self.genres.ndim != 2 or self.genres.shape[0] != self.n_items:
+        for name, columns in (("genres", None), ("popularity", ()), ("share_of", ())):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            value = torch.as_tensor(value, dtype=torch.float32)
+            if (
+                value.shape[0] != self.n_items
+                or (columns == () and value.ndim != 1)
+                or (columns is None and value.ndim != 2)
+            ):
+                want = "(n_items, n_genres)" if columns is None else "(n_items,)"
                 raise ValueError(
-                    f"genres has shape {tuple(self.genres.shape)}; expected (n_items, n_genres) "
-                    f"with n_items = {self.n_items}"
+                    f"{name} has shape {tuple(value.shape)}; expected {want} with n_items = "
+                    f"{self.n_items}"
                 )
-        if self.popularity is not None:
-            self.popularity = torch.as_tensor(self.popularity, dtype=torch.float32)
-            if self.popularity.shape != (self.n_items,):
-                raise ValueError(
-                    f"popularity has shape {tuple(self.popularity.shape)}; expected "
-                    f"({self.n_items},), one count per item"
-                )
-
-        if self.share_of is not None:
-            self.share_of = torch.as_tensor(self.share_of, dtype=torch.float32)
-            if self.share_of.shape != (self.n_items,):
-                raise ValueError(
-                    f"share_of has shape {tuple(self.share_of.shape)}; expected "
-                    f"({self.n_items},), one flag per item"
-                )
-
-    def _start(self, device: torch.device) -> None:
-        """Make the sums on the first batch's device, and move genres and popularity there."""
-        names = ["ndcg", "hr", "mrr"]
-        if self.genres is not None:
-            self.genres = self.genres.to(device)
-            names.append("diversity")
-        if self.popularity is not None:
-            self.popularity = self.popularity.to(device)
-            names.append("popularity")
-        if self.share_of is not None:
-            self.share_of = self.share_of.to(device)
-            names.append("share")
-        self._sums = {name: torch.zeros(len(self.ks), device=device) for name in names}
-        self._covered = torch.zeros(len(self.ks), self.n_items, dtype=torch.bool, device=device)
+            setattr(self, name, value)
 
     def add(self, scores: Tensor, targets: Tensor) -> None:
-        """Add a batch: scores (B, n_items), already masked with mask_seen; targets (B,) codes."""
+        """Add a batch: scores (B, n_items), already masked with mask_seen; targets (B,) item
+        codes, one per user, or (B, n_items) bool, each user's relevant items."""
         _check_scores(scores, self.n_items)
+        device = scores.device
         if self._covered is None:
-            self._start(scores.device)
-        ranks = target_ranks(scores, targets)  # (B,)
+            self._covered = torch.zeros(len(self.ks), self.n_items, dtype=torch.bool, device=device)
+        if targets.ndim == 1:
+            ranks, valid = target_ranks(scores, targets)[:, None], None  # (B, 1)
+        else:
+            relevant = targets.to(device=device, dtype=torch.bool)
+            n_max = max(int(relevant.sum(1).max()), 1)
+            flags, codes = relevant.float().topk(n_max, dim=1)  # relevant items first
+            ranks, valid = relevant_ranks(scores, scores.gather(1, codes)), flags > 0
+        n_relevant = ranks.new_ones(len(ranks)) if valid is None else valid.sum(1)  # (B,)
         top = top_k(scores, self.ks[-1])  # (B, K_max)
         dissimilarity = None if self.genres is None else self._dissimilarity(top)
+        out = {name: [] for name in self._names()}
         for i, k in enumerate(self.ks):
-            hit = ranks < k  # (B,)
-            self._sums["ndcg"][i] += (hit / torch.log2(ranks + 2.0)).sum()
-            self._sums["hr"][i] += hit.sum()
-            self._sums["mrr"][i] += (hit / (ranks + 1.0)).sum()
+            hit = ranks < k if valid is None else (ranks < k) & valid  # (B, T)
+            ideal = (1 / torch.log2(torch.arange(2, k + 2, device=device))).cumsum(0)
+            ideal = ideal[(n_relevant.clamp(1, k) - 1)]  # (B,)
+            first = torch.where(hit, ranks, k).min(1).values  # (B,) k when nothing hits
+            out["ndcg"].append((hit / torch.log2(ranks + 2.0)).sum(1) / ideal)
+            out["hr"].append(hit.any(1).float())
+            out["recall"].append(hit.sum(1) / n_relevant.clamp(1, k))
+            out["mrr"].append(torch.where(first < k, 1 / (first + 1.0), 0.0))
             self._covered[i, top[:, :k].flatten()] = True
             if dissimilarity is not None:
                 # mean over the k (k - 1) / 2 pairs; NaN for k = 1, which has no pairs
                 pair_sums = dissimilarity[:, :k, :k].sum(dim=(1, 2))  # (B,)
-                self._sums["diversity"][i] += (pair_sums / (k * (k - 1) / 2)).sum()
-            if self.popularity is not None:
-                self._sums["popularity"][i] += self.popularity[top[:, :k]].mean(dim=1).sum()
-            if self.share_of is not None:
-                self._sums["share"][i] += self.share_of[top[:, :k]].mean(dim=1).sum()
-        self._n_users += len(targets)
+                out["diversity"].append(pair_sums / (k * (k - 1) / 2))
+            for name in ("popularity", "share_of"):
+                if getattr(self, name) is not None:
+                    values = getattr(self, name).to(device)[top[:, :k]]
+                    out[name.removesuffix("_of")].append(values.mean(dim=1))
+        for name, per_k in out.items():
+            self._values.setdefault(name, []).append(torch.stack(per_k, dim=1))  # (B, n_ks)
+
+    def _names(self) -> list[str]:
+        optional = {"diversity": self.genres, "popularity": self.popularity,
+                    "share": self.share_of}  # fmt: skip
+        return [*PER_USER, *(name for name, v in optional.items() if v is not None)]
 
     def _dissimilarity(self, top: Tensor) -> Tensor:
         """(B, K, K): 1 - Jaccard similarity of the genre sets of items i and j, kept for i < j.
@@ -187,24 +199,28 @@ class RankingMetrics:
         Two items that both have no genres count as similarity 0 (dissimilarity 1): nothing is
         known to make them alike.
         """
-        G = self.genres[top]  # (B, K, n_genres)
+        G = self.genres.to(top.device)[top]  # (B, K, n_genres)
         inter = G @ G.transpose(1, 2)  # (B, K, K) genres in common
         sizes = G.sum(dim=2)  # (B, K)
         union = sizes[:, :, None] + sizes[:, None, :] - inter  # (B, K, K)
         jaccard = inter / union.clamp(min=1)  # an empty union has inter = 0, so similarity 0
         return (1 - jaccard).triu(diagonal=1)
 
+    def per_user(self) -> dict[str, np.ndarray]:
+        """{"name@K": (n_users,)} each user's value, in the order the users were added."""
+        if self._covered is None:
+            raise ValueError("no users were added: call add(scores, targets) before reading")
+        return {
+            f"{name}@{k}": torch.cat(batches)[:, i].cpu().numpy()
+            for name, batches in self._values.items()
+            for i, k in enumerate(self.ks)
+        }
+
     def result(self) -> dict[str, float]:
         """The metrics over every user added so far, as {"name@K": value}."""
-        if self._covered is None:
-            raise ValueError("no users were added: call add(scores, targets) before result()")
-        values = {name: sums / self._n_users for name, sums in self._sums.items()}
-        values["coverage"] = self._covered.sum(dim=1) / self.n_items
-        return {
-            f"{name}@{k}": value
-            for name, per_k in values.items()
-            for k, value in zip(self.ks, per_k.tolist(), strict=True)
-        }
+        values = {name: float(v.mean()) for name, v in self.per_user().items()}
+        coverage = (self._covered.sum(dim=1) / self.n_items).tolist()
+        return {**values, **{f"coverage@{k}": c for k, c in zip(self.ks, coverage, strict=True)}}
 
 
 # ------------------------------------------------------------------------------------------------

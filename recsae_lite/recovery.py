@@ -26,6 +26,8 @@ from torch import Tensor
 from . import features, hierarchy, knobs
 from .activations import collect
 from .metrics import purity, sae_metrics
+from .sae import FitConfig
+from .sae import fit as sae_fit
 
 
 def assignment(cost: np.ndarray) -> np.ndarray:
@@ -169,16 +171,20 @@ def order_agreement(a, b) -> float:
 
 def fit(x: Tensor, variant: str, sizes, k: int, steps: int, seed=0, batch_size=4_096, l1=200.0,
         rounds=4, tol=0.2):  # fmt: skip
-    """An SAE of `variant` on x with nested `sizes` (`hierarchy.train`) and k active features
+    """An SAE of `variant` on x with nested `sizes` (`hierarchy.sae_config`) and k active features
     per sample; for "relu", whose L0 follows from its L1 weight, the weight is scaled by the
-    L0 it gave over k (at most 4x per round, up to `rounds` trainings) until the L0 is within
+    L0 it gave over k (at most 4x per round, up to `rounds` fits) until the L0 is within
     `tol` * k of k. Returns the SAE and the L1 weight used (None for the others)."""
+    settings = FitConfig(max_steps=steps, batch_size=min(batch_size, len(x)), seed=seed)
     if variant != "relu":
-        return hierarchy.train(x, variant, sizes, k, steps, seed, batch_size), None
+        return sae_fit(
+            x, hierarchy.sae_config(x.shape[1], variant, sizes, k), settings, False
+        ), None
     for _ in range(rounds):
         used = l1
-        sae = hierarchy.train(x, "relu", sizes, k, steps, seed, batch_size, l1_coefficient=used,
-                              l1_warmup_steps=steps // 4)  # fmt: skip
+        config = hierarchy.sae_config(x.shape[1], "relu", sizes, k, l1_coefficient=used,
+                                      l1_warmup_steps=steps // 4)  # fmt: skip
+        sae = sae_fit(x, config, settings, progress=False)
         with torch.no_grad():
             l0 = (sae.encode(x) > 0).float().sum(1).mean().item()
         if abs(l0 - k) <= tol * k:

@@ -201,11 +201,11 @@ def sae(
     device: str | torch.device = "cpu",
     progress: bool = True,
 ):
-    """An SAE (`sae.SAEConfig`, `sae.SAETrainConfig`) on the hidden states of a trained base model
+    """An SAE (`sae.SAEConfig`, `sae.FitConfig`) on the hidden states of a trained base model
     (`activations.collect` with `positions`, `layer`, from its training histories), trained or
     loaded like the models; returns (the SAE, in eval mode, on `device`; those hidden states)."""
     from .activations import collect
-    from .sae import SAE, train_sae
+    from .sae import SAE, fit
 
     x = collect(trained.model, trained.split, "train", positions, layer)
     what = {
@@ -228,9 +228,7 @@ def sae(
             return SAE.load(folder, expect=config).to(device), x
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
             warnings.warn(f"retraining: the SAE in {folder} is unusable: {e}", stacklevel=2)
-    torch.manual_seed(train_config.seed)
-    model = SAE(config).to(device)
-    train_sae(model, x.to(device), train_config, progress=progress)
+    model = fit(x.to(device), config, train_config, progress=progress)
     staging = folder.with_name(f".{folder.name}.tmp")
     model.save(staging)
     sha = hashlib.sha256((staging / "sae.safetensors").read_bytes()).hexdigest()
@@ -244,17 +242,17 @@ def sae(
 # the SAE chapters 4 and 5 (and benchmarks/sasrec_steering.py) share, per profile: TopK, k = 8,
 # 16 x d_in latents (RecSAE's choice for SASRec), on every position of the training histories
 SAE_SETTINGS = {
-    "ci": {"steps": 60, "batch_size": 1_024, "lr": 1e-3},
-    "quick": {"steps": 1_500, "batch_size": 4_096, "lr": 1e-3},
-    "full": {"steps": 5_000, "batch_size": 8_192, "lr": 1e-3},
+    "ci": {"max_steps": 60, "batch_size": 1_024, "eval_every": 20},
+    "quick": {"max_steps": 1_500, "batch_size": 4_096},
+    "full": {"max_steps": 5_000, "batch_size": 8_192},
 }
 
 
 def sae_settings(d_in: int, profile: str, seed: int = 0, k: int = 8, expansion: int = 16):
-    """(SAEConfig, SAETrainConfig) of the book's TopK SAE for a model with hidden size d_in."""
-    from .sae import SAEConfig, SAETrainConfig
+    """(SAEConfig, FitConfig) of the book's TopK SAE for a model with hidden size d_in."""
+    from .sae import FitConfig, SAEConfig
 
     if profile not in SAE_SETTINGS:
         raise ValueError(f"unknown profile {profile!r}: choose ci, quick or full")
     config = SAEConfig(d_in=d_in, d_sae=expansion * d_in, variant="topk", k=k)
-    return config, SAETrainConfig(**SAE_SETTINGS[profile], seed=seed)
+    return config, FitConfig(**SAE_SETTINGS[profile], seed=seed)

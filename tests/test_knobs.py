@@ -1,13 +1,18 @@
 """Paper C's pieces: the user split, the ranking metrics, TF-IDF mappings and the steering mix."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from recsae_lite import knobs
-from recsae_lite.data import DataError, load_dataset, user_split
+from recsae_lite.data import DataError, UserSplit, load_dataset, user_split
+from recsae_lite.interventions import Spliced, feature_edit
+from recsae_lite.models.base import Recommender
 from recsae_lite.models.elsa import ELSA, ELSAConfig
-from recsae_lite.sae import SAE, SAEConfig
+from recsae_lite.sae import FitConfig, fit
+from recsae_lite.train import evaluate, recommend, train
 
 
 def test_user_split_follows_the_protocol():
@@ -38,14 +43,31 @@ def test_user_split_keeps_positive_ratings_only():
         user_split(d, min_positives=10_000)
 
 
-def test_ranking_on_a_hand_made_example():
-    scores = torch.tensor([[5.0, 4, 3, 2, 1]])
-    inputs = torch.tensor([[1.0, 0, 0, 0, 0]])  # item 0 is shown, so masked
-    targets = torch.tensor([[0.0, 0, 1, 0, 1]])
-    result = knobs.ranking(scores, inputs, targets, k=2)  # top 2: items 1, 2
-    assert result["recall"].item() == pytest.approx(1 / 2)  # 1 hit of min(2, 2) targets
+def test_evaluation_of_held_out_sets_on_a_hand_made_example():
+    # one test user shown item 0 (masked), asked for items 2 and 4; the model ranks by item code
+    split = UserSplit({"train": np.array([0]), "valid": np.array([1]), "test": np.array([2])},
+                      [np.array([0, 1])], {"valid": [np.array([0])], "test": [np.array([0])]},
+                      {"valid": [np.array([1])], "test": [np.array([2, 4])]})  # fmt: skip
+    model = FixedScores(torch.tensor([5.0, 4, 3, 2, 1]))
+    result = evaluate(model, split, "test", ks=(2,))  # top 2: items 1, 2
+    assert result["recall@2"] == pytest.approx(1 / 2)  # 1 hit of min(2, 2) targets
     ideal = 1 + 1 / np.log2(3)
-    assert result["ndcg"].item() == pytest.approx((1 / np.log2(3)) / ideal)
+    assert result["ndcg@2"] == pytest.approx((1 / np.log2(3)) / ideal)
+    segment = np.array([False, True, True, True, False])  # every item of a concept
+    assert evaluate(model, split, "test", ks=(2,), targets=segment)["ndcg@2"] == 1.0
+
+
+class FixedScores(Recommender):
+    def __init__(self, scores):
+        super().__init__()
+        self.n_items, self.config = len(scores), None
+        self.register_buffer("fixed", scores)
+
+    def hidden(self, batch, layer=None):
+        return self.fixed.expand(len(batch), -1)
+
+    def scores_from_hidden(self, h, batch, layer=None):
+        return h
 
 
 def test_tfidf_mapping_picks_the_expected_neuron():
@@ -68,22 +90,31 @@ def test_monosemanticity_of_a_one_genre_neuron():
     assert mono["kl"][0] > mono["kl"][1] > 0
 
 
-def test_mix_with_alpha_zero_is_the_identity_and_keeps_the_l1_norm():
-    z = torch.relu(torch.randn(6, 32))
-    assert torch.equal(knobs.mix(z, 3, 0.0), z)
-    for neurons in (3, [3, 7, 9]):
-        mixed = knobs.mix(z, neurons, 0.3)
-        assert torch.allclose(mixed.sum(-1), z.sum(-1))
-    one = knobs.mix(z, 3, 1.0)
-    assert torch.allclose(one[:, 3], z.sum(-1)) and one[:, :3].eq(0).all()
-
-
 def test_steering_with_alpha_zero_gives_the_lists_with_the_sae():
-    torch.manual_seed(0)
+    dataset = load_dataset("synthetic", seed=3, n_users=60, n_items=30, seq_len=(6, 12))
+    split = user_split(dataset)
     model = ELSA(ELSAConfig(n_items=30, hidden_size=8)).eval()
-    sae = SAE(SAEConfig(d_in=8, d_sae=16, k=4)).eval()
-    x = (torch.rand(5, 30) < 0.3).float()
-    plain = knobs.scores(model, x, sae)
-    steered = knobs.scores(model, x, sae, lambda z: knobs.mix(z, 2, 0.0))
-    assert torch.equal(plain, steered)
-    assert not torch.allclose(plain, knobs.scores(model, x, sae, lambda z: knobs.mix(z, 2, 0.5)))
+    settings = FitConfig(max_steps=20, batch_size=64)
+    sae = fit(
+        knobs.views(model, split, 3, 0.8), knobs.sae_config(8, 16, 4), settings, progress=False
+    )
+    rows = np.arange(len(split.users["test"]))
+    plain = recommend(Spliced(model, sae), split, rows)
+    steered = Spliced(model, feature_edit(sae, 2, 0.0, "mix", error_term=False))
+    assert np.array_equal(recommend(steered, split, rows), plain)
+    pushed = Spliced(model, feature_edit(sae, 2, 0.5, "mix", error_term=False))
+    assert not np.array_equal(recommend(pushed, split, rows), plain)
+
+
+def test_elsa_trains_with_the_one_training_loop_on_the_user_split():
+    dataset = load_dataset("synthetic", seed=3, n_users=60, n_items=30, seq_len=(6, 12))
+    split = user_split(dataset)
+    torch.manual_seed(0)
+    model = ELSA(ELSAConfig(n_items=30, hidden_size=8))
+    config = replace(knobs.TRAIN_ELSA, epochs=3)
+    history = train(model, split, config, progress=False)
+    assert len(history.valid_ndcg) == 3
+    assert history.valid_ndcg[history.best_epoch - 1] == max(history.valid_ndcg)
+    assert evaluate(model, split, "valid", (20,))["ndcg@20"] == pytest.approx(
+        max(history.valid_ndcg)
+    )

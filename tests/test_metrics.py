@@ -48,6 +48,34 @@ def test_ndcg_hr_mrr_by_hand():
     assert metrics.ks == (3, 5)
 
 
+def test_sets_of_targets_by_hand():
+    # paper C's protocol: each user has a set of held-out items
+    scores = torch.tensor(
+        [
+            [0.9, 0.8, 0.7, 0.6, 0.5],  # targets {1, 4}: ranks 1 and 4
+            [0.1, 0.2, 0.3, 0.4, 0.5],  # targets {0, 1, 2}: ranks 4, 3, 2
+        ]
+    )
+    relevant = torch.tensor([[0, 1, 0, 0, 1], [1, 1, 1, 0, 0]], dtype=torch.bool)
+    metrics = RankingMetrics(k=3, n_items=5)
+    metrics.add(scores, relevant)
+    per_user = metrics.per_user()
+    d = [1 / math.log2(i + 2) for i in range(3)]  # discounts of ranks 0, 1, 2
+    # user 0: one hit (rank 1) of min(3, 2) = 2 relevant; ideal DCG d0 + d1
+    # user 1: one hit (rank 2) of min(3, 3) = 3; ideal d0 + d1 + d2
+    assert per_user["ndcg@3"] == pytest.approx([d[1] / (d[0] + d[1]), d[2] / sum(d)])
+    assert per_user["recall@3"] == pytest.approx([1 / 2, 1 / 3])
+    assert per_user["hr@3"].tolist() == [1.0, 1.0]
+    assert per_user["mrr@3"] == pytest.approx([1 / 2, 1 / 3])
+    # one target per user is the same as a set of one
+    one = RankingMetrics(k=3, n_items=5)
+    one.add(scores, torch.tensor([1, 2]))
+    single = RankingMetrics(k=3, n_items=5)
+    single.add(scores, torch.nn.functional.one_hot(torch.tensor([1, 2]), 5).bool())
+    assert one.result() == pytest.approx(single.result())
+    assert one.result()["recall@3"] == one.result()["hr@3"]
+
+
 def test_ties_count_against_the_target():
     # target 2 (0.5) ties items 0 and 3, and item 1 (0.7) is higher -> rank 3
     scores = torch.tensor([[0.5, 0.7, 0.5, 0.5, 0.1]])
@@ -166,7 +194,7 @@ def test_two_batches_equal_one():
     whole, parts = evaluate([slice(0, 7)]), evaluate([slice(0, 3), slice(3, 7)])
     assert set(whole) == {
         f"{name}@{k}"
-        for name in ("ndcg", "hr", "mrr", "coverage", "diversity", "popularity")
+        for name in ("ndcg", "hr", "recall", "mrr", "coverage", "diversity", "popularity")
         for k in (1, 3)
     }
     for key in whole:

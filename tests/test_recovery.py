@@ -119,10 +119,10 @@ def test_fit_brings_relu_to_the_target_l0():
     assert matryoshka.config.groups == sizes
 
 
-def test_hierarchy_train_passes_options_to_the_config():
-    x = torch.randn(100, 4)
-    sae = hierarchy.train(x, "relu", (8,), 2, steps=5, l1_coefficient=7.0)
-    assert sae.config.l1_coefficient == 7.0
+def test_hierarchy_config_passes_options_and_nests_only_matryoshka():
+    config = hierarchy.sae_config(4, "relu", (8,), 2, l1_coefficient=7.0)
+    assert config.l1_coefficient == 7.0 and config.groups == ()
+    assert hierarchy.sae_config(4, "matryoshka", (2, 6), 2).groups == (2, 6)
 
 
 def test_chapter_9_figures_have_a_trace_per_line_and_panel():

@@ -18,7 +18,7 @@ from recsae_lite.activations import collect, ndcg_recovered
 from recsae_lite.data import leave_one_out, load_dataset
 from recsae_lite.metrics import sae_metrics
 from recsae_lite.models.base import make_batch
-from recsae_lite.sae import SAE, VARIANTS, SAEConfig, SAETrainConfig, train_sae
+from recsae_lite.sae import SAE, VARIANTS, FitConfig, SAEConfig, fit
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -36,9 +36,9 @@ def make_sae(seed: int = 0, **config) -> SAE:
     return SAE(SAEConfig(**{"d_in": 8, "d_sae": 32, "variant": "topk", "k": 4, **config}))
 
 
-def quick(steps: int = 5, **config) -> SAETrainConfig:
-    fields = {"steps": steps, "batch_size": 64, "lr": 1e-2, "warmup_steps": 1, **config}
-    return SAETrainConfig(**fields)
+def quick(steps: int = 5, **config) -> FitConfig:
+    fields = {"max_steps": steps, "batch_size": 64, "lr": 1e-2, "warmup_steps": 1, **config}
+    return FitConfig(**fields)
 
 
 def planted(seed: int, n: int = 20000, d_in: int = 16, n_dir: int = 32):
@@ -275,44 +275,10 @@ def test_auxk_is_zero_without_dead_latents():
     assert out["loss"].item() == out["mse"].item()
 
 
-def test_prediction_aware_term_is_zero_for_a_perfect_reconstruction():
-    sae = identity_relu_sae(8)
-    sae.config.pred_coefficient, sae.config.pred_items = 1.0, 10
-    torch.manual_seed(1)
-    item_weights = torch.randn(8, 20)
-
-    def predict(h):
-        return h @ item_weights  # (B, 20 items)
-
-    x = torch.randn(32, 8)
-    out = sae.losses(x, predict=predict)
-    assert torch.equal(out["x_hat"], x)
-    assert out["pred"].item() == 0.0
-    with torch.no_grad():
-        sae.W_dec[0, 0] = 1.5  # coordinate 0 of positive inputs comes back 1.5 times too large
-    out = sae.losses(x, predict=predict)
-    assert out["pred"].item() > 0
-    l1_weight = sae.config.l1_coefficient / 8 / 500  # warm-up: step 0 of 500
-    expected = out["mse"] + l1_weight * out["l1"] + out["pred"]  # pred_coefficient 1
-    assert out["loss"].item() == pytest.approx(expected.item())
-
-
-def test_prediction_aware_term_compares_unscaled_reconstructions():
-    sae = identity_relu_sae(8)  # x_hat == x_norm
-    sae.config.pred_coefficient, sae.config.pred_items = 1.0, 10
-    torch.manual_seed(1)
-    item_weights = torch.randn(8, 20)
-    x = torch.randn(32, 8) * 3 + 5
-    sae.fit_normalisation(x)
-    out = sae.losses(x, predict=lambda h: h @ item_weights)
-    assert torch.allclose(out["x_hat"], sae.normalise(x))
-    assert out["pred"].item() < 1e-8  # scores of x_norm instead of x would differ by ~100
-
-
-def test_prediction_aware_term_needs_predict():
-    sae = make_sae(pred_coefficient=0.5)
-    with pytest.raises(ValueError, match="predict"):
-        sae.losses(torch.randn(16, 8))
+def test_prediction_aware_fit_needs_its_term():
+    config = SAEConfig(d_in=8, d_sae=32, variant="topk", k=4, pred_coefficient=0.5)
+    with pytest.raises(ValueError, match="prediction"):
+        fit(torch.randn(100, 8), config, quick(), progress=False)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -322,9 +288,9 @@ def test_prediction_aware_term_needs_predict():
 @pytest.mark.parametrize("variant", ["topk", "batchtopk", "matryoshka"])
 def test_decoder_rows_stay_unit_norm_in_training(variant):
     groups = (8, 8, 16) if variant == "matryoshka" else ()
-    sae = make_sae(variant=variant, groups=groups)
     torch.manual_seed(1)
-    train_sae(sae, torch.randn(500, 8) * 4 + 1, quick(steps=5), progress=False)
+    x = torch.randn(500, 8) * 4 + 1
+    sae = fit(x, make_sae(variant=variant, groups=groups).config, quick(steps=5), progress=False)
     norms = sae.W_dec.detach().norm(dim=-1)
     assert torch.allclose(norms, torch.ones(32), atol=1e-5)
 
@@ -349,11 +315,9 @@ def test_remove_parallel_grad_leaves_a_gradient_orthogonal_to_each_row():
 
 
 def trained_batchtopk() -> tuple[SAE, torch.Tensor]:
-    sae = make_sae(variant="batchtopk", k=4)
     torch.manual_seed(1)
     x = torch.randn(500, 8) * 3 + 5
-    train_sae(sae, x, quick(steps=20), progress=False)
-    return sae, x
+    return fit(x, make_sae(variant="batchtopk", k=4).config, quick(steps=20), progress=False), x
 
 
 def test_save_load_keeps_every_tensor(tmp_path):
@@ -370,7 +334,7 @@ def test_save_load_keeps_every_tensor(tmp_path):
 
 
 def test_loaded_sae_encodes_like_the_saved_one(tmp_path):
-    sae, x = trained_batchtopk()  # train_sae leaves it in eval mode, ready to use
+    sae, x = trained_batchtopk()  # fit leaves it in eval mode, ready to use
     sae.save(tmp_path / "sae")
     loaded = SAE.load(tmp_path / "sae")
     threshold = loaded.threshold.clone()
@@ -414,7 +378,7 @@ def test_non_finite_activations_are_refused(bad):
     x[3, 5] = bad
     sae = make_sae()
     with pytest.raises(ValueError, match="row 3"):
-        train_sae(sae, x, quick(), progress=False)
+        fit(x, sae.config, quick(), progress=False)
     with pytest.raises(ValueError, match="NaN or inf"):
         sae.fit_normalisation(x)
     assert torch.equal(sae.input_mean, torch.zeros(8))  # refused before anything was stored
@@ -432,7 +396,7 @@ def test_encode_of_the_wrong_size_names_d_in():
 def test_training_on_the_wrong_size_names_d_in(d):
     sae = make_sae(d_in=8)
     with pytest.raises(ValueError, match="d_in = 8"):
-        train_sae(sae, torch.randn(100, d), quick(), progress=False)
+        fit(torch.randn(100, d), sae.config, quick(), progress=False)
     with pytest.raises(ValueError, match="d_in = 8"):
         sae.fit_normalisation(torch.randn(100, d))
     assert torch.equal(sae.input_mean, torch.zeros(8))  # nothing stored from the wrong data
@@ -465,7 +429,7 @@ def test_normalisation_is_stored_and_undone():
     assert x_norm.pow(2).sum(-1).mean().item() == pytest.approx(16, rel=1e-4)  # E||x||^2 = d_in
     assert torch.allclose(sae.decode(torch.zeros(1, 64))[0], x.mean(0))  # b_dec = 0 at first
 
-    train_sae(sae, x, quick(steps=200, batch_size=256, warmup_steps=20), progress=False)
+    sae = fit(x, sae.config, quick(steps=200, batch_size=256, warmup_steps=20), progress=False)
     x_hat = sae(x).detach()
     scale = sae.input_scale.item()
     assert scale == pytest.approx(x.std(0).pow(2).sum().sqrt().item() / 4, rel=1e-2)
@@ -483,7 +447,7 @@ def test_topk_sae_recovers_planted_directions():
     x, directions = planted(seed=1234)  # the SAE's seed 0 would draw the same directions
     sae = make_sae(seed=0, d_in=16, d_sae=64, k=3)
     untrained = (directions @ sae.W_dec.detach().T).max(-1).values.mean()
-    train_sae(sae, x, quick(steps=400, batch_size=256, warmup_steps=20), progress=False)
+    sae = fit(x, sae.config, quick(steps=400, batch_size=256, warmup_steps=20), progress=False)
     best = (directions @ F.normalize(sae.W_dec.detach(), dim=-1).T).max(-1).values  # (32,)
     assert untrained < 0.7  # ~0.55: random rows do not already hold them
     assert best.mean() >= 0.9  # 0.994 observed
@@ -494,11 +458,10 @@ def test_training_is_deterministic():
     torch.manual_seed(5)
     x = torch.randn(400, 8)
 
-    def weights(seed):  # latents die within dead_window, so AuxK takes part
-        sae = make_sae(variant="batchtopk", k=1)
-        config = quick(steps=20, batch_size=32, dead_window=32, log_every=1, seed=seed)
-        history = train_sae(sae, x, config, progress=False)
-        return sae.state_dict(), history
+    def weights(seed):  # features die within dead_window, so AuxK takes part
+        config = quick(steps=20, batch_size=32, dead_window=32, eval_every=1, seed=seed)
+        sae = fit(x, make_sae(variant="batchtopk", k=1).config, config, progress=False)
+        return sae.state_dict(), sae.history
 
     (first, history), (second, _), (other, _) = weights(0), weights(0), weights(1)
     assert max(history.dead) > 0
@@ -538,11 +501,12 @@ def test_collect_all_positions_gives_one_row_per_item(data, max_len):
     assert torch.allclose(collect(model, split, positions="last"), last, atol=1e-5)
 
 
-def test_collect_all_positions_needs_states(data):
+def test_collect_all_positions_of_a_model_without_sequence_is_one_per_user(data):
     dataset, split = data
     mf = zoo.build("mf", dataset, split, hidden_size=8)
-    with pytest.raises(ValueError, match="positions='last'"):
-        collect(mf, split, positions="all")
+    every, read = collect(mf, split, positions="all", items=True)
+    assert torch.equal(every, collect(mf, split, positions="last"))
+    assert read.tolist() == [history[-1] for history in split.train]
 
 
 class IdentitySAE(nn.Module):

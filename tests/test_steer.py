@@ -1,4 +1,5 @@
-"""Feature scores, steering edits and sweeps, the equalizer, and the chapter 4-5 figures."""
+"""Feature scores, the interventions (edits, the spliced model), sweeps, the equalizer, and the
+chapter 4-5 figures."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from recsae_lite import features, steer, viz, zoo
-from recsae_lite.activations import Spliced, collect
+from recsae_lite import features, steer, viz, widgets, zoo
+from recsae_lite.activations import collect
 from recsae_lite.data import leave_one_out, load_dataset
+from recsae_lite.interventions import Spliced, direction_edit, feature_edit
 from recsae_lite.metrics import RankingMetrics
 from recsae_lite.models.base import make_batch
-from recsae_lite.sae import SAE, SAEConfig, SAETrainConfig
+from recsae_lite.sae import SAE, FitConfig, SAEConfig
+from recsae_lite.train import recommend
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -103,34 +106,50 @@ def test_edits_that_change_nothing_leave_the_scores_exactly(data, model):
     dataset, split = data
     sae = genre_sae(model, dataset, 0)
     rows = np.arange(len(split.users))
-    h = steer.last_states(model, split, rows)
-    for edit in [steer.feature_edit(sae, {0: 0.0, 3: 0.0}, "add"),
-                 steer.feature_edit(sae, {0: 1.0}, "scale"),
-                 steer.direction_edit(torch.randn(8), 0.0)]:  # fmt: skip
+    h = collect(model, split, "test")[rows]
+    for edit in [feature_edit(sae, [0, 3], 0.0, "add"),
+                 feature_edit(sae, 0, 1.0, "scale"),
+                 feature_edit(sae, [0, 5], 0.0, "mix"),
+                 direction_edit(torch.randn(8), 0.0)]:  # fmt: skip
         assert torch.equal(edit(h), h)
         batch = make_batch(split.users, split.history("test"), model.n_items)
         assert torch.equal(Spliced(model, edit).scores(batch), model.scores(batch))
-        plain = steer.recommend(model, split, rows)
-        assert np.array_equal(steer.recommend(model, split, rows, edit), plain)
+        plain = recommend(model, split, rows)
+        assert np.array_equal(recommend(Spliced(model, edit, cache=True), split, rows), plain)
 
 
 def test_set_and_scale_change_the_code_by_the_right_amount(data, model):
     dataset, split = data
     sae = genre_sae(model, dataset, 0)
-    h = steer.last_states(model, split, np.arange(10))
+    h = collect(model, split, "test")[:10]
     z = sae.encode(h)[:, 0]
-    moved = steer.feature_edit(sae, {0: 2.5}, "set")(h) - h
+    moved = feature_edit(sae, 0, 2.5, "set")(h) - h
     assert torch.allclose(moved, (2.5 - z)[:, None] * sae.W_dec[0].detach(), atol=1e-6)
-    doubled = steer.feature_edit(sae, {0: 2.0}, "scale")(h) - h
+    doubled = feature_edit(sae, 0, 2.0, "scale")(h) - h
     assert torch.allclose(doubled, z[:, None] * sae.W_dec[0].detach(), atol=1e-6)
+
+
+def test_mix_moves_a_share_of_the_code_onto_the_features(data, model):
+    # paper C: z' = (1 - a) z + a ||z||_1 e, e spread evenly; decoded without the error term
+    dataset, split = data
+    sae = genre_sae(model, dataset, 0)
+    h = collect(model, split, "test")[:10]
+    z = sae.encode(h)
+    mixed = feature_edit(sae, [0, 1], 0.4, "mix", error_term=False)(h)
+    expected = 0.6 * z
+    expected[:, [0, 1]] += 0.4 * z.sum(1, keepdim=True) / 2
+    assert torch.allclose(mixed, sae.decode(expected), atol=1e-5)
+    assert torch.allclose(expected.sum(1), z.sum(1), atol=1e-5)  # the L1 norm is kept
+    with pytest.raises(ValueError, match="one alpha in \\[0, 1\\]"):
+        feature_edit(sae, [0, 1], [0.1, 0.2], "mix")
 
 
 def test_bad_edits_are_refused(data, model):
     sae = genre_sae(model, data[0], 0)
     with pytest.raises(ValueError, match="features \\[16\\] do not exist"):
-        steer.feature_edit(sae, {16: 1.0})
+        feature_edit(sae, 16, 1.0)
     with pytest.raises(ValueError, match="mode must be one of"):
-        steer.feature_edit(sae, {0: 1.0}, "double")
+        feature_edit(sae, 0, 1.0, "double")
 
 
 def test_raising_a_genre_feature_raises_that_genres_share(data, model):
@@ -138,12 +157,12 @@ def test_raising_a_genre_feature_raises_that_genres_share(data, model):
     genre = 0
     sae = genre_sae(model, dataset, genre)
     rows = np.arange(len(split.users))
-    edits = {s: steer.feature_edit(sae, {0: s}) for s in (0.0, 1.0, 3.0, 10.0)}
+    edits = {s: feature_edit(sae, 0, s) for s in (0.0, 1.0, 3.0, 10.0)}
     table = steer.sweep(model, split, rows, edits, dataset, dataset.genres[:, genre])
     shares = table["share"].to_numpy()
     assert (np.diff(shares) >= 0).all() and shares[-1] > shares[0] + 0.2
     # the same numbers as the plain path: the model spliced with the edit, evaluated directly
-    top = steer.recommend(model, split, rows, edits[3.0])
+    top = recommend(Spliced(model, edits[3.0]), split, rows)
     assert dataset.genres[top, genre].mean() == pytest.approx(table["share"].iloc[2], abs=1e-6)
 
 
@@ -180,21 +199,21 @@ def test_widget_and_static_figure_call_the_same_function(data, model, monkeypatc
     dataset, split = data
     sae = genre_sae(model, dataset, 0)
     calls = []
-    original = steer.steered_list
+    original = widgets.steered_list
 
     def spy(*args, **kwargs):
         calls.append(args[5])  # the feature values
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(steer, "steered_list", spy)
-    box = steer.equalizer(model, sae, split, dataset, {"A": 0}, {0: 2.0}, rows=[0, 1])
+    monkeypatch.setattr(widgets, "steered_list", spy)
+    box = widgets.equalizer(model, sae, split, dataset, {"A": 0}, {0: 2.0}, rows=[0, 1])
     assert calls == [{0: 0.0}]
     slider = box.children[1]
     slider.value = 1.5  # moving the genre slider calls it again, with 1.5 x the unit
     assert calls[-1] == {0: 3.0}
     expected = original(model, sae, split, dataset, 0, {0: 3.0}).to_html(index=False)
     assert box.children[-1].value == expected  # the list shown is the steered one
-    frames = steer.static_equalizer(model, sae, split, dataset, 0, 0, 2.0, [0.0, 1.5])
+    frames = widgets.static_equalizer(model, sae, split, dataset, 0, 0, 2.0, [0.0, 1.5])
     assert calls[-2:] == [{0: 0.0}, {0: 3.0}]
     fig = viz.steering_frames(frames, "t")
     assert [t.type for t in fig.data] == ["table", "table"]
@@ -243,7 +262,7 @@ def test_zoo_sae_trains_once_then_loads(data, model, tmp_path, monkeypatch):
     dataset, split = data
     trained = zoo.Trained(model, None, dataset, split, tmp_path / "sasrec-x.safetensors", True)
     config = SAEConfig(d_in=8, d_sae=16, variant="topk", k=2)
-    train_config = SAETrainConfig(steps=3, batch_size=32, log_every=1)
+    train_config = FitConfig(max_steps=3, batch_size=32, eval_every=1)
     first, x = zoo.sae(trained, config, train_config, progress=False)
     again, _ = zoo.sae(trained, config, train_config, progress=False)
     assert torch.equal(first.W_dec, again.W_dec) and x.shape[1] == 8
@@ -252,13 +271,5 @@ def test_zoo_sae_trains_once_then_loads(data, model, tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="retraining: the SAE"):
         retrained, _ = zoo.sae(trained, config, train_config, progress=False)
     assert torch.equal(retrained.W_dec, first.W_dec)  # same seed, same SAE
-    other, _ = zoo.sae(trained, config, SAETrainConfig(steps=4, batch_size=32), progress=False)
+    other, _ = zoo.sae(trained, config, FitConfig(max_steps=4, batch_size=32), progress=False)
     assert len(list((tmp_path / "sae").iterdir())) == 2 and other is not None
-
-
-def test_list_metrics_on_a_hand_made_example():
-    lists = np.array([[3, 1, 2], [0, 4, 5]])
-    share_of = np.array([True, False, False, True, False, False])
-    m = steer.list_metrics(lists, np.array([1, 9]), share_of)  # a hit at rank 2, then a miss
-    assert m["ndcg"] == pytest.approx((1 / np.log2(3)) / 2)
-    assert m["share"] == pytest.approx(2 / 6)

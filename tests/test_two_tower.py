@@ -1,4 +1,5 @@
-"""Paper B's pieces on small two-tower models: the pair loss, fidelity, the overwrite edit."""
+"""Paper B's pieces on small two-tower models: the prediction-aware term, fidelity, the overwrite
+edit."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import torch
 
 from recsae_lite import two_tower, zoo
 from recsae_lite.data import leave_one_out, load_dataset
-from recsae_lite.sae import SAE, SAEConfig, SAETrainConfig, train_sae
+from recsae_lite.interventions import Spliced, feature_edit
+from recsae_lite.sae import SAE, FitConfig, SAEConfig, fit
+from recsae_lite.train import recommend
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +39,11 @@ def identity_sae(d: int) -> SAE:
 def test_pair_term_is_zero_for_a_perfect_reconstruction(model):
     users, items = two_tower.embeddings(model)
     sae = identity_sae(6)
-    losses = two_tower.pair_losses(model, users, items, w_pred=2.0, n_pairs=64)
-    out = losses(sae, torch.cat([users, items]))
-    assert out["pred"].item() < 1e-10
+    term = two_tower.prediction_term(model, users, items, n_pairs=64)
+    assert term(sae).item() < 1e-10
     with torch.no_grad():
         sae.W_dec[0, 0] = 1.5  # coordinate 0 of positive inputs comes back too large
-    out = losses(sae, torch.cat([users, items]))
-    assert out["pred"].item() > 1e3 * 1e-10  # the pair scores moved (embeddings are ~0.1)
-    assert out["loss"].item() == pytest.approx((out["mse"] + 2.0 * out["pred"]).item(), rel=1e-5)
+    assert term(sae).item() > 1e3 * 1e-10  # the pair scores moved (embeddings are ~0.1)
 
 
 def test_pair_term_trains_towards_the_models_scores(model, data):
@@ -51,11 +51,10 @@ def test_pair_term_trains_towards_the_models_scores(model, data):
     x = torch.cat([users, items])
 
     def train(w_pred):
-        torch.manual_seed(0)
-        sae = SAE(SAEConfig(d_in=6, d_sae=8, variant="topk", k=1))
-        losses = two_tower.pair_losses(model, users, items, w_pred, n_pairs=256)
-        config = SAETrainConfig(steps=150, batch_size=64, lr=1e-2, warmup_steps=1)
-        train_sae(sae, x, config, progress=False, losses=losses)
+        config = SAEConfig(d_in=6, d_sae=8, variant="topk", k=1, pred_coefficient=w_pred)
+        term = two_tower.prediction_term(model, users, items, n_pairs=256)
+        settings = FitConfig(max_steps=150, batch_size=64, lr=1e-2, warmup_steps=1, patience=99)
+        sae = fit(x, config, settings, prediction=term, progress=False)
         u = torch.arange(len(users))[:, None].expand(-1, len(items))
         i = torch.arange(len(items))[None].expand(len(users), -1)
         with torch.no_grad():
@@ -73,9 +72,9 @@ def test_fidelity_of_a_perfect_reconstruction_is_one(model, data):
     assert result["kendall_tau"] == pytest.approx(1.0)
 
 
-def test_a_prefix_reconstructs_from_its_first_latents_only(model, data):
+def test_a_prefix_reconstructs_from_its_first_features_only(model, data):
     split = data[1]
-    sae = identity_sae(6).eval()  # latent j < 6 carries coordinate j of the positive inputs
+    sae = identity_sae(6).eval()  # feature j < 6 carries coordinate j of the positive inputs
     x = torch.tensor([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]])
     assert torch.equal(two_tower.reconstruct(sae, x, prefix=12), x)
     first_two = torch.tensor([[1.0, 2.0, 0.0, 0.0, 0.0, 0.0]])
@@ -86,19 +85,19 @@ def test_a_prefix_reconstructs_from_its_first_latents_only(model, data):
     assert none["rbo"] < 1.0  # every embedding rebuilt as 0: the lists follow the biases only
 
 
-def test_overwriting_a_neuron_with_its_own_value_is_the_identity(model, data):
+def test_overwriting_a_feature_with_its_own_value_is_the_identity(model, data):
     split = data[1]
     users, items = two_tower.embeddings(model)
     torch.manual_seed(1)
     sae = SAE(SAEConfig(d_in=6, d_sae=12, variant="topk", k=3)).eval()
     sae.fit_normalisation(torch.cat([users, items]))
-    row, neuron = 3, 5
-    own = sae.encode(users[split.users[[row]]])[0, neuron].item()
-    plain = two_tower.user_scores(model, split, [row], users, items).topk(5).indices.numpy()
-    same = two_tower.overwrite(model, sae, split, [row], neuron, own, k=5)
+    row, feature = 3, 5
+    own = sae.encode(users[split.users[[row]]])[0, feature].item()
+    plain = recommend(model, split, [row], k=5)
+    same = recommend(Spliced(model, feature_edit(sae, feature, own, "set")), split, [row], k=5)
     assert np.array_equal(same, plain)
-    moved = two_tower.overwrite(model, sae, split, [row], neuron, own + 50.0, k=5)
-    assert not np.array_equal(moved, plain)
+    moved = Spliced(model, feature_edit(sae, feature, own + 50.0, "set"))
+    assert not np.array_equal(recommend(moved, split, [row], k=5), plain)
 
 
 def test_purity_table_picks_each_genres_purest_unit():
@@ -117,7 +116,7 @@ def test_purity_table_picks_each_genres_purest_unit():
 def test_value_slider_and_its_frames_use_one_function():
     import pandas as pd
 
-    from recsae_lite import steer
+    from recsae_lite import widgets
 
     calls = []
 
@@ -125,7 +124,7 @@ def test_value_slider_and_its_frames_use_one_function():
         calls.append(v)
         return pd.DataFrame({"value": [v]})
 
-    widget, frames = steer.value_slider(table_for, [0.0, 1.0, 2.0])
+    widget, frames = widgets.value_slider(table_for, [0.0, 1.0, 2.0])
     assert sorted(set(calls)) == [0.0, 1.0, 2.0] and list(frames) == [0.0, 1.0, 2.0]
     widget.children[0].value = 2.0
     assert calls[-1] == 2.0 and widget.children[1].value == frames[2.0].to_html(index=False)

@@ -57,6 +57,7 @@ class Recommender(nn.Module):
 
     config: object
     n_items: int
+    max_len: int | None = None  # the most recent items of a history the model reads (None: all)
 
     def hidden(self, batch: Batch, layer: int | None = None) -> Tensor:
         """(B, d_model): the representation an SAE reads."""
@@ -69,6 +70,12 @@ class Recommender(nn.Module):
         -x): what the prediction-aware SAE loss compares, which only differences of scores enter.
         """
         raise NotImplementedError
+
+    def states(self, batch: Batch, layer: int | None = None) -> tuple[Tensor, Tensor]:
+        """The hidden states at every position of the histories (B, L, d) and which positions
+        hold an item (B, L). A model with one representation per user has one position."""
+        h = self.hidden(batch, layer)
+        return h[:, None], torch.ones(len(h), 1, dtype=torch.bool, device=h.device)
 
     def scores(self, batch: Batch) -> Tensor:
         return self.scores_from_hidden(self.hidden(batch), batch)

@@ -30,7 +30,7 @@ class SASRecConfig:
 class SASRec(Recommender):
     def __init__(self, config: SASRecConfig):
         super().__init__()
-        self.config, self.n_items = config, config.n_items
+        self.config, self.n_items, self.max_len = config, config.n_items, config.max_len
         d = config.hidden_size
         # row n_items is padding; the same matrix is the output head (tied)
         self.item_emb = nn.Embedding(config.n_items + 1, d, padding_idx=config.n_items)
