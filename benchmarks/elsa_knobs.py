@@ -15,23 +15,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 from common import result_path, write_report  # run as a script, benchmarks/ is on the path
 
 from recsae_lite import knobs
 from recsae_lite._nb import pick_device, seed_everything
 from recsae_lite.data import load_dataset, user_split
+from recsae_lite.interventions import Spliced
+from recsae_lite.models import ELSA, ELSAConfig
+from recsae_lite.sae import FitConfig, fit
+from recsae_lite.train import evaluate, train
 
 ALPHAS = [0.0, 0.1, 0.2, 0.3, 0.5]
-
-
-def mean_ranking(model, inputs, targets, sae=None) -> dict[str, float]:
-    with torch.no_grad():
-        result = knobs.ranking(knobs.scores(model, inputs, sae), inputs, targets)
-    return {f"{name}@20": values.mean().item() for name, values in result.items()}
 
 
 def main(argv: list[str]) -> None:
@@ -46,30 +44,28 @@ def main(argv: list[str]) -> None:
     device = pick_device(args.device)
     dataset = load_dataset("ml-1m" if args.profile == "full" else "ml-100k")
     split = user_split(dataset)
-    x = knobs.rows(split.train, dataset.n_items)
-    inputs = knobs.rows(split.inputs["test"], dataset.n_items)
-    targets = knobs.rows(split.targets["test"], dataset.n_items)
     films = dataset.genres.sum(0)
     genres = [g for g in np.argsort(-films) if films[g] >= 50]
-    pairs = knobs.steerable(inputs, dataset.genres, genres)
+    pairs = knobs.steerable(split, dataset.genres, genres)
     quality, steering = [], []
     for seed in args.seeds:
         seed_everything(seed)
-        elsa, history = knobs.train_elsa(split, dataset.n_items, 256, seed=seed)
-        quality.append({"seed": seed, "sae": "none", **mean_ranking(elsa, inputs, targets)})
+        elsa = ELSA(ELSAConfig(dataset.n_items, 256)).to(device)
+        train(elsa, split, replace(knobs.TRAIN_ELSA, seed=seed), progress=False)
+        quality.append({"seed": seed, "sae": "none", **evaluate(elsa, split, "test", ks=(20,))})
         print(quality[-1], flush=True)
         for k, n_views in [(8, 50), (16, 50), (32, 50), (64, 50), (16, 1)]:
-            sae = knobs.train_knob_sae(elsa, x, 2_048, k, args.steps, seed, n_views)
-            quality.append({"seed": seed, "sae": f"k{k}", "views": n_views,
-                            **mean_ranking(elsa, inputs, targets, sae)})  # fmt: skip
+            x = knobs.views(elsa, split, n_views, keep=0.8, seed=seed)
+            settings = FitConfig(max_steps=args.steps, batch_size=1_024, seed=seed)
+            sae = fit(x, knobs.sae_config(256, 2_048, k), settings, progress=False)
+            result = evaluate(Spliced(elsa, sae), split, "test", ks=(20,))
+            quality.append({"seed": seed, "sae": f"k{k}", "views": n_views, **result})
             print(quality[-1], flush=True)
             if k == 16 and n_views > 1:
                 codes = knobs.item_codes(elsa, sae)
                 activity = knobs.concept_activity(codes, dataset.genres)
                 maps = knobs.mappings(activity, (codes > 0).sum(0), n=5, min_items=20)
-                summary = knobs.steering_summary(
-                    elsa, sae, inputs, targets, dataset.genres, pairs, maps, ALPHAS
-                )
+                summary = knobs.steering_summary(elsa, sae, split, dataset, pairs, maps, ALPHAS)
                 for record in summary.reset_index().to_dict(orient="records"):
                     steering.append({"seed": seed, "k": k, **record})
 

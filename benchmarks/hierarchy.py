@@ -25,6 +25,7 @@ from recsae_lite import hierarchy, two_tower, zoo
 from recsae_lite._nb import pick_device, seed_everything
 from recsae_lite.data import load_dataset
 from recsae_lite.metrics import sae_metrics
+from recsae_lite.sae import FitConfig, fit
 
 SETTINGS = {"small first group": ((8, 24, 96), 4), "first group of 16": ((16, 32, 80), 8)}
 VARIANTS = ("matryoshka", "batchtopk")
@@ -53,7 +54,8 @@ def main(argv: list[str]) -> None:
         x = two_tower.embeddings(trained.model)[1].detach()
         for setting, (sizes, k) in SETTINGS.items():
             for variant in VARIANTS:
-                sae = hierarchy.train(x, variant, sizes, k, args.steps, seed)
+                config = hierarchy.sae_config(x.shape[1], variant, sizes, k)
+                sae = fit(x, config, FitConfig(max_steps=args.steps, seed=seed), progress=False)
                 codes = sae.encode(x).detach()
                 groups = hierarchy.feature_groups(sae, codes, sizes)
                 scores = hierarchy.score(codes, groups, truth.item_concepts, truth.parent)
@@ -61,7 +63,9 @@ def main(argv: list[str]) -> None:
                                 **scores, "fvu": sae_metrics(sae, x)["fvu"]})  # fmt: skip
                 print(planted[-1], flush=True)
         for variant in VARIANTS:
-            sae = hierarchy.train(x_movies, variant, MF_SIZES, 4, args.steps, seed)
+            config = hierarchy.sae_config(x_movies.shape[1], variant, MF_SIZES, 4)
+            settings = FitConfig(max_steps=args.steps, seed=seed)
+            sae = fit(x_movies, config, settings, progress=False)
             codes = sae.encode(x_movies).detach().cpu()
             groups = hierarchy.feature_groups(sae, codes, MF_SIZES)
             data = mf.dataset

@@ -3,8 +3,8 @@
     python benchmarks/sae_speed.py [--threads 1] [--quality-steps 2000] [--seed 0]
 
 Speed: for each variant and shape (d_in in {64, 256}, d_sae in {1024, 4096}, k 8, batch 4096), the
-time of one `SAETrainer.step()`, the step of `train_sae` (batch draw, losses, backward, removal of
-the parallel gradient, clipping, Adam, decoder-norm constraint, dead-latent bookkeeping) and of its
+time of one `Fit.step()`, the step of `sae.fit` (batch draw, losses, backward, removal of
+the parallel gradient, clipping, Adam, decoder-norm constraint, dead-feature bookkeeping) and of its
 ceiling: the six dense matmuls of that step alone (encoder and decoder, forward and both
 backward), called alternately with it (median time of each, so that load slows both alike).
 ratio_to_ceiling = step throughput / ceiling throughput: 1.0 is a step as fast as its dense matmuls;
@@ -32,7 +32,7 @@ from common import result_path, write_report  # run as a script, benchmarks/ is 
 from recsae_lite import sae_reference
 from recsae_lite.activations import planted
 from recsae_lite.metrics import sae_metrics
-from recsae_lite.sae import SAE, VARIANTS, SAEConfig, SAETrainConfig, SAETrainer, train_sae
+from recsae_lite.sae import SAE, VARIANTS, Fit, FitConfig, SAEConfig, fit
 
 SHAPES = [(64, 1024), (64, 4096), (256, 1024), (256, 4096)]  # (d_in, d_sae)
 K, BATCH, N_TRAIN, N_TEST = 8, 4096, 100_000, 10_000
@@ -113,8 +113,7 @@ def main(argv: list[str]) -> None:
             for variant in VARIANTS:
                 torch.manual_seed(args.seed)
                 sae = SAE(sae_config(variant, d_in, d_sae)).to(device)
-                config = SAETrainConfig(batch_size=BATCH, seed=args.seed)
-                trainer = SAETrainer(sae, x, config)
+                trainer = Fit(sae, x, FitConfig(batch_size=BATCH, seed=args.seed))
                 ceiling, step = median_ms([matmuls, trainer.step], device, args.steps, args.seconds)
                 row = {
                     "device": device.type,
@@ -143,10 +142,10 @@ def main(argv: list[str]) -> None:
     print("\n" + " ".join(f"{name:>{width}}" for name, width in header) + " seconds")
     for variant in VARIANTS:
         for name, losses in (("recsae_lite", SAE.losses), ("plain", sae_reference.losses)):
-            torch.manual_seed(args.seed)
-            sae = SAE(sae_config(variant, 64, 1024)).to(devices[-1])
-            config = SAETrainConfig(steps=args.quality_steps, batch_size=BATCH, seed=args.seed)
-            history = train_sae(sae, x_train, config, progress=False, losses=losses)
+            steps = args.quality_steps  # all of them: no early stop, for equal steps
+            config = FitConfig(max_steps=steps, batch_size=BATCH, patience=steps, seed=args.seed)
+            sae = fit(x_train, sae_config(variant, 64, 1024), config, progress=False, losses=losses)
+            history = sae.history
             metrics = sae_metrics(sae, x_test)
             quality.append(
                 {

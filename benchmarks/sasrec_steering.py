@@ -81,7 +81,7 @@ def main(argv: list[str]) -> None:
     )
     order = np.random.default_rng(args.seed).permutation(len(split.users))
     users = {"validation": np.sort(order[::2]), "test": np.sort(order[1::2])}
-    norm = float(steer.last_states(model, split, users["validation"]).norm(dim=1).mean())
+    norm = float(collect(model, split, "test")[users["validation"]].norm(dim=1).mean())
     table = steer.compare(model, split, dataset, directions, STRENGTHS, norm, users)
     result = steer.moderate(table)
     test = result[result["users"] == "test"].drop(columns="users")

@@ -17,12 +17,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 from common import result_path, write_report  # run as a script, benchmarks/ is on the path
 
 from recsae_lite import features, two_tower, zoo
 from recsae_lite._nb import pick_device, seed_everything
 from recsae_lite.metrics import sae_metrics
+from recsae_lite.sae import FitConfig, SAEConfig, fit
 
 GENRES = ["Comedy", "Horror", "Drama", "Action", "Children's", "Romance", "Sci-Fi", "Documentary"]
 W_PRED = [0.0, 1.0, 2.0, 5.0, 10.0]
@@ -47,17 +47,22 @@ def main(argv: list[str]) -> None:
             model, split, dataset = trained.model, trained.split, trained.dataset
             order = np.random.default_rng(seed).permutation(len(split.users))
             held, rows = np.sort(order[: len(order) // 5]), np.sort(order[len(order) // 5 :])
-            users, items = two_tower.embeddings(model)
-            x = torch.cat([users[split.users[rows]], items])
+            items = two_tower.embeddings(model)[1]
+            x, term = two_tower.sae_inputs(model, split, rows, seed)
+            settings = FitConfig(max_steps=args.steps, batch_size=512, seed=seed)
+            configs = {
+                w: SAEConfig(x.shape[1], 256, "topk", 16, pred_coefficient=w) for w in W_PRED
+            }
+            configs["small"] = SAEConfig(x.shape[1], 22, "topk", 8, pred_coefficient=W_PRED[-1])
             saes = {}
             for w in W_PRED:
-                sae = two_tower.train_shared(model, split, rows, w, steps=args.steps, seed=seed)
+                sae = fit(x, configs[w], settings, prediction=term, progress=False)
                 saes[w] = sae
                 fid = two_tower.fidelity(model, sae, split, held)
                 fidelity.append({"model": name, "seed": seed, "w_pred": w, "l0": 16,
                                  "fvu": sae_metrics(sae, x)["fvu"], **fid})  # fmt: skip
                 print(fidelity[-1], flush=True)
-            small = two_tower.train_shared(model, split, rows, W_PRED[-1], 22, 8, args.steps, seed)
+            small = fit(x, configs["small"], settings, prediction=term, progress=False)
             for units, acts in (
                 ("SAE 256", saes[W_PRED[-1]].encode(items)),
                 ("SAE 22", small.encode(items)),

@@ -55,11 +55,11 @@ import torch
 from recsae_lite import _nb, viz, zoo
 from recsae_lite.activations import collect, ndcg_recovered, planted
 from recsae_lite.metrics import direction_recovery, sae_metrics
-from recsae_lite.sae import SAE, SAEConfig, SAETrainConfig, train_sae
+from recsae_lite.sae import FitConfig, SAEConfig, fit
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
-STEPS = _nb.pick(PROFILE, ci=60, quick=800, full=5_000)  # optimiser steps per SAE
+STEPS = _nb.pick(PROFILE, ci=60, quick=800, full=5_000)  # at most, per SAE (the fit stops sooner)
 BATCH = _nb.pick(PROFILE, ci=1_024, quick=4_096, full=8_192)
 KS = _nb.pick(PROFILE, ci=[4, 16], quick=[8, 16, 32], full=[8, 16, 32, 64])
 EXPANSION = 16  # d_sae = EXPANSION x d_in
@@ -75,9 +75,8 @@ print(f"device: {device}")
 
 # %%
 x_toy, directions = planted(20_000, d_in=16, n_directions=64, active=3, seed=SEED)
-toy = SAE(SAEConfig(d_in=16, d_sae=256, variant="topk", k=3)).to(device)
-toy_config = SAETrainConfig(steps=max(STEPS // 2, 60), batch_size=1_024, lr=3e-3, seed=SEED)
-train_sae(toy, x_toy.to(device), toy_config)
+toy_config = FitConfig(max_steps=max(STEPS // 2, 60), batch_size=1_024, lr=3e-3, seed=SEED)
+toy = fit(x_toy.to(device), SAEConfig(d_in=16, d_sae=256, variant="topk", k=3), toy_config)
 principal = torch.linalg.svd(x_toy - x_toy.mean(0), full_matrices=False).Vh  # (16, 16)
 cosines = {
     "principal components": direction_recovery(directions, principal),
@@ -118,7 +117,7 @@ print(f"{len(x):,} hidden states of size {d_in}; SAEs with {EXPANSION * d_in} la
 # %%
 held_out = collect(model, split, stage="test", positions="last")
 L1 = {4: 400.0, 8: 250.0, 16: 150.0, 32: 80.0, 64: 40.0}  # relu: L1 weight for an L0 near k
-train_config = SAETrainConfig(steps=STEPS, batch_size=BATCH, seed=SEED)
+train_config = FitConfig(max_steps=STEPS, batch_size=BATCH, seed=SEED)
 rows, saes = [], {}
 for variant in ["relu", "topk", "batchtopk", "matryoshka"]:
     for k in KS:
@@ -128,8 +127,7 @@ for variant in ["relu", "topk", "batchtopk", "matryoshka"]:
             d_in, d_sae, variant, k=k, l1_coefficient=L1[k], l1_warmup_steps=STEPS // 4,
             groups=groups if variant == "matryoshka" else (),
         )  # fmt: skip
-        sae = SAE(config).to(device)
-        train_sae(sae, x, train_config)
+        sae = fit(x, config, train_config)
         stats = sae_metrics(sae, held_out)
         recovered = ndcg_recovered(model, sae, split)
         rows.append(

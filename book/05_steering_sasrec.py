@@ -37,8 +37,10 @@ DEVICE = "auto"
 import numpy as np
 import torch
 
-from recsae_lite import _nb, steer, viz, zoo
+from recsae_lite import _nb, steer, viz, widgets, zoo
 from recsae_lite.activations import collect
+from recsae_lite.interventions import direction_edit, feature_direction, feature_edit
+from recsae_lite.train import recommend
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
@@ -58,8 +60,9 @@ MIN_ITEMS, TOP = 10, 100  # as in chapter 4
 #
 # instead of decoding z' outright. Decoding would also replace h by the SAE's reconstruction,
 # which is not exact (chapter 3: FVU > 0); adding the change keeps the error term, so an edit
-# that changes nothing leaves the scores exactly as they were. `steer.feature_edit` does it for
-# "add", "scale" and "set"; `activations.Spliced` puts an edit inside the model.
+# that changes nothing leaves the scores exactly as they were. `interventions.feature_edit` does
+# it for "add", "scale", "set" and paper C's "mix"; `interventions.Spliced` puts an edit inside
+# the model.
 
 # %%
 sasrec = zoo.model("sasrec", DATASET, PROFILE, seed=SEED, device=device)
@@ -67,12 +70,12 @@ model, split, dataset = sasrec.model, sasrec.split, sasrec.dataset
 sae, x = zoo.sae(sasrec, *zoo.sae_settings(model.config.hidden_size, PROFILE, SEED), device=device)
 row = 0  # the first user of the split
 with torch.no_grad():  # edits that change nothing: adding 0, scaling by 1
-    h = steer.last_states(model, split, np.arange(50))
-    unchanged = [steer.feature_edit(sae, {j: 0.0}, "add")(h) for j in range(5)]
-    unchanged += [steer.feature_edit(sae, {j: 1.0}, "scale")(h) for j in range(5)]
+    h = collect(model, split, "test")[:50]  # the states the model scores for the first 50 users
+    unchanged = [feature_edit(sae, j, 0.0, "add")(h) for j in range(5)]
+    unchanged += [feature_edit(sae, j, 1.0, "scale")(h) for j in range(5)]
     gap = max((edited - h).abs().max().item() for edited in unchanged)
 _nb.record("strength_zero_max_change", gap, ".1f")
-steer.recommendation_table(dataset, steer.recommend(model, split, row)[0])
+widgets.recommendation_table(dataset, recommend(model, split, row)[0])
 
 # %% [markdown]
 # ## 2. Which feature for which genre?
@@ -108,11 +111,11 @@ with torch.no_grad():
     peak = torch.cat([sae.encode(c) for c in x.split(8_192)]).max(0).values.cpu().numpy()
 genre_features = dict(zip(chosen["genre"], chosen["feature"], strict=True))
 unit = {j: float(peak[j]) for j in range(sae.config.d_sae)}
-steer.equalizer(model, sae, split, dataset, genre_features, unit, rows=np.arange(20))
+widgets.equalizer(model, sae, split, dataset, genre_features, unit, rows=np.arange(20))
 
 # %%
 show_genre = "Sci-Fi" if "Sci-Fi" in genre_features else chosen["genre"].iloc[0]
-frames = steer.static_equalizer(
+frames = widgets.static_equalizer(
     model, sae, split, dataset, row, genre_features[show_genre], unit[genre_features[show_genre]],
     strengths=[0.0, 0.5, 1.0, 1.5, 2.0, 3.0],
 )  # fmt: skip
@@ -132,7 +135,7 @@ viz.steering_frames(frames, f"User {split.users[row]}: the {show_genre} feature 
 rng = np.random.default_rng(SEED)
 order = rng.permutation(len(split.users))
 users = {"validation": np.sort(order[::2]), "test": np.sort(order[1::2])}
-norm = float(steer.last_states(model, split, users["validation"]).norm(dim=1).mean())
+norm = float(collect(model, split, "test")[users["validation"]].norm(dim=1).mean())
 table = steer.compare(model, split, dataset, directions, STRENGTHS, norm, users)
 metrics = ["share", "ndcg", "hr", "coverage", "diversity", "popularity"]
 drawn = [g for g in ("Sci-Fi", "Horror", "Children's", "Romance") if g in genres] or genres[:4]
@@ -184,8 +187,8 @@ log_pop = np.log1p(dataset.popularity)
 corr = [np.corrcoef(e, log_pop)[0, 1] for e in effects]
 pop_feature = int(np.nanargmax(corr))
 popular = dataset.popularity >= np.quantile(dataset.popularity, 0.9)
-pop_direction = steer.sae_direction(sae, pop_feature)
-down = {(-s if s else 0.0): steer.direction_edit(pop_direction, -s * norm) for s in STRENGTHS}
+pop_direction = feature_direction(sae, pop_feature)
+down = {(-s if s else 0.0): direction_edit(pop_direction, -s * norm) for s in STRENGTHS}
 popularity = steer.sweep(model, split, users["test"], down, dataset, popular)
 print(f"popularity feature: {pop_feature} (correlation {corr[pop_feature]:.2f})")
 popularity.round(3)
@@ -224,7 +227,7 @@ _nb.record("popular_share_moderate", pop_moderate["share"], ".3f")
 
 # %%
 from recsae_lite import exercises
-from recsae_lite.activations import Spliced
+from recsae_lite.interventions import Spliced
 from recsae_lite.metrics import mask_seen
 from recsae_lite.models import make_batch
 
@@ -250,8 +253,8 @@ exercises.check_add_edit(my_add_edit)
 # %%
 with torch.no_grad():
     mine = my_add_edit(sae, h, j_genre, unit[j_genre])
-    same = torch.allclose(mine, steer.feature_edit(sae, {j_genre: unit[j_genre]}, "add")(h))
-print(f"my_add_edit on the {show_genre} feature equals steer.feature_edit: {same}")
+    same = torch.allclose(mine, feature_edit(sae, j_genre, unit[j_genre], "add")(h))
+print(f"my_add_edit on the {show_genre} feature equals feature_edit: {same}")
 
 # %% [markdown]
 # ### Exercise 5.2 (medium): scale a feature
@@ -273,8 +276,8 @@ exercises.check_scale_edit(my_scale_edit)
 # %%
 with torch.no_grad():
     mine = my_scale_edit(sae, h, j_genre, 3.0)
-    same = torch.allclose(mine, steer.feature_edit(sae, {j_genre: 3.0}, "scale")(h), atol=1e-5)
-print(f"my_scale_edit on the {show_genre} feature equals steer.feature_edit: {same}")
+    same = torch.allclose(mine, feature_edit(sae, j_genre, 3.0, "scale")(h), atol=1e-5)
+print(f"my_scale_edit on the {show_genre} feature equals feature_edit: {same}")
 
 # %% [markdown]
 # ### Exercise 5.3 (harder): the genre's share of the steered lists
@@ -303,7 +306,7 @@ exercises.check_genre_share(my_genre_share)
 
 # %%
 in_show_genre = dataset.genres[:, dataset.genre_names.index(show_genre)]
-push = steer.direction_edit(directions[("SAE", show_genre)], 1.0 * norm)
+push = direction_edit(directions[("SAE", show_genre)], 1.0 * norm)
 mine = my_genre_share(model, split, users["test"], push, in_show_genre, 10)
 swept = table.set_index(["method", "genre", "users", "strength"]).loc[
     ("SAE", show_genre, "test", 1.0), "share"

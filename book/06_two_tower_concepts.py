@@ -42,8 +42,11 @@ import pandas as pd
 import plotly.express as px
 import torch
 
-from recsae_lite import _nb, features, steer, two_tower, viz, zoo
+from recsae_lite import _nb, features, two_tower, viz, widgets, zoo
+from recsae_lite.interventions import Spliced, feature_edit
 from recsae_lite.metrics import sae_metrics
+from recsae_lite.sae import FitConfig, SAEConfig, fit
+from recsae_lite.train import recommend
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
@@ -85,9 +88,18 @@ print(f"{len(train_rows)} training users, {len(held_out)} held-out users, {datas
 
 
 # %%
-def train(name: str, w_pred: float, d_sae: int = D_SAE, k: int = K):
+def train(name: str, w_pred: float, d_sae: int = D_SAE, k: int = K, **options):
     model = trained[name].model
-    return two_tower.train_shared(model, split, train_rows, w_pred, d_sae, k, STEPS, SEED)
+    x, term = two_tower.sae_inputs(model, split, train_rows, SEED)
+    config = SAEConfig(x.shape[1], d_sae, "topk", k, pred_coefficient=w_pred, **options)
+    settings = FitConfig(max_steps=STEPS, batch_size=512, seed=SEED)
+    return fit(x, config, settings, prediction=term, progress=False)
+
+
+def overwrite(model, sae, rows, features, values, k: int = 30):
+    """Paper B's intervention: the top-k lists of the split's rows with the users' features set
+    to values (z_n <- v), keeping the SAE's error term; items keep their embeddings."""
+    return recommend(Spliced(model, feature_edit(sae, features, values, "set")), split, rows, k)
 
 
 saes = {(name, w): train(name, w) for name in ("mf", "ncf") for w in W_PRED}
@@ -160,8 +172,9 @@ fig.add_hline(y=0.85, line_dash="dot", line_color="grey")
 viz.style(fig, "Fidelity against the number of active neurons (of 256)").show()
 for name in ("mf", "ncf"):  # how far apart the scores of a user's top 30 are: what errors must beat
     model = trained[name].model
-    top30 = two_tower.user_scores(model, split, held_out, *two_tower.embeddings(model)).topk(30)
-    _nb.record(f"{name}_top30_logit_span", (top30.values[:, 0] - top30.values[:, -1]).mean(), ".2f")
+    top30, scores = recommend(model, split, held_out, 30, scores=True)
+    ends = np.take_along_axis(scores, top30[:, [0, -1]], axis=1)
+    _nb.record(f"{name}_top30_logit_span", (ends[:, 0] - ends[:, 1]).mean(), ".2f")
 
 # %% [markdown]
 # NCF keeps its lists with few active neurons; MF needs many. In the `quick` profile MF's RBO is
@@ -232,8 +245,7 @@ GROUPS = (32, 64, 160)
 rows = []
 for name in ("mf", "ncf"):
     model = trained[name].model
-    sae = two_tower.train_shared(model, split, train_rows, 1.0, D_SAE, K, STEPS, SEED,
-                                 variant="matryoshka", groups=GROUPS)  # fmt: skip
+    sae = train(name, 1.0, variant="matryoshka", groups=GROUPS)
     item_codes = sae.encode(two_tower.embeddings(model)[1]).detach().cpu()
     for prefix in np.cumsum(GROUPS):
         fid = two_tower.fidelity(model, sae, split, held_out, prefix=int(prefix))
@@ -284,11 +296,10 @@ best = purity.set_index(["model", "units", "genre"])
 genre_neuron = int(best.loc[(name, "SAE 256", genre), "unit"])
 peak = float(codes[:, genre_neuron].max())
 model = trained[name].model
-users = two_tower.embeddings(model)[0]
-before = two_tower.user_scores(model, split, held_out, users, items).topk(30).indices.cpu().numpy()
+before = recommend(model, split, held_out, 30)
 shares = [{"value (x peak)": "none", f"{genre} share@30": dataset.genres[before, g].mean()}]
 for value in [-2.0, -1.0, 0.0, 1.0, 2.0]:
-    lists = two_tower.overwrite(model, sae, split, held_out, genre_neuron, value * peak)
+    lists = overwrite(model, sae, held_out, genre_neuron, value * peak)
     shares.append({"value (x peak)": value, f"{genre} share@30": dataset.genres[lists, g].mean()})
 shares = pd.DataFrame(shares)
 _nb.record("genre_share_before", shares.iloc[0, 1], ".3f")
@@ -305,11 +316,11 @@ user_row = held_out[0]
 
 
 def top10(value):
-    top = two_tower.overwrite(model, sae, split, [user_row], genre_neuron, value * peak, k=10)
-    return steer.recommendation_table(dataset, top[0], mark=g)
+    top = overwrite(model, sae, [user_row], genre_neuron, value * peak, k=10)
+    return widgets.recommendation_table(dataset, top[0], mark=g)
 
 
-widget, frames = steer.value_slider(top10, [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0], "v x peak")
+widget, frames = widgets.value_slider(top10, [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0], "v x peak")
 widget
 
 # %%
@@ -326,8 +337,8 @@ niche = int(np.argsort(dataset.popularity)[len(dataset.popularity) // 2])  # a m
 active, strongest = np.flatnonzero(codes[niche]), int(codes[niche].argmax())
 promoted = []
 for v in [1.0, 2.0, 4.0]:
-    every = two_tower.overwrite(model, sae, split, held_out, active, v * codes[niche, active])
-    one = two_tower.overwrite(model, sae, split, held_out, strongest, v * codes[niche, strongest])
+    every = overwrite(model, sae, held_out, active, v * codes[niche, active])
+    one = overwrite(model, sae, held_out, strongest, v * codes[niche, strongest])
     promoted.append({"v": v, "all its neurons set": (every == niche).any(1).mean(),
                      "its strongest neuron only": (one == niche).any(1).mean()})  # fmt: skip
 print(f"{titles[niche]}: {dataset.popularity[niche]} interactions, {len(active)} active neurons;")
@@ -412,14 +423,12 @@ exercises.check_overwrite(my_overwrite)
 # %%
 horror = best_per_genre.set_index("genre").loc["Horror", "unit"]  # its purest neuron
 horror_peak = float(mf_codes[:, horror].max())
-held_users = torch.as_tensor(split.users[held_out], device=users_emb.device)
-edited = users_emb.clone()
-with torch.no_grad():
-    edited[held_users] = my_overwrite(mf_sae, users_emb[held_users], horror, 2 * horror_peak)
-mine = two_tower.user_scores(mf_model, split, held_out, edited, items_emb).topk(30).indices
-library = two_tower.overwrite(mf_model, mf_sae, split, held_out, horror, 2 * horror_peak)
-same = (mine.cpu().numpy() == library).all(1).mean()
-print(f"held-out users whose top 30 is two_tower.overwrite's: {same:.3f}")
+with torch.no_grad():  # your edit inside the model, on the held-out users' embeddings
+    mine = recommend(Spliced(mf_model, lambda u: my_overwrite(mf_sae, u, horror, 2 * horror_peak)),
+                     split, held_out, 30)  # fmt: skip
+library = overwrite(mf_model, mf_sae, held_out, horror, 2 * horror_peak)
+same = (mine == library).all(1).mean()
+print(f"held-out users whose top 30 is the library overwrite's: {same:.3f}")
 
 # %% [markdown]
 # ### Exercise 6.3 (harder): rank-biased overlap
@@ -447,8 +456,8 @@ def my_rbo(a, b, p=0.9):
 exercises.check_rbo(my_rbo)
 
 # %%
-before = two_tower.user_scores(mf_model, split, held_out, users_emb, items_emb).topk(30).indices
-pairs = list(zip(before.cpu().numpy().tolist(), library.tolist(), strict=True))
+before = recommend(mf_model, split, held_out, 30)
+pairs = list(zip(before.tolist(), library.tolist(), strict=True))
 mine = np.mean([my_rbo(a, b) for a, b in pairs])
 print(f"RBO of the lists before and after the overwrite: {mine:.4f} with my_rbo, "
       f"{np.mean([rbo(a, b) for a, b in pairs]):.4f} with metrics.rbo")  # fmt: skip

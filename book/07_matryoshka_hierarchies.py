@@ -46,7 +46,7 @@ from recsae_lite import _nb, features, hierarchy, two_tower, viz, zoo
 from recsae_lite.activations import collect
 from recsae_lite.data import load_dataset
 from recsae_lite.metrics import sae_metrics
-from recsae_lite.sae import SAEConfig, SAETrainConfig
+from recsae_lite.sae import FitConfig, SAEConfig, fit
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
@@ -113,7 +113,8 @@ SIZES, K = (8, 24, 96), 4  # a small first group: room for the 4 parents, not th
 rows, synthetic_saes = [], {}
 for variant in VARIANTS:
     for seed in SEEDS:
-        sae = hierarchy.train(x_synthetic, variant, SIZES, K, STEPS, seed)
+        config = hierarchy.sae_config(x_synthetic.shape[1], variant, SIZES, K)
+        sae = fit(x_synthetic, config, FitConfig(max_steps=STEPS, seed=seed), progress=False)
         codes = sae.encode(x_synthetic).detach()
         groups = hierarchy.feature_groups(sae, codes, SIZES)
         synthetic_saes[(variant, seed)] = sae
@@ -173,7 +174,9 @@ x_items = two_tower.embeddings(mf.model)[1].detach()
 MF_SIZES = (16, 48, 192)
 
 
-mf_saes = {v: hierarchy.train(x_items, v, MF_SIZES, 4, STEPS, SEED) for v in VARIANTS}
+mf_fit = FitConfig(max_steps=STEPS, seed=SEED)
+mf_saes = {v: fit(x_items, hierarchy.sae_config(x_items.shape[1], v, MF_SIZES, 4), mf_fit,
+                  progress=False) for v in VARIANTS}  # fmt: skip
 mf_views = {v: describe(sae, x_items, MF_SIZES, np.arange(dataset.n_items), dataset, v)
             for v, sae in mf_saes.items()}  # fmt: skip
 mf_profile = pd.concat([view["profile"] for view in mf_views.values()])
@@ -221,7 +224,7 @@ viz.feature_tree(view["tree"], view["labels"], view["fires"],
 sasrec = zoo.model("sasrec", DATASET, PROFILE, seed=SEED, device=device)
 d = sasrec.model.config.hidden_size
 SASREC_SIZES = (d, 3 * d, 12 * d)
-train_config = SAETrainConfig(**zoo.SAE_SETTINGS[PROFILE], seed=SEED)
+train_config = FitConfig(**zoo.SAE_SETTINGS[PROFILE], seed=SEED)
 x_states, position_items = collect(sasrec.model, sasrec.split, "train", "all", items=True)
 position_items = position_items.cpu().numpy()
 sasrec_views = {}

@@ -36,14 +36,20 @@ DEVICE = "auto"
 # ## Setup (no need to read)
 
 # %%
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import plotly.express as px
 import torch
 
-from recsae_lite import _nb, knobs, steer, two_tower, viz, zoo
+from recsae_lite import _nb, knobs, steer, two_tower, viz, widgets, zoo
 from recsae_lite.activations import collect
 from recsae_lite.data import load_dataset, user_split
+from recsae_lite.interventions import Spliced, direction_edit, edit_code, feature_edit
+from recsae_lite.models import ELSA, ELSAConfig
+from recsae_lite.sae import FitConfig, SAEConfig, fit
+from recsae_lite.train import evaluate, recommend, train
 
 device = _nb.setup(SEED, DEVICE, PROFILE)  # ELSA and SAEs this small train on the CPU
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
@@ -66,24 +72,28 @@ MIN_ITEMS = 20  # neurons firing on fewer films are about those films: no genre 
 # `data.user_split` builds this split beside the book's leave-one-out one.
 #
 # ELSA encodes a row x as u = x A (A: item embeddings with unit-norm rows) and scores items by
-# u A^T. We train it on the training users' rows and keep the epoch with the best validation
-# NDCG@20.
+# u A^T. It trains with the book's one loop, `train.train`, on the training users' rows, keeping
+# the epoch with the best validation NDCG@20 (`knobs.TRAIN_ELSA`); `train.evaluate` scores both
+# protocols.
+
 
 # %%
+def train_elsa(split):
+    torch.manual_seed(SEED)
+    model = ELSA(ELSAConfig(dataset.n_items, HIDDEN))
+    history = train(model, split, replace(knobs.TRAIN_ELSA, seed=SEED), progress=False)
+    return model, history
+
+
 dataset = load_dataset(DATASET)
 split = user_split(dataset)
 print(split)
-elsa, history = knobs.train_elsa(split, dataset.n_items, HIDDEN, seed=SEED)
-x_train = knobs.rows(split.train, dataset.n_items)
-inputs = knobs.rows(split.inputs["test"], dataset.n_items)
-targets = knobs.rows(split.targets["test"], dataset.n_items)
-with torch.no_grad():
-    base = knobs.ranking(knobs.scores(elsa, inputs), inputs, targets)
-base = {name: values.mean().item() for name, values in base.items()}
-print(f"ELSA (d = {HIDDEN}), {len(history)} epochs: test Recall@20 {base['recall']:.3f}, "
-      f"NDCG@20 {base['ndcg']:.3f}")  # fmt: skip
-_nb.record("elsa_recall", base["recall"], ".3f")
-_nb.record("elsa_ndcg", base["ndcg"], ".3f")
+elsa, history = train_elsa(split)
+base = evaluate(elsa, split, "test", ks=(20,))
+print(f"ELSA (d = {HIDDEN}), {len(history.epoch)} epochs: test Recall@20 "
+      f"{base['recall@20']:.3f}, NDCG@20 {base['ndcg@20']:.3f}")  # fmt: skip
+_nb.record("elsa_recall", base["recall@20"], ".3f")
+_nb.record("elsa_ndcg", base["ndcg@20"], ".3f")
 
 # %% [markdown]
 # With 94 test users, the split itself moves these numbers. The same recipe with other seeds of
@@ -93,13 +103,9 @@ _nb.record("elsa_ndcg", base["ndcg"], ".3f")
 other_splits = []
 for split_seed in (0, 1, 2, 3, 4):
     other = user_split(dataset, seed=split_seed)
-    model_other, _ = knobs.train_elsa(other, dataset.n_items, HIDDEN, seed=SEED)
-    shown = knobs.rows(other.inputs["test"], dataset.n_items)
-    held = knobs.rows(other.targets["test"], dataset.n_items)
-    with torch.no_grad():
-        result = knobs.ranking(knobs.scores(model_other, shown), shown, held)
-    other_splits.append({"split seed": split_seed, "Recall@20": result["recall"].mean().item(),
-                         "NDCG@20": result["ndcg"].mean().item()})  # fmt: skip
+    result = evaluate(train_elsa(other)[0], other, "test", ks=(20,))
+    other_splits.append({"split seed": split_seed, "Recall@20": result["recall@20"],
+                         "NDCG@20": result["ndcg@20"]})  # fmt: skip
 other_splits = pd.DataFrame(other_splits)
 _nb.record("split_ndcg_min", other_splits["NDCG@20"].min(), ".3f")
 _nb.record("split_ndcg_max", other_splits["NDCG@20"].max(), ".3f")
@@ -109,9 +115,10 @@ other_splits.round(3)
 # ## 2. An SAE between encoder and decoder
 #
 # Following paper C, each user embedding is standardised on its own (minus its mean, over its
-# standard deviation; `knobs.standardise`), a TopK SAE with unit-norm decoder rows encodes it,
-# and its loss is the cosine distance between input and reconstruction plus a small L1 on the
-# code. Decoding undoes the standardisation, and ELSA's decoder ranks from the result.
+# standard deviation), a TopK SAE with unit-norm decoder rows encodes it, and its loss is the
+# cosine distance between input and reconstruction plus a small L1 on the code
+# (`knobs.sae_config`: options of the book's one SAE). Decoding undoes the standardisation, and
+# ELSA's decoder ranks from the result: the SAE spliced into ELSA, `Spliced(elsa, sae)`.
 #
 # **One embedding per training user is too few.** There are 750 training users and 2,048
 # neurons: trained on their 750 embeddings alone, the SAE learns them by heart and costs 31% of
@@ -121,14 +128,14 @@ other_splits.round(3)
 
 # %%
 saes, rows = {}, []
+x_views = knobs.views(elsa, split, VIEWS, keep=0.8, seed=SEED)
+settings = FitConfig(max_steps=STEPS, batch_size=1_024, seed=SEED)
 for k in K_VALUES:
-    saes[k] = knobs.train_knob_sae(elsa, x_train, D_SAE, k, STEPS, SEED, VIEWS)
-    with torch.no_grad():
-        result = knobs.ranking(knobs.scores(elsa, inputs, saes[k]), inputs, targets)
-    result = {name: values.mean().item() for name, values in result.items()}
-    rows.append({"k": k, "Recall@20": result["recall"], "NDCG@20": result["ndcg"],
-                 "NDCG change": result["ndcg"] / base["ndcg"] - 1})  # fmt: skip
-    _nb.record(f"sae_k{k}_ndcg", result["ndcg"], ".3f")
+    saes[k] = fit(x_views, knobs.sae_config(HIDDEN, D_SAE, k), settings, progress=False)
+    result = evaluate(Spliced(elsa, saes[k]), split, "test", ks=(20,))
+    rows.append({"k": k, "Recall@20": result["recall@20"], "NDCG@20": result["ndcg@20"],
+                 "NDCG change": result["ndcg@20"] / base["ndcg@20"] - 1})  # fmt: skip
+    _nb.record(f"sae_k{k}_ndcg", result["ndcg@20"], ".3f")
 with_sae = pd.DataFrame(rows)
 with_sae.round(3)
 
@@ -223,24 +230,25 @@ viz.style(fig, "Each active neuron's genre distribution: entropy, and KL from th
 #
 # Paper C's knob: z' = (1 - alpha) z + alpha ||z||_1 e_n, the code mixed with the one-hot of the
 # target neuron, keeping the code's total activation; the multi-neuron variant spreads the push
-# evenly over a genre's top 5 neurons (`knobs.mix`). Two scores per alpha: **personal**
-# NDCG@20 against the user's held-out films, and **segment** NDCG@20 against every film of the
-# genre.
+# evenly over a genre's top 5 neurons (`interventions.feature_edit` with mode "mix", decoded
+# without the error term as paper C does). Two scores per alpha: **personal** NDCG@20 against the
+# user's held-out films, and **segment** NDCG@20 against every film of the genre.
 #
 # **Who can be steered.** Steering a user towards a genre they already watch shows little, so a
 # test user is steered towards each genre (of at least 50 films) that none of their input films
 # has; a user who has seen every such genre cannot be steered.
 
 # %%
-pairs = knobs.steerable(inputs, dataset.genres, genres)
+pairs = knobs.steerable(split, dataset.genres, genres)
 steerable = np.unique(np.concatenate([users for _, users in pairs]))
 each = np.mean([sum(u in users for _, users in pairs) for u in steerable])
+n_test = len(split.users["test"])
 print(
-    f"{len(steerable)} of {len(inputs)} test users can be steered (towards {each:.1f} genres "
-    f"each on average); the other {len(inputs) - len(steerable)} have seen every genre"
+    f"{len(steerable)} of {n_test} test users can be steered (towards {each:.1f} genres "
+    f"each on average); the other {n_test - len(steerable)} have seen every genre"
 )
 _nb.record("steerable_users", len(steerable), "d")
-summary = knobs.steering_summary(elsa, sae, inputs, targets, dataset.genres, pairs, maps, ALPHAS)
+summary = knobs.steering_summary(elsa, sae, split, dataset, pairs, maps, ALPHAS)
 for n_neurons in (1, 5):
     for alpha in ALPHAS:
         row = summary.loc[("best characterizes", n_neurons, alpha)]
@@ -251,7 +259,7 @@ summary.round(3)
 
 # %%
 points = summary.reset_index()
-points["knob"] = points["mapping"] + ", " + points["neurons"].astype(str) + " neuron(s)"
+points["knob"] = points["mapping"] + ", " + points["features"].astype(str) + " feature(s)"
 fig = px.line(points, x="personal ndcg", y="segment ndcg", color="knob", markers=True,
               hover_data=["alpha"], text="alpha")  # fmt: skip
 fig.update_traces(textposition="top center")
@@ -286,13 +294,11 @@ neurons = maps["best characterizes"][g, :5]
 
 
 def top10(alpha):
-    with torch.no_grad():
-        s = knobs.scores(elsa, inputs[user : user + 1], sae, lambda z: knobs.mix(z, neurons, alpha))
-    top = s.masked_fill(inputs[user : user + 1] > 0, float("-inf")).topk(10).indices[0]
-    return steer.recommendation_table(dataset, top.numpy(), mark=g)
+    knob = Spliced(elsa, feature_edit(sae, neurons, alpha, "mix", error_term=False))
+    return widgets.recommendation_table(dataset, recommend(knob, split, user)[0], mark=g)
 
 
-widget, frames = steer.value_slider(top10, ALPHAS, "alpha")
+widget, frames = widgets.value_slider(top10, ALPHAS, "alpha")
 widget
 
 # %%
@@ -328,9 +334,9 @@ _, read = collect(sasrec.model, sasrec.split, "train", "all", items=True)
 _, directions = steer.genre_directions(sasrec.model, sasrec_sae, sasrec.split, dataset, states,
                                        read.cpu().numpy(), COMPARE)  # fmt: skip
 everyone = np.arange(len(sasrec.split.users))
-norm = float(steer.last_states(sasrec.model, sasrec.split, everyone).norm(dim=1).mean())
+norm = float(collect(sasrec.model, sasrec.split, "test").norm(dim=1).mean())
 for genre in COMPARE:
-    edits = {s: steer.direction_edit(directions[("SAE", genre)], s * norm)
+    edits = {s: direction_edit(directions[("SAE", genre)], s * norm)
              for s in (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)}  # fmt: skip
     share_of = dataset.genres[:, dataset.genre_names.index(genre)]
     table = steer.sweep(sasrec.model, sasrec.split, everyone, edits, dataset, share_of)
@@ -341,27 +347,26 @@ for genre in COMPARE:
 mf = zoo.model("mf", DATASET, PROFILE, seed=SEED, device=device)
 order = np.random.default_rng(SEED).permutation(len(mf.split.users))
 held, fitted = np.sort(order[: len(order) // 5]), np.sort(order[len(order) // 5 :])
-mf_sae = two_tower.train_shared(mf.model, mf.split, fitted, 1.0, steps=STEPS, seed=SEED)
-users_emb, items_emb = two_tower.embeddings(mf.model)
+x_mf, term = two_tower.sae_inputs(mf.model, mf.split, fitted, SEED)
+mf_config = SAEConfig(x_mf.shape[1], 256, "topk", 16, pred_coefficient=1.0)
+mf_settings = FitConfig(max_steps=STEPS, batch_size=512, seed=SEED)
+mf_sae = fit(x_mf, mf_config, mf_settings, prediction=term, progress=False)
+items_emb = two_tower.embeddings(mf.model)[1]
 item_codes_mf = mf_sae.encode(items_emb).detach()
 purest = two_tower.purity_table(item_codes_mf.cpu(), dataset, COMPARE).set_index("genre")["unit"]
-before = two_tower.user_scores(mf.model, mf.split, held, users_emb, items_emb).topk(10).indices
 for genre in COMPARE:
     share_of = dataset.genres[:, dataset.genre_names.index(genre)]
     neuron = int(purest[genre])
     peak = float(item_codes_mf[:, neuron].max())
-    m = steer.list_metrics(before.cpu().numpy(), mf.split.test[held], share_of)
-    add("MF: overwrite a neuron", genre, 0.0, m["share"], m["ndcg"])
-    for v in (0.5, 1.0, 2.0, 4.0):
-        lists = two_tower.overwrite(mf.model, mf_sae, mf.split, held, neuron, v * peak, k=10)
-        m = steer.list_metrics(lists, mf.split.test[held], share_of)
-        add("MF: overwrite a neuron", genre, v, m["share"], m["ndcg"])
+    for v in (0.0, 0.5, 1.0, 2.0, 4.0):  # 0: the lists without the edit
+        knob = Spliced(mf.model, feature_edit(mf_sae, neuron, v * peak, "set") if v else None)
+        m = evaluate(knob, mf.split, "test", share_of=share_of, rows=held)
+        add("MF: overwrite a neuron", genre, v, m["share@10"], m["ndcg@10"])
 
 # ELSA: mix the code with the genre's best-characterizing neuron, on the users who can be steered
 one = {"best characterizes": maps["best characterizes"]}
-for g, users in knobs.steerable(inputs, dataset.genres, map(dataset.genre_names.index, COMPARE)):
-    curve = knobs.steering_summary(elsa, sae, inputs, targets, dataset.genres, [(g, users)], one,
-                                   ALPHAS, counts=(1,))  # fmt: skip
+for g, users in knobs.steerable(split, dataset.genres, map(dataset.genre_names.index, COMPARE)):
+    curve = knobs.steering_summary(elsa, sae, split, dataset, [(g, users)], one, ALPHAS, (1,))
     for (_, _, alpha), r in curve.iterrows():
         genre = dataset.genre_names[g]
         add("ELSA: mix a neuron", genre, alpha, r["share@10"], r["personal ndcg@10"])
@@ -427,7 +432,7 @@ from recsae_lite import exercises
 
 knob_sae = saes[K_STEER]  # the SAE inside ELSA that sections 3-5 map and steer
 with torch.no_grad():
-    user_codes = knob_sae.encode(knobs.standardise(inputs @ elsa.item_embeddings())[0])
+    user_codes = knob_sae.encode(collect(elsa, split, "test"))  # the test users' codes
 
 # %% [markdown]
 # ### Exercise 8.1 (easy): steering by mixing
@@ -450,7 +455,8 @@ exercises.check_mix(my_mix)
 # %%
 knob = int(maps["best characterizes"][genres[0], 0])  # the largest genre's neuron
 mixed = my_mix(user_codes, knob, 0.3)
-print(f"my_mix equals knobs.mix: {torch.allclose(mixed, knobs.mix(user_codes, knob, 0.3))}; "
+print(f"my_mix equals edit_code's mix: "
+      f"{torch.allclose(mixed, edit_code(user_codes, knob, 0.3, 'mix'))}; "
       f"L1 norms kept: {torch.allclose(mixed.sum(1), user_codes.sum(1))}")  # fmt: skip
 
 # %% [markdown]

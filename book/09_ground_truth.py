@@ -56,8 +56,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsae_lite import _nb, knobs, recovery, steer, viz, zoo
+from recsae_lite import _nb, knobs, recovery, steer, viz, widgets, zoo
 from recsae_lite.data import load_dataset
+from recsae_lite.interventions import feature_edit
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
 D = _nb.pick(PROFILE, ci=16, quick=64, full=64)  # the hidden size of all three models
@@ -269,7 +270,7 @@ rankings.round(2)
 # %%
 NOISE = [0.0, 0.1, 0.2, 0.3, 0.4]
 by_noise = {share: metric_table(share, share) for share in NOISE}
-widget, _ = steer.value_slider(lambda s: by_noise[s].round(3).reset_index(), NOISE, "noise")
+widget, _ = widgets.value_slider(lambda s: by_noise[s].round(3).reset_index(), NOISE, "noise")
 widget
 
 # %%
@@ -306,8 +307,7 @@ for name in MODELS:
     for c in range(len(truth.concept_names)):
         for method, features in chosen.items():
             j = int(features[c])
-            edits = {s: steer.feature_edit(sae, {j: s * codes[:, j].max().item()})
-                     for s in STRENGTHS}  # fmt: skip
+            edits = {s: feature_edit(sae, j, s * codes[:, j].max().item()) for s in STRENGTHS}
             table = steer.sweep(trained[name].model, split, users, edits, data, concepts[:, c])
             rows.append(table[["strength", "share", "ndcg"]].assign(
                 model=name, method=method, concept=c))  # fmt: skip

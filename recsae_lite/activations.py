@@ -16,7 +16,7 @@ from torch import Tensor
 from .data import Split, UserSplit
 from .interventions import Spliced
 from .models.base import Recommender
-from .train import batches, evaluate, stage
+from .train import batches, evaluate, stage_data
 
 __all__ = ["collect", "ndcg_recovered", "planted"]
 
@@ -25,7 +25,7 @@ __all__ = ["collect", "ndcg_recovered", "planted"]
 def collect(
     model: Recommender,
     split: Split | UserSplit,
-    stage_name: str = "train",
+    stage: str = "train",
     positions: str = "last",
     layer: int | None = None,
     batch_size: int = 256,
@@ -38,7 +38,7 @@ def collect(
         sees before predicting those targets).
     positions: "last" (one state per user) or "all" (every position holding an item, for a
         sequential model; one per user for the others)."""
-    users, histories, _ = stage(split, stage_name)
+    users, histories, _ = stage_data(split, stage)
     if positions not in ("last", "all"):
         raise ValueError(f"positions must be 'last' or 'all', got {positions!r}")
     model.eval()

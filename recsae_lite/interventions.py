@@ -26,10 +26,37 @@ from torch import Tensor
 
 from .models.base import Batch, Recommender
 
-__all__ = ["MODES", "Edit", "feature_edit", "direction_edit", "feature_direction", "Spliced"]
+__all__ = [
+    "MODES",
+    "Edit",
+    "edit_code",
+    "feature_edit",
+    "direction_edit",
+    "feature_direction",
+    "Spliced",
+]
 
 MODES = ("add", "scale", "set", "mix")
 Edit = Callable[[Tensor], Tensor]  # hidden (B, d) -> edited hidden (B, d)
+
+
+def edit_code(z: Tensor, features, amounts, mode: str = "add") -> Tensor:
+    """z' (B, d_sae): codes z with `features` changed by `amounts` as `mode` says (module doc)."""
+    j = torch.as_tensor(np.atleast_1d(features), dtype=torch.long, device=z.device)
+    v = torch.as_tensor(amounts, dtype=z.dtype, device=z.device).expand(len(j))
+    new = z.clone()
+    if mode == "add":
+        new[:, j] += v
+    elif mode == "scale":
+        new[:, j] *= v
+    elif mode == "set":
+        new[:, j] = v
+    elif mode == "mix":  # a share alpha of the code's L1 norm moves onto the features, evenly
+        new = (1 - v[0]) * z
+        new[:, j] += v[0] * z.abs().sum(-1, keepdim=True) / len(j)
+    else:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    return new
 
 
 def feature_edit(
@@ -54,22 +81,11 @@ def feature_edit(
         raise ValueError(f"mix takes one alpha in [0, 1] for all its features, got {amounts}")
 
     def edit(h: Tensor) -> Tensor:
-        j = torch.as_tensor(features, device=h.device)
-        v = torch.as_tensor(amounts, device=h.device, dtype=h.dtype)
         z = sae.encode(h)  # (B, d_sae)
-        change = torch.zeros_like(z)  # z' - z
-        if mode == "add":
-            change[:, j] = v
-        elif mode == "scale":
-            change[:, j] = z[:, j] * (v - 1)
-        elif mode == "set":
-            change[:, j] = v - z[:, j]
-        else:  # mix: a share alpha of the code's L1 norm moves onto the features, evenly
-            change = -v[0] * z
-            change[:, j] += v[0] * z.abs().sum(-1, keepdim=True) / len(j)
+        new = edit_code(z, features, torch.as_tensor(amounts), mode)
         if not error_term:
-            return sae.decode(z + change, like=h)
-        return h + sae.decode(change, like=h, shift=False)
+            return sae.decode(new, like=h)
+        return h + sae.decode(new - z, like=h, shift=False)
 
     return edit
 

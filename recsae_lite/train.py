@@ -26,7 +26,7 @@ from .data import Dataset, Split, UserSplit
 from .metrics import RankingMetrics, mask_seen, top_k
 from .models.base import Batch, Recommender, make_batch
 
-__all__ = ["TrainConfig", "History", "stage", "batches", "evaluate", "recommend", "train"]
+__all__ = ["TrainConfig", "History", "stage_data", "batches", "evaluate", "recommend", "train"]
 
 
 @dataclass
@@ -52,7 +52,7 @@ class History:
     seconds: float = 0.0
 
 
-def stage(split: Split | UserSplit, name: str) -> tuple[np.ndarray, list[np.ndarray], list]:
+def stage_data(split: Split | UserSplit, name: str) -> tuple[np.ndarray, list[np.ndarray], list]:
     """(user codes, histories, targets) of a stage of either protocol: "train" (the training
     histories; no targets), "valid" or "test" (what the model is shown, and what it must find:
     one item per user, or a set)."""
@@ -101,7 +101,7 @@ def _targets(targets, chunk: np.ndarray, n_items: int, device) -> torch.Tensor:
 def evaluate(
     model: Recommender,
     split: Split | UserSplit,
-    stage_name: str = "test",
+    stage: str = "test",
     ks: tuple[int, ...] = (10,),
     dataset: Dataset | None = None,
     share_of: np.ndarray | None = None,
@@ -117,9 +117,9 @@ def evaluate(
     share of the lists inside that set of items. rows: only these users (rows of the stage).
     targets: (n_items,) bool, score every user against this set instead of their own targets.
     per_user: a table with one row per user instead of the means (for confidence intervals)."""
-    if stage_name not in ("valid", "test"):
-        raise ValueError(f"stage must be 'valid' or 'test', got {stage_name!r}")
-    users, histories, own = stage(split, stage_name)
+    if stage not in ("valid", "test"):
+        raise ValueError(f"stage must be 'valid' or 'test', got {stage!r}")
+    users, histories, own = stage_data(split, stage)
     device = model.device
     genres = popularity = None
     if dataset is not None:
@@ -142,10 +142,10 @@ def evaluate(
 
 
 @torch.no_grad()
-def recommend(model: Recommender, split, rows, k=10, stage_name="test", scores=False):
+def recommend(model: Recommender, split, rows, k=10, stage="test", scores=False):
     """(len(rows), k) the top-k items of the stage's `rows`, best first, with the items each user
     has shown the model masked; with scores=True, also their masked scores (len(rows), n_items)."""
-    users, histories, _ = stage(split, stage_name)
+    users, histories, _ = stage_data(split, stage)
     rows = np.atleast_1d(rows)
     batch = make_batch(users[rows], [histories[r] for r in rows], model.n_items)
     batch = batch.to(model.device)
@@ -173,7 +173,7 @@ def train(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
-    users, histories, _ = stage(split, "train")
+    users, histories, _ = stage_data(split, "train")
     best, best_state, waited = -1.0, None, 0
     bar = tqdm(range(1, config.epochs + 1), desc=type(model).__name__, disable=not progress)
     for epoch in bar:

@@ -1,7 +1,8 @@
 """Paper B on two-tower models (MF, NCF): one SAE for user and item embeddings, trained to keep
 the model's predictions; fidelity of the lists (chapter 6).
 
-- `sae_inputs`: what the SAE reads: user embeddings and every item embedding (one SAE, both).
+- `sae_inputs`: what the SAE reads, user embeddings and every item embedding (one SAE, both),
+  and the term that keeps the predictions:
 - `prediction_term`: paper B's prediction-aware term, for `sae.fit`: the squared error of the
   frozen score f(u, i) on sampled user-item pairs, both embeddings reconstructed.
 - `fidelity`: RBO and Kendall tau between each held-out user's top list from the original
@@ -32,10 +33,13 @@ def embeddings(model: TwoTower) -> tuple[Tensor, Tensor]:
     return model.user_emb.weight.detach(), model.item_emb.weight.detach()
 
 
-def sae_inputs(model: TwoTower, split: Split, rows) -> Tensor:
-    """The rows one SAE reads: the user embeddings of the split's `rows`, then every item's."""
+def sae_inputs(model: TwoTower, split: Split, rows, seed: int = 0):
+    """What one shared SAE is fitted on: (x, term). x: the user embeddings of the split's `rows`,
+    then every item's; term: paper B's prediction-aware term on pairs of those users and items
+    (`prediction_term`), for `sae.fit(x, config, settings, prediction=term)`."""
     users, items = embeddings(model)
-    return torch.cat([users[torch.as_tensor(split.users[rows], device=users.device)], items])
+    users = users[torch.as_tensor(split.users[rows], device=users.device)]
+    return torch.cat([users, items]), prediction_term(model, users, items, seed=seed)
 
 
 def prediction_term(model: TwoTower, users: Tensor, items: Tensor, n_pairs=1024, seed=0):

@@ -17,8 +17,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from recsae_lite import exercises, features, knobs, recovery, steer
+from recsae_lite import exercises, features, knobs, recovery
 from recsae_lite.exercises import ExerciseError
+from recsae_lite.interventions import feature_edit
 from recsae_lite.metrics import mask_seen
 from recsae_lite.models import make_batch
 
@@ -156,7 +157,7 @@ def _add_by_decoding(sae, h, j, v):
 
 
 def _right_except_at_zero(sae, h, j, v):
-    return steer.feature_edit(sae, {j: v}, "add")(h) if v else sae(h)
+    return feature_edit(sae, j, v, "add")(h) if v else sae(h)
 
 
 def _scale_by_adding(sae, h, j, factor):

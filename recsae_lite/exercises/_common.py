@@ -5,7 +5,7 @@ from typing import NoReturn
 import numpy as np
 import torch
 
-from .. import steer
+from ..interventions import feature_edit
 from ..models.sasrec import SASRec, SASRecConfig
 from ..sae import SAE, SAEConfig
 
@@ -59,12 +59,12 @@ def judge(exercise: str, got, expected, mistakes: dict[str, object], success: st
 
 
 def judge_edit(exercise, fn, sae, h, j, value, mode, no_op, success, constant=None) -> None:
-    """Judge fn(sae, h, j, value): feature j of h's codes edited as steer.feature_edit's `mode`
+    """Judge fn(sae, h, j, value): feature j of h's codes edited as `feature_edit`'s `mode`
     does, keeping the SAE's error term. no_op: (h0, v0, what), an edit that changes nothing, so
     fn(sae, h0, j, v0) must give h0 exactly. constant: the mistake of adding value W_dec[j] to
     every state, for the modes where that is wrong."""
     with torch.no_grad():
-        expected = steer.feature_edit(sae, {j: value}, mode)(h)
+        expected = feature_edit(sae, j, value, mode)(h)
         z = sae.encode(h)
         z_new = z.clone()
         z_new[:, j] = {"add": z[:, j] + value, "scale": z[:, j] * value, "set": value}[mode]

@@ -3,7 +3,8 @@
 import numpy as np
 import torch
 
-from .. import features, steer
+from .. import features
+from ..interventions import feature_direction
 from ._common import judge, randn, tiny_sae, tiny_sasrec
 
 __all__ = ["check_item_features", "check_genre_score", "check_feature_effect"]
@@ -93,7 +94,7 @@ def check_feature_effect(fn) -> None:
                 model.scores_from_hidden(sae.decode(one_hot), None)[0]
             ),
             "use the decoder row as it is (times input_scale), not normalised to unit length.": (
-                model.scores_from_hidden(steer.sae_direction(sae, j)[None], None)[0]
+                model.scores_from_hidden(feature_direction(sae, j)[None], None)[0]
             ),
         }
         got = fn(model, sae, j)

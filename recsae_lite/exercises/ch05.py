@@ -4,10 +4,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import steer
 from ..data import Split
+from ..interventions import Spliced, direction_edit
 from ..metrics import mask_seen, top_k
 from ..models.base import make_batch
+from ..train import recommend
 from ._common import fail, judge, judge_edit, same, tiny_sae, tiny_sasrec
 
 __all__ = ["check_add_edit", "check_scale_edit", "check_genre_share"]
@@ -55,14 +56,14 @@ def check_genre_share(fn) -> None:
     rows, k = np.arange(12), 5
     in_genre = np.arange(30) % 3 == 0
     direction = F.normalize(model.item_embeddings().detach()[in_genre].mean(0), dim=0)
-    edit = steer.direction_edit(direction, 2.0)
+    edit = direction_edit(direction, 2.0)
     with torch.random.fork_rng():
         torch.manual_seed(0)
         got, again = (fn(model, split, rows, edit, in_genre, k) for _ in range(2))
     if not same(got, again):
         fail("5.3", "your answer changes from one call to the next: score in eval mode "
              "(Spliced(model, edit).eval(), or model.eval()), so that dropout is off.")  # fmt: skip
-    expected = in_genre[steer.recommend(model, split, rows, edit, k)].mean()  # sets eval mode
+    expected = in_genre[recommend(Spliced(model, edit), split, rows, k)].mean()  # in eval mode
 
     @torch.no_grad()
     def share(histories, masked=True, steered=True):
@@ -78,7 +79,7 @@ def check_genre_share(fn) -> None:
         "did you mask the items each user has seen (recsae_lite.metrics.mask_seen)?": share(
             test, masked=False
         ),
-        "the edit must act inside the model: steer.recommend(model, split, rows, edit, k), or "
+        "the edit must act inside the model: recommend(Spliced(model, edit), split, rows, k), or "
         "scores_from_hidden(edit(hidden(batch)), batch).": share(test, steered=False),
         "rank after the test history, split.history('test') (training items + the validation "
         "item), as the chapter does.": share(split.train),

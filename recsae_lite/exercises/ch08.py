@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import knobs
+from ..interventions import edit_code
 from ._common import fail, judge, randn, same
 
 __all__ = ["check_mix", "check_tfidf", "check_best_characterizes"]
@@ -16,7 +17,7 @@ def check_mix(fn) -> None:
     neuron, alpha = 4, 0.3
     if not same(fn(z, neuron, 0.0), z):
         fail("8.1", "alpha = 0 must leave the code as it was.")
-    expected = knobs.mix(z, neuron, alpha)
+    expected = edit_code(z, neuron, alpha, "mix")
     e = F.one_hot(torch.tensor(neuron), z.shape[1]).float()
     l1, l2 = z.abs().sum(1, keepdim=True), z.norm(dim=1, keepdim=True)
     mistakes = {
