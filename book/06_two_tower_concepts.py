@@ -87,10 +87,10 @@ print(f"{len(train_rows)} training users, {len(held_out)} held-out users, {datas
 
 
 # %%
-def train(name: str, w_pred: float, d_sae: int = D_SAE, k: int = K, **options):
+def train(name: str, w_pred: float, d_sae=D_SAE, k=K, variant="topk", groups=()):
     model = trained[name].model
     x, term = two_tower.sae_inputs(model, split, train_rows, SEED)
-    config = SAEConfig(x.shape[1], d_sae, "topk", k, pred_coefficient=w_pred, **options)
+    config = SAEConfig(x.shape[1], d_sae, variant, k, groups, pred_coefficient=w_pred)
     settings = FitConfig(max_steps=STEPS, batch_size=512, seed=SEED)
     return fit(x, config, settings, prediction=term, progress=False)
 
