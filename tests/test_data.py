@@ -1,8 +1,10 @@
 """Tests of recsae_lite.data: the real MovieLens-100K, every parser on small files written here,
-the synthetic generator, the split, and an error for every kind of bad input."""
+the synthetic generator, the split, and an error for every kind of bad input. (The cache's
+read-only cases are in test_storage.py.)"""
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -457,3 +459,133 @@ def test_leave_one_out_needs_three_interactions(tmp_path):
     write(ml_1m(tmp_path), {"ratings.dat": "1::1::5::10\n1::2::5::11\n2::3::4::12\n"})
     with pytest.raises(DataError, match="no user has the 3 interactions"):
         leave_one_out(load_dataset("ml-1m", path=tmp_path))
+
+
+# ------------------------------------------------------------------------------------------------
+# repeated rows, and the split that never validates on the test target
+
+
+def test_repeated_rows_are_dropped_with_a_warning_that_counts_them(tmp_path):
+    clean = load_dataset("ml-100k", path=grouplens_100k(tmp_path / "clean"))
+    rows = RATINGS + [RATINGS[1], RATINGS[1], RATINGS[5]]  # the repeats come after the first ones
+    repeated = write(grouplens_100k(tmp_path / "repeated"), {
+        "u.data": "".join("\t".join(map(str, r)) + "\n" for r in rows)})  # fmt: skip
+    with pytest.warns(UserWarning, match=r"u\.data in .*: 3 rows repeat an earlier .*user 10"):
+        d = load_dataset("ml-100k", path=repeated)
+    assert d.fingerprint() == clean.fingerprint()
+    pd.testing.assert_frame_equal(d.interactions, clean.interactions)
+    # the same item at another time is not a repeat: it stays, without a warning
+    rows = RATINGS + [(10, 1, 4, 300)]
+    write(repeated, {"u.data": "".join("\t".join(map(str, r)) + "\n" for r in rows)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(load_dataset("ml-100k", path=repeated).interactions) == len(rows)
+
+
+def test_leave_one_out_never_validates_on_the_test_target(tmp_path):
+    # user 1 takes movie 3 three times at the end; user 2 only ever takes movie 1; user 3 takes
+    # movie 2 first and last; user 4 has no repeats; user 5 takes movie 1, then movie 2 twice:
+    # a validation target (1) but no training item before it
+    ratings = ["1::1::5::10", "1::2::4::11", "1::3::3::12", "1::3::3::13", "1::3::3::14"]
+    ratings += ["2::1::5::10", "2::1::5::11", "2::1::5::12", "3::2::4::10", "3::1::4::11"]
+    ratings += ["3::2::4::12", "4::1::1::1", "4::2::1::2", "4::3::1::3"]
+    ratings += ["5::1::1::1", "5::2::1::2", "5::2::1::3"]
+    d = load_dataset("ml-1m", path=write(ml_1m(tmp_path), {"ratings.dat": "\n".join(ratings)}))
+    split = leave_one_out(d)
+    assert list(d.user_ids[split.users]) == [1, 3, 4] and split.n_dropped == 2  # users 2 and 5
+    assert (split.valid != split.test).all()
+    assert list(d.item_ids[split.test]) == [3, 2, 3]
+    assert list(d.item_ids[split.valid]) == [2, 1, 2]
+    # user 1's repeats of movie 3 after its valid target are left out, neither train nor target
+    assert [list(d.item_ids[t]) for t in split.train] == [[1], [2], [1]]
+
+
+# ------------------------------------------------------------------------------------------------
+# ids, ratings and encodings
+
+
+@pytest.mark.parametrize("dataset", ["ml-1m", "ml-100k"])
+def test_a_movie_listed_twice_is_named_with_its_lines(tmp_path, dataset):
+    if dataset == "ml-1m":
+        movies = "1::Toy Story (1995)::Comedy\n2::Heat (1995)::Action\n3::Alien (1979)::Sci-Fi\n"
+        write(ml_1m(tmp_path), {"movies.dat": movies + "2::Heat again (1995)::Action\n"}, "latin-1")
+        match = r"movies\.dat in .*, line 4: MovieID 2 is listed twice \(also on line 2\)"
+    else:
+        u_item = (grouplens_100k(tmp_path) / "u.item").read_text("latin-1")
+        write(tmp_path, {"u.item": u_item + u_item.splitlines(keepends=True)[0]}, "latin-1")
+        match = r"u\.item in .*, line 6: item id 1 is listed twice \(also on line 1\)"
+    with pytest.raises(DataError, match=match):
+        load_dataset(dataset, path=tmp_path)
+
+
+def test_an_artist_or_tag_listed_twice_is_named(tmp_path):
+    lastfm(tmp_path)
+    tags = (tmp_path / "tags.dat").read_text("latin-1")
+    write(tmp_path, {"tags.dat": tags + "2\tchill\n"}, "latin-1")
+    with pytest.raises(DataError, match=r"tags\.dat in .*, line 6: tagID 2 is listed twice"):
+        load_dataset("lastfm", path=tmp_path)
+
+
+def test_an_id_too_large_for_64_bits_is_named(tmp_path):
+    huge = "99999999999999999999"  # > 2**63 - 1
+    write(ml_1m(tmp_path), {"ratings.dat": f"1::1::5::10\n{huge}::2::4::11\n"})
+    with pytest.raises(DataError, match=rf"ratings\.dat in .*, line 2: UserID {huge} is too large"):
+        load_dataset("ml-1m", path=tmp_path)
+    write(tmp_path, {"movies.dat": f"1::Toy Story (1995)::Comedy\n{huge}::Heat (1995)::Action\n"})
+    write(tmp_path, {"ratings.dat": "1::1::5::10\n"})
+    with pytest.raises(DataError, match=r"movies\.dat in .*, line 2: MovieID 9+ is too large"):
+        load_dataset("ml-1m", path=tmp_path)
+
+
+def test_a_rating_off_the_scale_is_named(tmp_path):
+    write(ml_1m(tmp_path), {"ratings.dat": "1::1::5::10\n1::2::99::11\n"})
+    with pytest.raises(DataError, match=r"ratings\.dat in .*, line 2: Rating 99 is off the scale"):
+        load_dataset("ml-1m", path=tmp_path)
+    inter = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t1\t5\t10\n1\t2\t0\t9\n"
+    write(recbole_100k(tmp_path / "rb"), {"ml-100k.inter": inter})
+    with pytest.raises(DataError, match=r"ml-100k\.inter in .*, line 3: rating 0 is off the scale"):
+        load_dataset("ml-100k", path=tmp_path / "rb")
+    plays = "userID\tartistID\tweight\n2\t51\t10\n3\t52\t-4\n"
+    write(lastfm(tmp_path / "fm"), {"user_artists.dat": plays})
+    with pytest.raises(
+        DataError, match=r"user_artists\.dat in .*, line 3: weight .* -4 is negative"
+    ):
+        load_dataset("lastfm", path=tmp_path / "fm")
+
+
+def test_a_latin1_file_saved_again_as_utf8_reads_right(tmp_path):
+    published = load_dataset("ml-100k", path=grouplens_100k(tmp_path / "latin-1"))
+    resaved = grouplens_100k(tmp_path / "utf-8")
+    text = (resaved / "u.item").read_text("latin-1")
+    write(resaved, {"u.item": text}, "utf-8")
+    assert (resaved / "u.item").read_bytes() != (tmp_path / "latin-1" / "u.item").read_bytes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_dataset("ml-100k", path=resaved).item_titles == published.item_titles
+    assert published.item_titles[1] == "Misérables, Les (1995)"
+
+
+def test_text_converted_twice_gets_a_warning_naming_the_line(tmp_path):
+    folder = ml_1m(tmp_path)
+    twice = (folder / "movies.dat").read_text("latin-1").encode("utf-8").decode("latin-1")
+    write(folder, {"movies.dat": twice}, "utf-8")  # "Café" now reads "CafÃ©"
+    with pytest.warns(UserWarning, match=r"movies\.dat in .*, line 2 looks garbled \('2::CafÃ©"):
+        d = load_dataset("ml-1m", path=folder)
+    assert d.item_titles[1] == "CafÃ© (1999)"  # read as it is: the warning says what to do
+
+
+# ------------------------------------------------------------------------------------------------
+# a copy of your own under the published file's name
+
+
+def test_a_zip_you_packed_yourself_is_read_with_a_note(tmp_path):
+    folder = ml_1m(tmp_path / "files")
+    mine = zip_up(folder, tmp_path / "ml-1m.zip", "ml-1m/")  # not GroupLens' bytes
+    with pytest.warns(UserWarning, match=r"ml-1m\.zip does not match .*read as your own copy"):
+        d = load_dataset("ml-1m", path=mine)
+    assert d.fingerprint() == load_dataset("ml-1m", path=folder).fingerprint()
+    # a zip of that name without the dataset's files is still a broken download
+    (folder / "movies.dat").unlink()
+    zip_up(folder, tmp_path / "ml-1m.zip")
+    with pytest.raises(DataError, match=r"ml-1m\.zip does not match .*incomplete download"):
+        load_dataset("ml-1m", path=tmp_path / "ml-1m.zip")
