@@ -21,6 +21,7 @@ from recsae_lite.data import (
     cache_dir,
     leave_one_out,
     load_dataset,
+    user_split,
 )
 
 # ------------------------------------------------------------------------------------------------
@@ -228,6 +229,11 @@ def test_lastfm(tmp_path):
 # the synthetic dataset
 
 
+def test_synthetic_seed_is_checked():
+    with pytest.raises(DataError, match=r"seed = -1: .*an integer >= 0"):
+        load_dataset("synthetic", seed=-1)
+
+
 def test_synthetic_is_deterministic():
     a, b = load_dataset("synthetic", seed=1), load_dataset("synthetic", seed=1)
     assert a.fingerprint() == b.fingerprint()
@@ -301,6 +307,9 @@ def test_synthetic_popularity_follows_the_exponent():
         ({"seq_len": (5, 2)}, "seq_len"),
         ({"prefs_per_user": (2, 50)}, "prefs_per_user"),
         ({"popularity_exponent": -1.0}, "popularity_exponent"),
+        ({"n_users": 2.5}, "n_users"),
+        ({"seq_len": 5}, "seq_len"),
+        ({"n_children": (2, 3.5)}, "n_children"),
     ],
 )
 def test_synthetic_config_is_checked(options, field):
@@ -563,6 +572,9 @@ def test_a_latin1_file_saved_again_as_utf8_reads_right(tmp_path):
         warnings.simplefilter("error")
         assert load_dataset("ml-100k", path=resaved).item_titles == published.item_titles
     assert published.item_titles[1] == "Misérables, Les (1995)"
+    # and with the byte-order mark some editors add
+    write(resaved, {"u.item": "\ufeff" + text}, "utf-8")
+    assert load_dataset("ml-100k", path=resaved).item_titles == published.item_titles
 
 
 def test_text_converted_twice_gets_a_warning_naming_the_line(tmp_path):
@@ -589,3 +601,19 @@ def test_a_zip_you_packed_yourself_is_read_with_a_note(tmp_path):
     zip_up(folder, tmp_path / "ml-1m.zip")
     with pytest.raises(DataError, match=r"ml-1m\.zip does not match .*incomplete download"):
         load_dataset("ml-1m", path=tmp_path / "ml-1m.zip")
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"held_out": 1.0}, r"held_out = 1\.0: it is a share"),
+        ({"held_out": 0.0}, "held_out = 0.0"),
+        ({"shares": (0.6, 0.5)}, r"shares = \(0\.6, 0\.5\): .*sum to less than 1"),
+        ({"shares": (-0.1, 0.1)}, "shares"),
+    ],
+)
+def test_user_split_checks_its_shares(options, match):
+    dataset = load_dataset("synthetic", n_users=50)
+    assert len(user_split(dataset).users["train"]) == 40  # the defaults: 10% and 10%
+    with pytest.raises(DataError, match=match):
+        user_split(dataset, **options)

@@ -16,6 +16,7 @@ import hashlib
 import os
 import warnings
 from dataclasses import dataclass, fields
+from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -269,6 +270,13 @@ def user_split(
     users with at least min_positives of them are shuffled (`seed`) into training, validation and
     test users (`shares` of validation and test, the rest training); each validation and test
     user keeps a random `held_out` share of their positives (at least one) as targets."""
+    if not 0 < held_out < 1:
+        raise DataError(f"held_out = {held_out}: it is a share of each user's positives, in (0, 1)")
+    if min(shares) < 0 or sum(shares) >= 1:
+        raise DataError(
+            f"shares = {shares}: the validation and test shares must be 0 or more and sum to less "
+            "than 1, leaving users to train on"
+        )
     inter = dataset.interactions
     rating = inter["rating"].to_numpy()
     positive = np.isnan(rating) | (rating >= min_rating)
@@ -328,5 +336,7 @@ def load_dataset(
     if name == "synthetic":
         if path is not None:
             raise DataError("the synthetic dataset is generated from `seed`, not read: drop path=")
+        if not isinstance(seed, Integral) or seed < 0:
+            raise DataError(f"seed = {seed!r}: the synthetic dataset's seed is an integer >= 0")
         return synthetic.synthetic_dataset(synthetic.SyntheticConfig(**kwargs), seed)
     return sources.read_source(name, path, **kwargs)

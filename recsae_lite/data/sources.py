@@ -180,9 +180,9 @@ class _Files:
         """The text of file `name`, and how errors name it ("u.data in /path/ml-100k.zip").
 
         encoding: "utf-8" or "latin-1". A file published in latin-1 (u.item, movies.dat,
-        tags.dat) may have been re-saved as UTF-8: text that is valid UTF-8 is read as UTF-8
-        (latin-1 text with accents almost never is). Text that still looks garbled ("Ã©" for
-        "é") gets a warning naming the line."""
+        tags.dat) may have been re-saved as UTF-8, perhaps with a byte-order mark: text that is
+        valid UTF-8 is read as UTF-8 (latin-1 text with accents almost never is). Text that
+        still looks garbled ("Ã©" for "é") gets a warning naming the line."""
         where = f"{name} in {self.path}"
         if name not in self.members:
             expected = _expected(self.dataset)
@@ -200,7 +200,7 @@ class _Files:
                 f"{where} does not match its published checksum: the archive is damaged"
             )
         try:
-            text = data.decode("utf-8")
+            text = data.decode("utf-8-sig")  # an editor's byte-order mark is not text
         except UnicodeDecodeError as e:
             if encoding == "utf-8":
                 line = data.count(b"\n", 0, e.start) + 1

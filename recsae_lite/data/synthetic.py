@@ -9,6 +9,7 @@ calls `synthetic_dataset` here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 
@@ -39,12 +40,14 @@ class SyntheticConfig:
             raise DataError(f"SyntheticConfig.{name} is {getattr(self, name)!r}: {problem}")
 
         for name in ("n_users", "n_items", "n_parents"):
-            if getattr(self, name) < 1:
-                fail(name, "it must be at least 1")
+            if not isinstance(getattr(self, name), Integral) or getattr(self, name) < 1:
+                fail(name, "it must be an integer, at least 1")
         for name in ("n_children", "concepts_per_item", "prefs_per_user", "seq_len"):
-            low, high = getattr(self, name)
-            if not 1 <= low <= high:
-                fail(name, "it must be a range (low, high) with 1 <= low <= high")
+            pair = getattr(self, name)
+            integers = isinstance(pair, (tuple, list)) and len(pair) == 2
+            integers = integers and all(isinstance(n, Integral) for n in pair)
+            if not integers or not 1 <= pair[0] <= pair[1]:
+                fail(name, "it must be a range (low, high) of integers with 1 <= low <= high")
         fewest = self.n_parents * self.n_children[0]  # the fewest child concepts there can be
         for name in ("concepts_per_item", "prefs_per_user"):
             if getattr(self, name)[1] > fewest:
