@@ -110,6 +110,12 @@ def lastfm(folder: Path) -> Path:
     )
 
 
+def refused(dataset: str, path: Path, match: str) -> None:
+    """load_dataset(dataset, path=path) raises a DataError whose message matches `match`."""
+    with pytest.raises(DataError, match=match):
+        load_dataset(dataset, path=path)
+
+
 # ------------------------------------------------------------------------------------------------
 # the real MovieLens-100K
 
@@ -331,27 +337,22 @@ def test_missing_file(tmp_path):
 
 def test_wrong_column_count(tmp_path):
     write(ml_1m(tmp_path), {"ratings.dat": "1::1::5::10\n1::2::5\n"})
-    with pytest.raises(DataError, match=r"ratings\.dat in .*, line 2: expected 4 fields .*found 3"):
-        load_dataset("ml-1m", path=tmp_path)
+    refused("ml-1m", tmp_path, r"ratings\.dat in .*, line 2: expected 4 fields .*found 3")
     write(tmp_path, {"ratings.dat": "1::1::5::10\n\n1::2::5::11\n"})  # a blank line
-    with pytest.raises(DataError, match=r"ratings\.dat in .*, line 2: expected 4 fields"):
-        load_dataset("ml-1m", path=tmp_path)
+    refused("ml-1m", tmp_path, r"ratings\.dat in .*, line 2: expected 4 fields")
     grouplens_100k(tmp_path / "100k")
     write(tmp_path / "100k", {"u.item": "1|Toy Story (1995)|01-Jan-1995||url|0|1\n"}, "latin-1")
-    with pytest.raises(DataError, match=r"u\.item in .*, line 1: expected 24 fields"):
-        load_dataset("ml-100k", path=tmp_path / "100k")
+    refused("ml-100k", tmp_path / "100k", r"u\.item in .*, line 1: expected 24 fields")
 
 
 def test_non_integer_id(tmp_path):
     write(grouplens_100k(tmp_path), {"u.data": "7\t1\t3\t50\n7\t2\t3\t50\nx\t4\t2\t60\n"})
-    with pytest.raises(DataError, match=r"u\.data in .*, line 3: user id should be an integer"):
-        load_dataset("ml-100k", path=tmp_path)
+    refused("ml-100k", tmp_path, r"u\.data in .*, line 3: user id should be an integer")
     inter = (
         "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t1\t5\t10\n1\t1.5\t5\t9\n"
     )
     write(recbole_100k(tmp_path / "rb"), {"ml-100k.inter": inter})
-    with pytest.raises(DataError, match=r"ml-100k\.inter in .*, line 3: item_id .*found '1\.5'"):
-        load_dataset("ml-100k", path=tmp_path / "rb")
+    refused("ml-100k", tmp_path / "rb", r"ml-100k\.inter in .*, line 3: item_id .*found '1\.5'")
 
 
 def test_unknown_genre(tmp_path):
@@ -367,17 +368,14 @@ def test_unknown_tag(tmp_path):
         "userID\tartistID\ttagID\tday\tmonth\tyear\n2\t51\t1\t1\t5\t2008\n2\t51\t99\t1\t5\t2008\n"
     )
     write(lastfm(tmp_path), {"user_taggedartists.dat": tagged})
-    with pytest.raises(DataError, match=r"user_taggedartists\.dat in .*, line 3: tag 99 is not in"):
-        load_dataset("lastfm", path=tmp_path)
+    refused("lastfm", tmp_path, r"user_taggedartists\.dat in .*, line 3: tag 99 is not in")
 
 
 def test_empty_dataset(tmp_path):
     write(grouplens_100k(tmp_path), {"u.data": ""})
-    with pytest.raises(DataError, match=r"u\.data in .* has no interactions"):
-        load_dataset("ml-100k", path=tmp_path)
+    refused("ml-100k", tmp_path, r"u\.data in .* has no interactions")
     write(recbole_100k(tmp_path / "rb"), {"ml-100k.inter": "user_id:token\titem_id:token\n"})
-    with pytest.raises(DataError, match=r"ml-100k\.inter in .* has no interactions"):
-        load_dataset("ml-100k", path=tmp_path / "rb")
+    refused("ml-100k", tmp_path / "rb", r"ml-100k\.inter in .* has no interactions")
 
 
 def test_not_utf8(tmp_path):
@@ -387,8 +385,7 @@ def test_not_utf8(tmp_path):
         {"ml-100k.item": "item_id:token\tmovie_title:token_seq\n1\tCafé\t1999\t\n"},
         "latin-1",
     )
-    with pytest.raises(DataError, match=r"ml-100k\.item in .*, line 2: this is not utf-8 text"):
-        load_dataset("ml-100k", path=tmp_path)
+    refused("ml-100k", tmp_path, r"ml-100k\.item in .*, line 2: this is not utf-8 text")
 
 
 def test_metadata_must_cover_the_items(tmp_path):
@@ -409,11 +406,9 @@ def test_bad_names_and_options(tmp_path):
         load_dataset("ml-1m", n_users=3)
     with pytest.raises(TypeError, match="unknown options n_tag; it takes n_tags, min_tag_users"):
         load_dataset("lastfm", n_tag=3)
-    with pytest.raises(DataError, match="does not exist"):
-        load_dataset("ml-1m", path=tmp_path / "nowhere")
+    refused("ml-1m", tmp_path / "nowhere", "does not exist")
     (tmp_path / "mine.zip").write_bytes(b"not a zip")
-    with pytest.raises(DataError, match=r"mine\.zip is not a zip file"):
-        load_dataset("ml-1m", path=tmp_path / "mine.zip")
+    refused("ml-1m", tmp_path / "mine.zip", r"mine\.zip is not a zip file")
 
 
 def no_network(*args, **kwargs):
@@ -523,37 +518,31 @@ def test_a_movie_listed_twice_is_named_with_its_lines(tmp_path, dataset):
         u_item = (grouplens_100k(tmp_path) / "u.item").read_text("latin-1")
         write(tmp_path, {"u.item": u_item + u_item.splitlines(keepends=True)[0]}, "latin-1")
         match = r"u\.item in .*, line 6: item id 1 is listed twice \(also on line 1\)"
-    with pytest.raises(DataError, match=match):
-        load_dataset(dataset, path=tmp_path)
+    refused(dataset, tmp_path, match)
 
 
 def test_an_artist_or_tag_listed_twice_is_named(tmp_path):
     lastfm(tmp_path)
     tags = (tmp_path / "tags.dat").read_text("latin-1")
     write(tmp_path, {"tags.dat": tags + "2\tchill\n"}, "latin-1")
-    with pytest.raises(DataError, match=r"tags\.dat in .*, line 6: tagID 2 is listed twice"):
-        load_dataset("lastfm", path=tmp_path)
+    refused("lastfm", tmp_path, r"tags\.dat in .*, line 6: tagID 2 is listed twice")
 
 
 def test_an_id_too_large_for_64_bits_is_named(tmp_path):
     huge = "99999999999999999999"  # > 2**63 - 1
     write(ml_1m(tmp_path), {"ratings.dat": f"1::1::5::10\n{huge}::2::4::11\n"})
-    with pytest.raises(DataError, match=rf"ratings\.dat in .*, line 2: UserID {huge} is too large"):
-        load_dataset("ml-1m", path=tmp_path)
+    refused("ml-1m", tmp_path, rf"ratings\.dat in .*, line 2: UserID {huge} is too large")
     write(tmp_path, {"movies.dat": f"1::Toy Story (1995)::Comedy\n{huge}::Heat (1995)::Action\n"})
     write(tmp_path, {"ratings.dat": "1::1::5::10\n"})
-    with pytest.raises(DataError, match=r"movies\.dat in .*, line 2: MovieID 9+ is too large"):
-        load_dataset("ml-1m", path=tmp_path)
+    refused("ml-1m", tmp_path, r"movies\.dat in .*, line 2: MovieID 9+ is too large")
 
 
 def test_a_rating_off_the_scale_is_named(tmp_path):
     write(ml_1m(tmp_path), {"ratings.dat": "1::1::5::10\n1::2::99::11\n"})
-    with pytest.raises(DataError, match=r"ratings\.dat in .*, line 2: Rating 99 is off the scale"):
-        load_dataset("ml-1m", path=tmp_path)
+    refused("ml-1m", tmp_path, r"ratings\.dat in .*, line 2: Rating 99 is off the scale")
     inter = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t1\t5\t10\n1\t2\t0\t9\n"
     write(recbole_100k(tmp_path / "rb"), {"ml-100k.inter": inter})
-    with pytest.raises(DataError, match=r"ml-100k\.inter in .*, line 3: rating 0 is off the scale"):
-        load_dataset("ml-100k", path=tmp_path / "rb")
+    refused("ml-100k", tmp_path / "rb", r"ml-100k\.inter in .*, line 3: rating 0 is off the scale")
     plays = "userID\tartistID\tweight\n2\t51\t10\n3\t52\t-4\n"
     write(lastfm(tmp_path / "fm"), {"user_artists.dat": plays})
     with pytest.raises(
@@ -599,8 +588,7 @@ def test_a_zip_you_packed_yourself_is_read_with_a_note(tmp_path):
     # a zip of that name without the dataset's files is still a broken download
     (folder / "movies.dat").unlink()
     zip_up(folder, tmp_path / "ml-1m.zip")
-    with pytest.raises(DataError, match=r"ml-1m\.zip does not match .*incomplete download"):
-        load_dataset("ml-1m", path=tmp_path / "ml-1m.zip")
+    refused("ml-1m", tmp_path / "ml-1m.zip", r"ml-1m\.zip does not match .*incomplete download")
 
 
 @pytest.mark.parametrize(
