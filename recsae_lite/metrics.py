@@ -83,12 +83,15 @@ def target_ranks(scores: Tensor, targets: Tensor) -> Tensor:
     return relevant_ranks(scores, target_scores)[:, 0]
 
 
-def relevant_ranks(scores: Tensor, relevant_scores: Tensor) -> Tensor:
+def relevant_ranks(scores: Tensor, relevant_scores: Tensor, chunk: int = 16) -> Tensor:
     """(B, T) long: for each of T scores per row, the number of the row's scores at least as high,
-    less one (the item itself): its 0-based rank with ties counted against it."""
-    ascending = scores.sort(dim=1).values  # (B, n_items)
-    at_least = scores.shape[1] - torch.searchsorted(ascending, relevant_scores.contiguous())
-    return at_least - 1
+    less one (the item itself): its 0-based rank with ties counted against it. Compared in
+    chunks of T, so that a (B, chunk, n_items) comparison is the most that exists at once."""
+    parts = [
+        (scores[:, None, :] >= part[:, :, None]).sum(-1) - 1  # (B, chunk)
+        for part in relevant_scores.split(chunk, dim=1)
+    ]
+    return torch.cat(parts, dim=1)
 
 
 def top_k(scores: Tensor, k: int) -> Tensor:
