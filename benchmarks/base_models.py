@@ -20,6 +20,7 @@ from common import result_path, write_report  # run as a script, benchmarks/ is 
 from recsae_lite import zoo
 from recsae_lite._nb import pick_device, seed_everything
 from recsae_lite.data import leave_one_out, load_dataset
+from recsae_lite.models import REGISTRY
 from recsae_lite.train import TrainConfig, evaluate, train
 
 
@@ -37,7 +38,7 @@ def main(argv: list[str]) -> None:
     results = {}
     for name in zoo.MODELS:
         seed_everything(args.seed)
-        model_config, train_fields = zoo.SETTINGS[name][args.profile]
+        model_config, train_fields = REGISTRY[name].settings[args.profile]
         model = zoo.build(name, dataset, split, **model_config).to(device)
         start = time.perf_counter()
         history = train(model, split, TrainConfig(**train_fields, seed=args.seed), progress=False)

@@ -39,7 +39,7 @@ from .train import History, TrainConfig, train
 __all__ = [
     "MODELS",
     "SAE_SETTINGS",
-    "SETTINGS",
+    "PROFILES",
     "Trained",
     "build",
     "model",
@@ -48,34 +48,9 @@ __all__ = [
     "zoo_dir",
 ]
 
-MODELS = ("pop", "mf", "ncf", "elsa", "sasrec")
-
-# per model and profile: (model config fields, training config fields). quick is the book's
-# default (ML-100K on a laptop CPU), ci is seconds for the tests, full is paper scale on a GPU
-SETTINGS = {
-    "pop": {p: ({}, {}) for p in ("ci", "quick", "full")},
-    "mf": {
-        "ci": ({"hidden_size": 16}, {"epochs": 2, "lr": 2e-2}),
-        "quick": ({"hidden_size": 64}, {"lr": 2e-2, "weight_decay": 1.0}),
-        "full": ({"hidden_size": 64}, {"lr": 2e-2, "weight_decay": 1.0, "batch_size": 512}),
-    },
-    "ncf": {
-        "ci": ({"hidden_size": 16}, {"epochs": 2, "lr": 1e-2}),
-        "quick": ({"hidden_size": 64}, {"lr": 1e-2, "weight_decay": 1.0}),
-        "full": ({"hidden_size": 64}, {"lr": 1e-2, "weight_decay": 1.0, "batch_size": 512}),
-    },
-    "elsa": {
-        "ci": ({"hidden_size": 32}, {"epochs": 2}),
-        "quick": ({"hidden_size": 256}, {"lr": 1e-3}),
-        "full": ({"hidden_size": 512}, {"lr": 1e-3, "batch_size": 512}),
-    },
-    "sasrec": {
-        "ci": ({"hidden_size": 16, "max_len": 50}, {"epochs": 2}),
-        # paper A's SASRec+ recipe: 2 blocks, hidden 64, 1 head, max length 200, batch 128
-        "quick": ({"dropout": 0.2, "max_len": 200}, {"lr": 2e-3}),
-        "full": ({"dropout": 0.2, "max_len": 200}, {"lr": 1e-3}),
-    },
-}
+MODELS = tuple(models.REGISTRY)  # every registered model; its settings per profile are its own
+PROFILES = ("ci", "quick", "full")  # quick: the book's default (ML-100K on a laptop CPU); ci: the
+#                                     tests, in seconds; full: paper scale on a GPU
 
 
 @dataclass
@@ -97,22 +72,9 @@ def zoo_dir() -> Path:
 
 def build(name: str, dataset: Dataset, split: Split, **config) -> Recommender:
     """A fresh model of kind `name` for `dataset`, with config fields overriding the defaults."""
-    sizes = {"n_users": dataset.n_users, "n_items": dataset.n_items}
-    if name == "pop":
-        return models.Popularity(models.PopConfig(dataset.n_items), split.train)
-    kinds = {
-        "mf": (models.MF, models.MFConfig),
-        "ncf": (models.NCF, models.NCFConfig),
-        "elsa": (models.ELSA, models.ELSAConfig),
-        "sasrec": (models.SASRec, models.SASRecConfig),
-    }
-    if name not in kinds:
+    if name not in models.REGISTRY:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
-    model_class, config_class = kinds[name]
-    names = {f.name for f in dataclasses.fields(config_class)}
-    if unknown := set(config) - names:
-        raise TypeError(f"{name} has no setting {', '.join(sorted(unknown))}; it has {names}")
-    return model_class(config_class(**{k: v for k, v in sizes.items() if k in names}, **config))
+    return models.REGISTRY[name].build(dataset, split, **config)
 
 
 def model(
@@ -126,13 +88,13 @@ def model(
 ) -> Trained:
     """Train `name` on `dataset` with the `profile`'s settings (overridden by `config`), or load the
     checkpoint an identical earlier call saved."""
-    if name not in SETTINGS:
+    if name not in models.REGISTRY:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
-    if profile not in SETTINGS[name]:
+    if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}: choose ci, quick or full")
     data = load_dataset(dataset) if isinstance(dataset, str) else dataset
     split = leave_one_out(data)
-    model_config, train_fields = SETTINGS[name][profile]
+    model_config, train_fields = models.REGISTRY[name].settings[profile]
     train_config = TrainConfig(**{**train_fields, "seed": seed})
     model_config = {**model_config, **config}
     key = _key(name, data, model_config, train_config, device)

@@ -1,13 +1,23 @@
-"""The base recommenders (chapter 2), all behind one interface: `models.base.Recommender`."""
+"""The base recommenders (chapter 2), all behind one interface: `models.base.Recommender`.
 
-from .base import Batch, Recommender, make_batch
+Every module of this folder is imported here, so a model class registered in its own file
+(`base.register`) can be built by name: `zoo.model(name, ...)`.
+"""
+
+import importlib
+import pkgutil
+
+from .base import REGISTRY, Batch, Recommender, make_batch, register
 from .elsa import ELSA, ELSAConfig
 from .mf import MF, MFConfig
 from .ncf import NCF, NCFConfig
 from .pop import PopConfig, Popularity
 from .sasrec import SASRec, SASRecConfig
 
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
 __all__ = [
-    "Batch", "Recommender", "make_batch", "ELSA", "ELSAConfig", "MF", "MFConfig", "NCF",
-    "NCFConfig", "PopConfig", "Popularity", "SASRec", "SASRecConfig",
+    "REGISTRY", "Batch", "Recommender", "make_batch", "register", "ELSA", "ELSAConfig", "MF",
+    "MFConfig", "NCF", "NCFConfig", "PopConfig", "Popularity", "SASRec", "SASRecConfig",
 ]  # fmt: skip

@@ -7,6 +7,7 @@ one set of figures serve every model.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import asdict, dataclass
 
@@ -48,13 +49,33 @@ def make_batch(users, histories: list[np.ndarray], n_items: int, max_len: int | 
     return Batch(torch.as_tensor(np.asarray(users), dtype=torch.long), torch.from_numpy(history))
 
 
+REGISTRY: dict[str, type[Recommender]] = {}  # name -> model class: what zoo.model builds
+
+
+def register(name: str):
+    """Class decorator: make a model buildable by name. A new model is one file in models/ whose
+    class is registered, with its config class and its settings per profile."""
+
+    def add(cls):
+        cls.name = name
+        REGISTRY[name] = cls
+        return cls
+
+    return add
+
+
 class Recommender(nn.Module):
     """Base class: a model scores every item for each user of a batch.
 
     Subclasses set `config` (a dataclass) and implement `hidden`, `scores_from_hidden` and `loss`;
-    `item_embeddings` where the model has them.
+    `item_embeddings` where the model has them. Registered ones (`register`) also name their
+    `config_class` and their `settings`: per profile ("ci", "quick", "full"), the model config
+    fields and the `train.TrainConfig` fields the zoo trains them with.
     """
 
+    name: str
+    config_class: type
+    settings: dict[str, tuple[dict, dict]]
     config: object
     n_items: int
     max_len: int | None = None  # the most recent items of a history the model reads (None: all)
@@ -101,6 +122,17 @@ class Recommender(nn.Module):
                 f"item code {bad} is outside the catalogue 0..{self.n_items - 1} (padding is "
                 f"{self.n_items}): was the model trained on another dataset?"
             )
+
+    @classmethod
+    def build(cls, dataset, split, **config) -> Recommender:
+        """A fresh model for `dataset` (its sizes filled in), config fields overriding defaults."""
+        names = {f.name for f in dataclasses.fields(cls.config_class)}
+        if unknown := set(config) - names:
+            raise TypeError(
+                f"{cls.name} has no setting {', '.join(sorted(unknown))}; it has {names}"
+            )
+        sizes = {"n_users": dataset.n_users, "n_items": dataset.n_items}
+        return cls(cls.config_class(**{k: v for k, v in sizes.items() if k in names}, **config))
 
     def describe(self) -> dict:
         return {"model": type(self).__name__, **asdict(self.config)}

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import Batch, Recommender
+from .base import Batch, Recommender, register
 
 
 @dataclass
@@ -23,7 +23,15 @@ class ELSAConfig:
     hidden_size: int = 256  # d: the size of the user embedding u = x A, what an SAE reads
 
 
+@register("elsa")
 class ELSA(Recommender):
+    config_class = ELSAConfig
+    settings = {
+        "ci": ({"hidden_size": 32}, {"epochs": 2}),
+        "quick": ({"hidden_size": 256}, {"lr": 1e-3}),
+        "full": ({"hidden_size": 512}, {"lr": 1e-3, "batch_size": 512}),
+    }
+
     def __init__(self, config: ELSAConfig):
         super().__init__()
         self.config, self.n_items = config, config.n_items

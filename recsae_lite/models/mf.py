@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .base import Batch, TwoTower
+from .base import Batch, TwoTower, register
 
 
 @dataclass
@@ -24,7 +24,15 @@ class MFConfig:
     n_negatives: int = 4  # sampled negatives per positive
 
 
+@register("mf")
 class MF(TwoTower):
+    config_class = MFConfig
+    settings = {
+        "ci": ({"hidden_size": 16}, {"epochs": 2, "lr": 2e-2}),
+        "quick": ({"hidden_size": 64}, {"lr": 2e-2, "weight_decay": 1.0}),
+        "full": ({"hidden_size": 64}, {"lr": 2e-2, "weight_decay": 1.0, "batch_size": 512}),
+    }
+
     def __init__(self, config: MFConfig):
         super().__init__()
         self.config, self.n_users, self.n_items = config, config.n_users, config.n_items

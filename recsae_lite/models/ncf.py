@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .base import Batch, TwoTower
+from .base import Batch, TwoTower, register
 
 
 @dataclass
@@ -24,7 +24,15 @@ class NCFConfig:
     n_negatives: int = 4  # sampled negatives per positive
 
 
+@register("ncf")
 class NCF(TwoTower):
+    config_class = NCFConfig
+    settings = {
+        "ci": ({"hidden_size": 16}, {"epochs": 2, "lr": 1e-2}),
+        "quick": ({"hidden_size": 64}, {"lr": 1e-2, "weight_decay": 1.0}),
+        "full": ({"hidden_size": 64}, {"lr": 1e-2, "weight_decay": 1.0, "batch_size": 512}),
+    }
+
     def __init__(self, config: NCFConfig):
         super().__init__()
         self.config, self.n_users, self.n_items = config, config.n_users, config.n_items

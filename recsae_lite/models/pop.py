@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .base import Batch, Recommender
+from .base import Batch, Recommender, register
 
 
 @dataclass
@@ -20,7 +20,15 @@ class PopConfig:
     n_items: int
 
 
+@register("pop")
 class Popularity(Recommender):
+    config_class = PopConfig
+    settings = {profile: ({}, {}) for profile in ("ci", "quick", "full")}
+
+    @classmethod
+    def build(cls, dataset, split, **config) -> Popularity:
+        return cls(PopConfig(dataset.n_items, **config), split.train)  # counts the training items
+
     def __init__(self, config: PopConfig, histories: list[np.ndarray] | None = None):
         super().__init__()
         self.config, self.n_items = config, config.n_items

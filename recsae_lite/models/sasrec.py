@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import Batch, Recommender
+from .base import Batch, Recommender, register
 
 
 @dataclass
@@ -27,7 +27,16 @@ class SASRecConfig:
     max_len: int = 200  # longer histories keep their most recent max_len items
 
 
+@register("sasrec")
 class SASRec(Recommender):
+    config_class = SASRecConfig
+    settings = {
+        "ci": ({"hidden_size": 16, "max_len": 50}, {"epochs": 2}),
+        # paper A's SASRec+ recipe: 2 blocks, hidden 64, 1 head, max length 200, batch 128
+        "quick": ({"dropout": 0.2, "max_len": 200}, {"lr": 2e-3}),
+        "full": ({"dropout": 0.2, "max_len": 200}, {"lr": 1e-3}),
+    }
+
     def __init__(self, config: SASRecConfig):
         super().__init__()
         self.config, self.n_items, self.max_len = config, config.n_items, config.max_len
