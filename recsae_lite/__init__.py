@@ -5,3 +5,5 @@ introduces it.
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -17,6 +17,12 @@ import plotly.io as pio
 import torch
 from plotly.io._base_renderers import MimetypeRenderer
 
+__all__ = [
+    "PROFILES", "RECORD_KEY", "in_colab", "seed_everything", "pick_device", "BookRenderer",
+    "use_book_renderer", "setup", "LONG_CELL_SECONDS", "time_long_cells", "pick", "record",
+    "recorded"
+]  # fmt: skip
+
 PROFILES = ("ci", "quick", "full")
 RECORD_KEY = "recsae_record"  # output-metadata key that holds a recorded number
 

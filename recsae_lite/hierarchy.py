@@ -23,6 +23,11 @@ from torch import Tensor
 from .features import top_items
 from .sae import SAE, SAEConfig
 
+__all__ = [
+    "sae_config", "group_of", "feature_groups", "frequency_groups", "profile", "tree",
+    "ancestors", "concept_f1", "best_features", "agreement", "score"
+]  # fmt: skip
+
 
 def sae_config(d_in: int, variant: str, sizes, k: int, **options) -> SAEConfig:
     """A Matryoshka SAE with nested groups of `sizes`, or a plain one (e.g. "batchtopk") of the

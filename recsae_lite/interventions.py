@@ -27,14 +27,9 @@ from torch import Tensor
 from .models.base import Batch, Recommender
 
 __all__ = [
-    "MODES",
-    "Edit",
-    "edit_code",
-    "feature_edit",
-    "direction_edit",
-    "feature_direction",
-    "Spliced",
-]
+    "MODES", "Edit", "edit_code", "feature_edit", "direction_edit", "feature_direction",
+    "Spliced"
+]  # fmt: skip
 
 MODES = ("add", "scale", "set", "mix")
 Edit = Callable[[Tensor], Tensor]  # hidden (B, d) -> edited hidden (B, d)

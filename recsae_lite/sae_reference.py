@@ -1,4 +1,5 @@
-"""The SAE losses written the plain way, to check the fast ones in `sae.py` against.
+"""The SAE losses written the plain way (no need to read), to check the fast ones in `sae.py`
+against.
 
 Dense codes z (B, d_sae), dense decode z @ W_dec, one matmul per Matryoshka prefix, the exact
 top-k of the whole batch for BatchTopK: the way the papers write them, and the way most
@@ -13,6 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .sae import SAE
+
+__all__ = ["losses"]
 
 
 def losses(sae: SAE, x: Tensor, dead: Tensor | None = None, step: int = 0, predict=None) -> dict:

@@ -1,4 +1,4 @@
-"""Figure builders: each returns a plotly `go.Figure`; chapters call `.show()`.
+"""Figure builders (no need to read): each returns a plotly `go.Figure`; chapters call `.show()`.
 
 One look for the whole book lives in `style()`: every builder ends with it.
 """
@@ -11,6 +11,15 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from .data import Dataset
+
+__all__ = [
+    "TEMPLATE", "ACCENT", "COLORS", "style", "genre_frequencies", "popularity_long_tail",
+    "sequence_lengths", "genre_cooccurrence", "model_comparison", "training_curves",
+    "embedding_map", "tradeoff", "fvu_vs_l0", "histograms", "density_histogram",
+    "recovery_histogram", "association_heatmaps", "best_score_distributions",
+    "feature_dashboard", "sortable_table", "steering_frames", "DASHES", "steering_curves",
+    "feature_tree", "group_profiles", "grouped_bars", "metric_lines"
+]  # fmt: skip
 
 TEMPLATE = "plotly_white"
 ACCENT = "#3b6ea8"

@@ -1,4 +1,5 @@
-"""Train or load: base models cached by (dataset, config, code version), chapter 2.
+"""Train or load (no need to read): base models cached by (dataset, config, device, code
+version), chapter 2.
 
     trained = zoo.model("sasrec", dataset="ml-100k", profile="quick")
     trained.model, trained.history, trained.split
@@ -37,16 +38,9 @@ from .models import Recommender
 from .train import History, TrainConfig, train
 
 __all__ = [
-    "MODELS",
-    "SAE_SETTINGS",
-    "PROFILES",
-    "Trained",
-    "build",
-    "model",
-    "sae",
-    "sae_settings",
-    "zoo_dir",
-]
+    "MODELS", "SAE_SETTINGS", "PROFILES", "Trained", "build", "model", "sae", "sae_settings",
+    "zoo_dir"
+]  # fmt: skip
 
 MODELS = tuple(models.REGISTRY)  # every registered model; its settings per profile are its own
 PROFILES = ("ci", "quick", "full")  # quick: the book's default (ML-100K on a laptop CPU); ci: the

@@ -30,24 +30,8 @@ from .sources import (
 from .synthetic import SyntheticConfig, SyntheticTruth, synthetic_dataset
 
 __all__ = [
-    "DATASETS",
-    "DataError",
-    "Dataset",
-    "ML_100K_GENRES",
-    "ML_GENRES",
-    "OPTIONS",
-    "Split",
-    "SyntheticConfig",
-    "SyntheticTruth",
-    "U_ITEM_GENRES",
-    "UserSplit",
-    "cache_dir",
-    "leave_one_out",
-    "load_dataset",
-    "make_dataset",
-    "read_source",
-    "respect_umask",
-    "synthetic_dataset",
-    "user_split",
-    "write_atomic",
-]
+    "DATASETS", "DataError", "Dataset", "ML_100K_GENRES", "ML_GENRES", "OPTIONS", "Split",
+    "SyntheticConfig", "SyntheticTruth", "U_ITEM_GENRES", "UserSplit", "cache_dir",
+    "leave_one_out", "load_dataset", "make_dataset", "read_source", "respect_umask",
+    "synthetic_dataset", "user_split", "write_atomic"
+]  # fmt: skip

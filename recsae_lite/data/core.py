@@ -28,17 +28,9 @@ if TYPE_CHECKING:
     from .synthetic import SyntheticTruth
 
 __all__ = [
-    "DATASETS",
-    "DataError",
-    "Dataset",
-    "Split",
-    "UserSplit",
-    "cache_dir",
-    "leave_one_out",
-    "load_dataset",
-    "make_dataset",
-    "user_split",
-]
+    "DATASETS", "DataError", "Dataset", "Split", "UserSplit", "cache_dir", "leave_one_out",
+    "load_dataset", "make_dataset", "user_split"
+]  # fmt: skip
 
 DATASETS = ("ml-100k", "ml-1m", "lastfm", "synthetic")
 

@@ -30,14 +30,9 @@ import requests
 from .core import DataError, Dataset, cache_dir, make_dataset
 
 __all__ = [
-    "ML_100K_GENRES",
-    "ML_GENRES",
-    "OPTIONS",
-    "U_ITEM_GENRES",
-    "read_source",
-    "respect_umask",
-    "write_atomic",
-]
+    "ML_100K_GENRES", "ML_GENRES", "OPTIONS", "U_ITEM_GENRES", "read_source", "respect_umask",
+    "write_atomic"
+]  # fmt: skip
 
 # the 18 MovieLens genres in ML-1M's order. ML-100K adds "unknown" (2 movies), which u.item lists
 # first: we list it last, so that the genres both datasets share keep the same columns

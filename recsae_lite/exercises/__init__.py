@@ -28,5 +28,5 @@ __all__ = [
     "check_feature_effect", "check_add_edit", "check_scale_edit", "check_genre_share",
     "check_purity", "check_overwrite", "check_rbo", "check_frequency_groups", "check_tree",
     "check_matryoshka_loss", "check_mix", "check_tfidf", "check_best_characterizes",
-    "check_precision_recall", "check_noisy_labels", "check_matching",
+    "check_precision_recall", "check_noisy_labels", "check_matching"
 ]  # fmt: skip

@@ -10,7 +10,7 @@ from ..models.sasrec import SASRec, SASRecConfig
 from ..sae import SAE, SAEConfig
 
 __all__ = [
-    "ExerciseError", "fail", "judge", "judge_edit", "randn", "same", "tiny_sae", "tiny_sasrec",
+    "ExerciseError", "fail", "judge", "judge_edit", "randn", "same", "tiny_sae", "tiny_sasrec"
 ]  # fmt: skip
 
 

@@ -19,5 +19,5 @@ for _module in pkgutil.iter_modules(__path__):
 
 __all__ = [
     "REGISTRY", "Batch", "Recommender", "make_batch", "register", "ELSA", "ELSAConfig", "MF",
-    "MFConfig", "NCF", "NCFConfig", "PopConfig", "Popularity", "SASRec", "SASRecConfig",
+    "MFConfig", "NCF", "NCFConfig", "PopConfig", "Popularity", "SASRec", "SASRecConfig"
 ]  # fmt: skip

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+__all__ = ["Batch", "make_batch", "REGISTRY", "register", "Recommender", "TwoTower"]
+
 
 @dataclass
 class Batch:

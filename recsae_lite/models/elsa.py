@@ -16,6 +16,8 @@ from torch import Tensor, nn
 
 from .base import Batch, Recommender, register
 
+__all__ = ["ELSAConfig", "ELSA"]
+
 
 @dataclass
 class ELSAConfig:

@@ -15,6 +15,8 @@ from torch import Tensor, nn
 
 from .base import Batch, TwoTower, register
 
+__all__ = ["MFConfig", "MF"]
+
 
 @dataclass
 class MFConfig:

@@ -14,6 +14,8 @@ from torch import Tensor, nn
 
 from .base import Batch, TwoTower, register
 
+__all__ = ["NCFConfig", "NCF"]
+
 
 @dataclass
 class NCFConfig:

@@ -14,6 +14,8 @@ from torch import Tensor
 
 from .base import Batch, Recommender, register
 
+__all__ = ["PopConfig", "Popularity"]
+
 
 @dataclass
 class PopConfig:
