@@ -58,10 +58,10 @@ def _frame(results: dict, name: str, key: str) -> pd.DataFrame:
 
 
 def _a_monosemantic(r):
-    m = _frame(r, "sasrec_steering", "monosemanticity").set_index(["units", "view"])["pass share"]
+    m = _frame(r, "sasrec_steering", "monosemanticity").set_index(["kind", "view"])["pass share"]
     sae, raw = m["SAE features"], m["raw dimensions"]
     text = ", ".join(f"{v}: SAE {sae[v]:.0%} vs raw {raw[v]:.0%}" for v in sae.index)
-    return f"units with a genre score >= 0.5 ({text})", bool((sae >= 1.5 * raw).all())
+    return f"features with a genre score >= 0.5 ({text})", bool((sae >= 1.5 * raw).all())
 
 
 def _a_cost(r):

@@ -1,5 +1,6 @@
 """Paper B on two-tower models (MF, NCF): one SAE for user and item embeddings, trained to keep
-the model's predictions; fidelity of the lists, concept purity, interventions (chapter 6).
+the model's predictions; fidelity of the lists, interventions (chapter 6). Purity@K, an
+interpretation measure, is in `interpret`.
 
 - `embeddings`: what the SAE reads: the user embeddings and the item embeddings (one SAE, both).
 - `pair_losses`: paper B's loss, as a `losses` function for `sae.train_sae`: the SAE's own terms
@@ -13,12 +14,11 @@ the model's predictions; fidelity of the lists, concept purity, interventions (c
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor
 
 from .data import Split
-from .metrics import kendall_tau, mask_seen, purity, rbo
+from .metrics import kendall_tau, mask_seen, rbo_extrapolated
 from .models.base import TwoTower, make_batch
 
 
@@ -101,7 +101,7 @@ def fidelity(
     top_o = original.topk(k, dim=1).indices.cpu().numpy()
     top_r = rebuilt.topk(k, dim=1).indices.cpu().numpy()
     o, r = original.cpu().numpy(), rebuilt.cpu().numpy()
-    rbos = [rbo(a, b, p) for a, b in zip(top_o, top_r, strict=True)]
+    rbos = [rbo_extrapolated(a, b, p) for a, b in zip(top_o, top_r, strict=True)]
     taus = [kendall_tau(o[j, top], r[j, top]) for j, top in enumerate(top_o)]
     return {"rbo": float(np.mean(rbos)), "kendall_tau": float(np.nanmean(taus))}
 
@@ -120,21 +120,6 @@ def overwrite(model: TwoTower, sae, split: Split, rows, neuron, value, k: int = 
     edited = users.clone()
     edited[codes] = u + change
     return user_scores(model, split, rows, edited, items).topk(k, dim=1).indices.cpu().numpy()
-
-
-def purity_table(acts, dataset, genres: list[str], ks=(10, 50, 100)) -> pd.DataFrame:
-    """Per genre, its best unit (highest purity@k at the smallest k, then the larger ones) among
-    the columns of acts (n_items, U), and that unit's purity@k for each k (paper B's table)."""
-    g_index = [dataset.genre_names.index(g) for g in genres]
-    concepts = dataset.genres[:, g_index]
-    per_k = {k: purity(acts, concepts, k) for k in ks}  # (U, G) each
-    rows = []
-    for c, genre in enumerate(genres):
-        key = np.lexsort([per_k[k][:, c] for k in reversed(ks)])  # ascending, first k last
-        best = int(key[-1])
-        rows.append({"genre": genre, "unit": best,
-                     **{f"purity@{k}": float(per_k[k][best, c]) for k in ks}})  # fmt: skip
-    return pd.DataFrame(rows)
 
 
 def train_shared(model: TwoTower, split: Split, rows, w_pred: float, d_sae: int = 256, k: int = 16,

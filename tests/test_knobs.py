@@ -1,4 +1,5 @@
-"""Paper C's pieces: the user split, the ranking metrics, TF-IDF mappings and the steering mix."""
+"""Paper C's pieces: the user split, the ranking metrics and the steering mix (its TF-IDF maps are
+in test_interpret.py)."""
 
 import numpy as np
 import pytest
@@ -46,26 +47,6 @@ def test_ranking_on_a_hand_made_example():
     assert result["recall"].item() == pytest.approx(1 / 2)  # 1 hit of min(2, 2) targets
     ideal = 1 + 1 / np.log2(3)
     assert result["ndcg"].item() == pytest.approx((1 / np.log2(3)) / ideal)
-
-
-def test_tfidf_mapping_picks_the_expected_neuron():
-    # 3 genres x 4 neurons; neuron 0 is active for every genre (no idf), neuron 2 is genre 1's
-    activity = torch.tensor([[5.0, 1, 0, 0], [5, 0, 2, 0], [5, 0, 0, 3]])
-    weights = knobs.tfidf(activity)
-    assert (weights[:, 0] == 0).all()
-    maps = knobs.mappings(activity, fires=torch.full((4,), 50))
-    assert maps["most unique"][:, 0].tolist() == [1, 2, 3]
-    assert maps["best characterizes"][:, 0].tolist() == [1, 2, 3]
-    # a neuron firing on too few items is not a concept's, however its weights look
-    rare = knobs.mappings(activity, fires=torch.tensor([50, 5, 50, 50]), min_items=20)
-    assert rare["most unique"][0, 0] != 1 and rare["best characterizes"][0, 0] != 1
-
-
-def test_monosemanticity_of_a_one_genre_neuron():
-    activity = torch.tensor([[1.0, 1], [0, 1]])  # neuron 0: one genre; neuron 1: both alike
-    mono = knobs.monosemanticity(activity)
-    assert mono["entropy"].tolist() == pytest.approx([0.0, 1.0])
-    assert mono["kl"][0] > mono["kl"][1] > 0
 
 
 def test_mix_with_alpha_zero_is_the_identity_and_keeps_the_l1_norm():
