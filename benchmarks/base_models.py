@@ -35,7 +35,7 @@ def main(argv: list[str]) -> None:
     dataset = load_dataset("ml-1m" if args.profile == "full" else "ml-100k")
     split = leave_one_out(dataset)
     results = {}
-    for name in zoo.MODELS:
+    for name in [*zoo.MODELS, "neumf"]:
         seed_everything(args.seed)
         model_config, train_fields = zoo.SETTINGS[name][args.profile]
         model = zoo.build(name, dataset, split, **model_config).to(device)

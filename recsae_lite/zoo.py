@@ -46,6 +46,11 @@ SETTINGS = {
         "quick": ({"hidden_size": 64}, {"lr": 1e-2, "weight_decay": 1.0}),
         "full": ({"hidden_size": 64}, {"lr": 1e-2, "weight_decay": 1.0, "batch_size": 512}),
     },
+    "neumf": {  # NCF's settings, not tuned for NeuMF
+        "ci": ({"hidden_size": 16}, {"epochs": 2, "lr": 1e-2}),
+        "quick": ({"hidden_size": 64}, {"lr": 1e-2, "weight_decay": 1.0}),
+        "full": ({"hidden_size": 64}, {"lr": 1e-2, "weight_decay": 1.0, "batch_size": 512}),
+    },
     "elsa": {
         "ci": ({"hidden_size": 32}, {"epochs": 2}),
         "quick": ({"hidden_size": 256}, {"lr": 1e-3}),
@@ -85,6 +90,7 @@ def build(name: str, dataset: Dataset, split: Split, **config) -> Recommender:
     kinds = {
         "mf": (models.MF, models.MFConfig),
         "ncf": (models.NCF, models.NCFConfig),
+        "neumf": (models.NeuMF, models.NeuMFConfig),
         "elsa": (models.ELSA, models.ELSAConfig),
         "sasrec": (models.SASRec, models.SASRecConfig),
     }
