@@ -458,39 +458,40 @@ print(f"my_mix equals knobs.mix: {torch.allclose(mixed, knobs.mix(user_codes, kn
 # %% [markdown]
 # ### Exercise 8.2 (medium): TF-IDF
 #
-# Write `my_tfidf(counts)` for a `(documents, terms)` matrix: a term's share of its document
-# (tf: each row divided by its sum) times log(number of documents / number of documents in which
-# the term occurs) (idf). A document with no terms at all (a neuron that never fires) must give
-# zeros, not NaN.
+# Write `my_tfidf(counts)` for a `(terms, documents)` matrix, as paper C's code computes it: a
+# term's share of its document (tf: each column divided by its sum) times the smoothed
+# idf_t = ln((D + 1) / (df_t + 1)) + 1, with D the number of documents and df_t the number in
+# which term t occurs. A document with no terms at all (a column of zeros) must give zeros, not
+# NaN.
 
 
 # %% tags=["hide-input", "solution"]
 def my_tfidf(counts):
-    tf = counts / counts.sum(1, keepdim=True).clamp_min(1e-12)  # an empty row: tf 0
-    idf = torch.log(len(counts) / (counts > 0).sum(0).clamp_min(1))
-    return tf * idf
+    tf = counts / counts.sum(0, keepdim=True).clamp_min(1e-12)  # an empty column: tf 0
+    df = (counts > 0).sum(1, keepdim=True)  # (terms, 1) the documents each term occurs in
+    return tf * (torch.log((counts.shape[1] + 1) / (df + 1)) + 1)
 
 
 # %%
 exercises.check_tfidf(my_tfidf)
 
 # %%
-same = torch.allclose(my_tfidf(activity.T), knobs.tfidf(activity.T))
-print(f"my_tfidf equals knobs.tfidf on the neurons' genre activity: {same}")
+same = torch.allclose(my_tfidf(activity.T), interpret.tfidf(activity.T))
+print(f"my_tfidf equals interpret.tfidf on the neurons' genre activity: {same}")
 
 # %% [markdown]
 # ### Exercise 8.3 (medium): the best-characterizing neuron
 #
 # Write `my_best_characterizes(activity, fires, min_items)`: `activity` is A `(C, d_sae)`, the
 # concepts' mean codes, `fires` `(d_sae,)` how many items each neuron fires on. Return `(C,)`, for
-# each concept the neuron in which it weighs most by TF-IDF with the *neurons as documents* and
-# the concepts as terms (section 3), leaving out the neurons that fire on fewer than `min_items`
+# each concept the neuron that weighs most in it by TF-IDF with the *concepts as documents* and
+# the neurons as terms (section 3), leaving out the neurons that fire on fewer than `min_items`
 # items. Use your `my_tfidf`.
 
 
 # %% tags=["hide-input", "solution"]
 def my_best_characterizes(activity, fires, min_items):
-    weights = my_tfidf(activity.T).T  # (C, d_sae): each neuron a document
+    weights = my_tfidf(activity.T).T  # (C, d_sae): each concept a document of neurons
     weights[:, torch.as_tensor(fires) < min_items] = -1.0  # neurons of a few films: left out
     return weights.argmax(1)
 
