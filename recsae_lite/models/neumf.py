@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from .base import Batch, TwoTower
+from .ncf import all_pairs, relu_mlp, towers
 
 
 @dataclass
@@ -34,16 +35,9 @@ class NeuMF(TwoTower):
         super().__init__()
         self.config, self.n_users, self.n_items = config, config.n_users, config.n_items
         d = config.hidden_size
-        self.user_emb = nn.Embedding(config.n_users, 2 * d)  # [GMF | MLP]
-        self.item_emb = nn.Embedding(config.n_items, 2 * d)
-        for emb in (self.user_emb, self.item_emb):
-            nn.init.normal_(emb.weight, std=0.1)
-        widths = (2 * d, *config.mlp)
-        layers = []
-        for a, b in zip(widths[:-1], widths[1:], strict=True):
-            layers += [nn.Linear(a, b), nn.ReLU()]
-        self.mlp = nn.Sequential(*layers)
-        self.predict = nn.Linear(d + widths[-1], 1)  # h: joins the GMF and MLP towers
+        self.user_emb, self.item_emb = towers(config, 2 * d)  # each row [GMF | MLP]
+        self.mlp = nn.Sequential(*relu_mlp((2 * d, *config.mlp)))
+        self.predict = nn.Linear(d + config.mlp[-1], 1)  # h: joins the GMF and MLP towers
 
     def pair_logits(self, u: Tensor, i: Tensor, users: Tensor, items: Tensor) -> Tensor:
         u, i = torch.broadcast_tensors(u, i)
@@ -53,13 +47,8 @@ class NeuMF(TwoTower):
         return self.predict(torch.cat([gmf, mlp], dim=-1))[..., 0]
 
     def scores_from_hidden(self, h: Tensor, batch: Batch, layer: int | None = None) -> Tensor:
-        # as in NCF, the MLP's first layer acts on [u, i] as W_u u + W_i i: each part once, then
-        # broadcast to every (user, item) pair; the GMF tower is one matrix product
         d, q = self.config.hidden_size, self.item_emb.weight
-        first, rest = self.mlp[0], self.mlp[1:]
-        user_part = h[:, d:] @ first.weight[:, :d].T + first.bias  # (B, w)
-        item_part = q[:, d:] @ first.weight[:, d:].T  # (n_items, w)
-        mlp = rest(user_part[:, None] + item_part[None])  # (B, n_items, mlp[-1])
+        mlp = all_pairs(self.mlp, h[:, d:], q[:, d:])  # (B, n_items, mlp[-1])
         w = self.predict.weight[0]  # (d + mlp[-1],)
         gmf = (h[:, :d] * w[:d]) @ q[:, :d].T  # (B, n_items): h_G . (p_G * q_G)
         return gmf + mlp @ w[d:] + self.predict.bias  # (B, n_items)
