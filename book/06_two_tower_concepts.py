@@ -39,7 +39,6 @@ DEVICE = "auto"
 # %%
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import torch
 
 from recsae_lite import _nb, interpret, steer, two_tower, viz, zoo
@@ -116,9 +115,8 @@ ablation = pd.DataFrame(rows)
 ablation.round(3)
 
 # %%
-fig = px.line(ablation, x="w_pred", y=["rbo", "kendall tau", "purity@10"], facet_col="model",
-              markers=True, labels={"value": "", "variable": ""})  # fmt: skip
-viz.style(fig, "Fidelity and purity against w_pred (16 of 256 neurons active)").show()
+title = "Fidelity and purity against w_pred (16 of 256 neurons active)"
+viz.metric_lines(ablation, "w_pred", ["rbo", "kendall tau", "purity@10"], "model", title).show()
 
 # %%
 for r in ablation.to_dict("records"):
@@ -154,10 +152,10 @@ for name in ("mf", "ncf"):
                       "kendall tau": fid["kendall_tau"]})  # fmt: skip
         _nb.record(f"{name}_k{k}_rbo", fid["rbo"], ".3f")
 sweep = pd.DataFrame(sweep)
-fig = px.line(sweep, x="active neurons", y=["rbo", "kendall tau"], facet_col="model", log_x=True,
-              markers=True, labels={"value": "", "variable": ""})  # fmt: skip
-fig.add_hline(y=0.85, line_dash="dot", line_color="grey")
-viz.style(fig, "Fidelity against the number of active neurons (of 256)").show()
+goals = {"rbo": (0.85, "paper B's goal"), "kendall tau": (0.7, "paper B's goal")}
+viz.metric_lines(sweep, "active neurons", ["rbo", "kendall tau"], "model",
+                 "Fidelity against the number of active neurons (of 256)", log_x=True,
+                 levels=goals).show()  # fmt: skip
 for name in ("mf", "ncf"):  # how far apart the scores of a user's top 30 are: what errors must beat
     model = trained[name].model
     top30 = two_tower.user_scores(model, split, held_out, *two_tower.embeddings(model)).topk(30)

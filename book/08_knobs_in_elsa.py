@@ -38,7 +38,6 @@ DEVICE = "auto"
 # %%
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import torch
 
 from recsae_lite import _nb, interpret, knobs, steer, two_tower, viz, zoo
@@ -211,9 +210,9 @@ print(f"{len(mono['entropy'])} active neurons: median entropy {np.median(mono['e
       f"{np.median(mono['kl']):.2f} bits")  # fmt: skip
 _nb.record("median_entropy", float(np.median(mono["entropy"])), ".3f")
 _nb.record("median_kl", float(np.median(mono["kl"])), ".3f")
-fig = px.histogram(pd.DataFrame(mono).melt(var_name="measure", value_name="bits"), x="bits",
-                   facet_col="measure", nbins=40)  # fmt: skip
-viz.style(fig, "Each active neuron's genre distribution: entropy, and KL from the average").show()
+title = "Each active neuron's genre distribution: entropy, and KL from the average"
+viz.histograms({"entropy": mono["entropy"], "KL from the average": mono["kl"]}, "bits",
+               "active neurons", title, nbinsx=40).show()  # fmt: skip
 
 # %% [markdown]
 # In the `quick` profile, 1,913 of the 2,048 neurons fire on some film; their median entropy is
@@ -254,10 +253,9 @@ summary.round(3)
 # %%
 points = summary.reset_index()
 points["knob"] = points["mapping"] + ", " + points["neurons"].astype(str) + " neuron(s)"
-fig = px.line(points, x="personal ndcg", y="segment ndcg", color="knob", markers=True,
-              hover_data=["alpha"], text="alpha")  # fmt: skip
-fig.update_traces(textposition="top center")
-viz.style(fig, "Steering trade-off: personal against segment NDCG@20, alpha on the points").show()
+viz.tradeoff(points, "personal ndcg", "segment ndcg", "knob", "alpha",
+             "Steering trade-off: personal against segment NDCG@20, alpha on the points",
+             show_labels=True).show()  # fmt: skip
 
 # %% [markdown]
 # Paper C (k = 16, best-characterizes mapping, 56 steerable test users) reports personal /
@@ -376,12 +374,9 @@ trade = recipes.groupby(["recipe", "strength"])[["share@10 gained", "NDCG@10 los
 trade.round(3)
 
 # %%
-fig = px.line(trade.reset_index(), x="NDCG@10 lost", y="share@10 gained", color="recipe",
-              markers=True, hover_data=["strength"])  # fmt: skip
-fig.update_xaxes(tickformat=".0%")
-viz.style(
-    fig, f"Share of the genre gained against NDCG@10 lost (mean of {len(COMPARE)} genres)"
-).show()
+title = f"Share of the genre gained against NDCG@10 lost (mean of {len(COMPARE)} genres)"
+viz.tradeoff(trade.reset_index(), "NDCG@10 lost", "share@10 gained", "recipe", "strength", title,
+             x_format=".0%").show()  # fmt: skip
 
 # %%
 for recipe, rows in trade.groupby(level="recipe"):

@@ -40,7 +40,6 @@ RESULTS = None  # the benchmarks' result files (make bench); None: this reposito
 
 # %%
 import pandas as pd
-import plotly.express as px
 from IPython.display import display
 
 from recsae_lite import _nb, report, viz
@@ -155,10 +154,9 @@ bases.round(4)
 speed = report.sae_speed(results)
 long = speed.reset_index().melt(id_vars=["device", "variant"], var_name="d_in x d_sae",
                                 value_name="ratio to ceiling")  # fmt: skip
-fig = px.bar(long, x="variant", y="ratio to ceiling", color="d_in x d_sae", barmode="group",
-             facet_col="device")  # fmt: skip
-fig.add_hline(y=1.0, line_dash="dot", line_color="grey")
-viz.style(fig, "SAE training step: throughput over the dense-matmul ceiling").show()
+viz.grouped_bars(long, "variant", "d_in x d_sae", "ratio to ceiling",
+                 "SAE training step: throughput over the dense-matmul ceiling",
+                 line=(1.0, "dense ceiling"), panel="device").show()  # fmt: skip
 speed.round(2)
 
 # %% [markdown]

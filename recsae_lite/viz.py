@@ -153,49 +153,63 @@ def embedding_map(embeddings: np.ndarray, dataset: Dataset, title: str) -> go.Fi
     return style(fig, title, 480)
 
 
+def tradeoff(table: pd.DataFrame, x: str, y: str, by: str, label: str, title: str,
+             x_format=None, show_labels=False) -> go.Figure:  # fmt: skip
+    """One line per value of column `by` through its (x, y) points, in the table's order; each
+    point's value of column `label` (a setting: k, alpha, a strength) in its hover, and written
+    beside it with show_labels. x_format: a d3 format for x, e.g. ".0%"."""
+    fig = go.Figure()
+    for i, (name, rows) in enumerate(table.groupby(by, sort=False)):
+        fig.add_scatter(
+            x=rows[x], y=rows[y], name=str(name), mode="lines+markers" + "+text" * show_labels,
+            line_color=COLORS[i % len(COLORS)], text=rows[label], textposition="top center",
+            hovertemplate=f"{label} %{{text}}<br>{x} %{{x}}<br>{y} %{{y}}<extra>{name}</extra>",
+        )  # fmt: skip
+    fig.update_xaxes(title=x, tickformat=x_format, hoverformat=x_format or ".3g")
+    fig.update_yaxes(title=y, hoverformat=".3g")
+    return style(fig, title)
+
+
 def fvu_vs_l0(table: pd.DataFrame) -> go.Figure:
     """The sparsity-fidelity trade-off: one line per variant through its (L0, FVU) points; the
     table has columns variant, l0, fvu and a label for the hover (e.g. "k=16")."""
-    fig = go.Figure()
-    for (variant, rows), color in zip(table.groupby("variant", sort=False), COLORS, strict=False):
-        rows = rows.sort_values("l0")
-        fig.add_scatter(
-            x=rows["l0"], y=rows["fvu"], name=variant, mode="lines+markers", line_color=color,
-            text=rows["label"], hovertemplate="%{text}: L0 %{x:.1f}, FVU %{y:.3f}<extra></extra>",
-        )  # fmt: skip
+    title = "Sparser codes reconstruct less: FVU against L0 (lower left is better)"
+    lines = pd.concat(rows.sort_values("l0") for _, rows in table.groupby("variant", sort=False))
+    fig = tradeoff(lines.rename(columns={"label": "setting"}), "l0", "fvu", "variant", "setting",
+                   title)  # fmt: skip
     fig.update_xaxes(title="L0: active latents per sample", type="log")
-    fig.update_yaxes(title="FVU: fraction of variance unexplained")
-    return style(fig, "Sparser codes reconstruct less: FVU against L0 (lower left is better)")
+    return fig.update_yaxes(title="FVU: fraction of variance unexplained")
+
+
+def histograms(values: dict, x_title: str, y_title: str, title: str, **bins) -> go.Figure:
+    """One histogram per entry of `values` (name -> values), overlaid; bins: plotly's binning,
+    nbinsx=... or xbins=dict(start=..., end=..., size=...)."""
+    fig = go.Figure()
+    for (name, v), color in zip(values.items(), COLORS, strict=False):
+        fig.add_histogram(x=np.asarray(v, dtype=float), name=name, marker_color=color,
+                          opacity=0.6, **bins)  # fmt: skip
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title=y_title)
+    return style(fig, title)
 
 
 def density_histogram(densities: dict) -> go.Figure:
     """How often each latent fires (log10 of its firing rate), one histogram per SAE; latents that
     never fire are counted at the left edge."""
-    fig = go.Figure()
-    for (name, density), color in zip(densities.items(), COLORS, strict=False):
-        d = np.asarray(density, dtype=float)
-        fig.add_histogram(
-            x=np.log10(np.clip(d, 1e-7, None)), name=f"{name} ({(d == 0).mean():.0%} dead)",
-            marker_color=color, opacity=0.6, nbinsx=50,
-        )  # fmt: skip
-    fig.update_layout(barmode="overlay")
-    fig.update_xaxes(title="log10(firing rate); -7: never fires")
-    fig.update_yaxes(title="latents")
-    return style(fig, "Activation density: how often each latent fires")
+    rates = {name: np.asarray(d, dtype=float) for name, d in densities.items()}
+    log_rates = {f"{name} ({(d == 0).mean():.0%} dead)": np.log10(np.clip(d, 1e-7, None))
+                 for name, d in rates.items()}  # fmt: skip
+    return histograms(log_rates, "log10(firing rate); -7: never fires", "latents",
+                      "Activation density: how often each latent fires", nbinsx=50)  # fmt: skip
 
 
 def recovery_histogram(cosines: dict) -> go.Figure:
     """For each planted direction, its best cosine with a learned direction, per method."""
-    fig = go.Figure()
-    for (name, cos), color in zip(cosines.items(), COLORS, strict=False):
-        fig.add_histogram(
-            x=np.asarray(cos), name=name, marker_color=color, opacity=0.6,
-            xbins=dict(start=0, end=1.0001, size=0.02),
-        )  # fmt: skip
-    fig.update_layout(barmode="overlay")
-    fig.update_xaxes(title="best cosine with a learned direction", range=[0, 1.01])
-    fig.update_yaxes(title="planted directions")
-    return style(fig, "Does it find the planted directions?")
+    fig = histograms(cosines, "best cosine with a learned direction", "planted directions",
+                     "Does it find the planted directions?",
+                     xbins=dict(start=0, end=1.0001, size=0.02))  # fmt: skip
+    return fig.update_xaxes(range=[0, 1.01])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -383,21 +397,33 @@ def group_profiles(table: pd.DataFrame, measures: list[str]) -> go.Figure:
 # the answer key (chapter 9)
 
 
-def grouped_bars(table: pd.DataFrame, x: str, by: str, value: str, title: str, line=None):
+def grouped_bars(table: pd.DataFrame, x: str, by: str, value: str, title: str, line=None,
+                 panel=None) -> go.Figure:  # fmt: skip
     """Bars of `value`: one group per value of column `x`, one bar per value of column `by`;
-    line: an optional reference level (e.g. chance) drawn across, as (y, label)."""
-    fig = go.Figure()
-    for i, (name, rows) in enumerate(table.groupby(by, sort=False)):
-        fig.add_bar(x=rows[x], y=rows[value], name=str(name), marker_color=COLORS[i % len(COLORS)],
-                    texttemplate="%{y:.2f}")  # fmt: skip
+    line: an optional reference level (e.g. chance) drawn across, as (y, label); panel: a column
+    with one panel per value (e.g. the device)."""
+    from plotly.subplots import make_subplots
+
+    panels = list(table.groupby(panel, sort=False)) if panel else [(None, table)]
+    names = [f"{panel} {p}" for p, _ in panels] if panel else None
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=names, shared_yaxes=True)
+    colors = {name: COLORS[i % len(COLORS)] for i, name in enumerate(dict.fromkeys(table[by]))}
+    for col, (_, part) in enumerate(panels, 1):
+        for name, rows in part.groupby(by, sort=False):
+            fig.add_bar(x=rows[x], y=rows[value], name=str(name), marker_color=colors[name],
+                        texttemplate="%{y:.2f}", legendgroup=str(name), showlegend=col == 1,
+                        row=1, col=col)  # fmt: skip
     if line is not None:
-        fig.add_hline(y=line[0], line_dash="dash", annotation_text=line[1])
-    fig.update_layout(barmode="group", yaxis_title=value)
+        fig.add_hline(y=line[0], line_dash="dash", annotation_text=line[1], row="all", col="all")
+    fig.update_layout(barmode="group", yaxis_title=value, legend_title_text=by)
+    fig.update_xaxes(title_text=x)
     return style(fig, title)
 
 
-def metric_lines(table: pd.DataFrame, x: str, metrics: list[str], by: str, title: str):
-    """One panel per metric against column `x`, one line per value of column `by`."""
+def metric_lines(table: pd.DataFrame, x: str, metrics: list[str], by: str, title: str,
+                 log_x=False, levels=None) -> go.Figure:  # fmt: skip
+    """One panel per metric against column `x`, one line per value of column `by`; levels: an
+    optional reference level per metric (e.g. a paper's goal), as {metric: (y, label)}."""
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=metrics)
@@ -406,5 +432,8 @@ def metric_lines(table: pd.DataFrame, x: str, metrics: list[str], by: str, title
             fig.add_scatter(x=rows[x], y=rows[metric], name=str(name), legendgroup=str(name),
                             mode="lines+markers", line_color=COLORS[i % len(COLORS)],
                             showlegend=col == 1, row=1, col=col)  # fmt: skip
-    fig.update_xaxes(title_text=x)
+    for metric, (y, text) in (levels or {}).items():
+        fig.add_hline(y=y, line_dash="dot", line_color="grey", annotation_text=text, row=1,
+                      col=metrics.index(metric) + 1)  # fmt: skip
+    fig.update_xaxes(title_text=x, type="log" if log_x else "-")
     return style(fig, title, height=380)
