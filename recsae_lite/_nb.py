@@ -34,13 +34,24 @@ def seed_everything(seed: int) -> None:
 
 
 def pick_device(device: str = "auto") -> torch.device:
+    """The device to use: for "auto", a CUDA GPU when there is one, else the CPU. A device torch
+    cannot use here gets an error listing the choices."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    try:
+        chosen = torch.device(device)
+        torch.zeros(1, device=chosen)  # is it there, and built into this torch?
+        usable = chosen.type != "meta"  # tensors without data: nothing could be computed
+    except (RuntimeError, NotImplementedError, AssertionError):
+        usable = False
+    if not usable:
+        choices = ["auto", "cpu", *(f"cuda:{i}" for i in range(torch.cuda.device_count()))]
+        choices += ["mps"] if torch.backends.mps.is_available() else []
         raise ValueError(
-            f"DEVICE={device!r} but this machine has no CUDA GPU: use 'auto' or 'cpu'."
+            f"DEVICE={device!r} cannot be used on this machine (no such device here, or this "
+            f"torch was built without it): choose one of {', '.join(map(repr, choices))}."
         )
-    return torch.device(device)
+    return chosen
 
 
 class BookRenderer(MimetypeRenderer):
@@ -75,13 +86,18 @@ def use_book_renderer() -> None:
 def setup(seed: int = 0, device: str = "auto", profile: str = "ci") -> torch.device:
     """Seed everything, choose the device, set the plotly renderer; returns the device. Outside
     the ci profile, every cell that runs for long says how long it took."""
-    if not isinstance(seed, int):
+    if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"SEED must be an integer, got {seed!r}.")
+    if not 0 <= seed < 2**32:  # numpy's seeds
+        raise ValueError(f"SEED must be from 0 to 2**32 - 1, got {seed}.")
+    if not isinstance(device, str):
+        raise TypeError(f"DEVICE must be a string such as 'auto', 'cpu' or 'cuda', got {device!r}.")
     pick(profile, ci=None, quick=None, full=None)  # a clear error for a wrong PROFILE
+    chosen = pick_device(device)  # before anything is set: a wrong DEVICE changes nothing
     seed_everything(seed)
     use_book_renderer()
     time_long_cells(on=profile != "ci")
-    return pick_device(device)
+    return chosen
 
 
 LONG_CELL_SECONDS = 5.0

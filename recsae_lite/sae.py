@@ -21,14 +21,18 @@ Matryoshka).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
@@ -91,16 +95,29 @@ class SAE(nn.Module):
     def fit_normalisation(self, x: Tensor) -> None:
         """Centre on the data mean and scale so that E ||x||^2 = d_in."""
         self.check_d_in(x)
+        if len(x) == 0:
+            raise ValueError(
+                f"no hidden states to fit the SAE on (x has shape {tuple(x.shape)}): is the split "
+                "empty, or were they collected from an empty stage?"
+            )
         check_finite(x, "activations")
         self.input_mean.copy_(x.mean(0))
         sq = (x - self.input_mean).pow(2).sum(-1).mean()
         self.input_scale.copy_((sq / self.config.d_in).sqrt().clamp_min(1e-8))
 
     def check_d_in(self, x: Tensor) -> None:
-        if x.ndim != 2 or x.shape[-1] != self.config.d_in:
+        d_in = self.config.d_in
+        if not isinstance(x, Tensor):
+            raise TypeError(
+                f"the SAE reads a torch.Tensor of shape (batch, d_in = {d_in}), got "
+                f"{type(x).__name__}: convert it with torch.as_tensor(x)"
+            )
+        if x.ndim != 2 or x.shape[-1] != d_in:
+            hint = "was it trained on another model or layer?"
+            if x.ndim == 1 and len(x) == d_in:
+                hint = "for one vector, pass x[None]"
             raise ValueError(
-                f"the SAE reads vectors of size d_in = {self.config.d_in}, got shape "
-                f"{tuple(x.shape)}: was it trained on another model or layer?"
+                f"the SAE reads vectors of size d_in = {d_in}, got shape {tuple(x.shape)}: {hint}"
             )
 
     @torch.no_grad()
@@ -111,7 +128,14 @@ class SAE(nn.Module):
         self.threshold.copy_(pre.flatten().topk(self.config.k * len(pre)).values[-1])
 
     def normalise(self, x: Tensor) -> Tensor:
+        """Standardised x; input of another dtype (numpy's float64) is converted to the SAE's."""
         self.check_d_in(x)
+        if x.device != self.input_mean.device:
+            raise ValueError(
+                f"the hidden states are on {x.device} and the SAE on {self.input_mean.device}: "
+                "move them with x.to(sae.W_dec.device)"
+            )
+        x = x.to(self.input_mean.dtype)
         return (x - self.input_mean) / self.input_scale
 
     def pre_acts(self, x_norm: Tensor) -> Tensor:
@@ -157,8 +181,11 @@ class SAE(nn.Module):
         return F.embedding_bag(cols, self.W_dec, offsets, mode="sum", per_sample_weights=values)
 
     def encode(self, x: Tensor) -> Tensor:
-        """Sparse codes z (B, d_sae) of unscaled hidden states x (B, d_in)."""
-        return self.activate(self.pre_acts(self.normalise(x)))
+        """Sparse codes z (B, d_sae) of unscaled hidden states x (B, d_in); NaN or inf in x is
+        refused (it would give NaN codes)."""
+        x_norm = self.normalise(x)
+        check_finite(x, "the hidden states passed to encode")
+        return self.activate(self.pre_acts(x_norm))
 
     def decode(self, z: Tensor) -> Tensor:
         """Unscaled reconstructions (B, d_in) of codes z."""
@@ -265,21 +292,49 @@ class SAE(nn.Module):
     # -- storage ------------------------------------------------------------------------------
 
     def save(self, folder: str | Path) -> None:
-        """cfg.json + sae.safetensors in `folder`."""
+        """sae.safetensors + cfg.json in `folder`. cfg.json also holds the sha256 of the weights
+        file and of its own fields, which `load` checks; it is written last, so a save cut short
+        fails that check instead of loading."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        save_file(state, folder / "sae.safetensors")
-        (folder / "cfg.json").write_text(json.dumps(dataclasses.asdict(self.config), indent=1))
+        weights = save_safetensors(state)
+        (folder / "sae.safetensors").write_bytes(weights)
+        config = json.loads(json.dumps(dataclasses.asdict(self.config)))  # as it will read back
+        sha256 = {"sae.safetensors": _sha256(weights), "cfg.json": _sha256(config)}
+        (folder / "cfg.json").write_text(json.dumps({**config, "sha256": sha256}, indent=1))
 
     @classmethod
     def load(cls, folder: str | Path, expect: SAEConfig | None = None) -> SAE:
-        """The SAE saved in `folder`; with `expect`, refuse one of another variant or shape."""
+        """The SAE saved in `folder`; with `expect`, refuse one of another variant or shape.
+        A damaged, truncated or edited file is refused with a ValueError naming it."""
         folder = Path(folder)
-        for name in ("cfg.json", "sae.safetensors"):
-            if not (folder / name).exists():
-                raise FileNotFoundError(f"{folder / name} is missing: is {folder} a saved SAE?")
-        config = SAEConfig(**json.loads((folder / "cfg.json").read_text()))
+        cfg, weights_file = folder / "cfg.json", folder / "sae.safetensors"
+        for path in (cfg, weights_file):
+            if not path.exists():
+                raise FileNotFoundError(f"{path} is missing: is {folder} a saved SAE?")
+        try:
+            fields = json.loads(cfg.read_text())
+        except ValueError as e:  # not JSON, or not UTF-8
+            raise ValueError(f"{cfg} is damaged ({e}): save the SAE again") from None
+        if not isinstance(fields, dict):
+            raise ValueError(f"{cfg} is damaged (not a JSON object): save the SAE again")
+        sha256 = fields.pop("sha256", None)
+        weights = weights_file.read_bytes()
+        if sha256 is None:  # saved before files carried a checksum
+            warnings.warn(f"{cfg} has no checksum: its files cannot be verified", stacklevel=2)
+        else:
+            sha256 = sha256 if isinstance(sha256, dict) else {}
+            for path, content in ((cfg, fields), (weights_file, weights)):
+                if sha256.get(path.name) != _sha256(content):
+                    raise ValueError(
+                        f"{path} does not match the sha256 saved with it: it is damaged, truncated "
+                        "or edited; save the SAE again"
+                    )
+        try:
+            config = SAEConfig(**fields)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{cfg} does not describe an SAE: {e}") from None
         if expect is not None:
             for field in ("variant", "d_in", "d_sae", "k", "groups"):
                 if getattr(config, field) != getattr(expect, field):
@@ -288,10 +343,13 @@ class SAE(nn.Module):
                         f"expected {getattr(expect, field)!r}"
                     )
         sae = cls(config)
-        state = load_file(folder / "sae.safetensors")
+        try:
+            state = load_safetensors(weights)
+        except SafetensorError as e:
+            raise ValueError(f"{weights_file} is damaged ({e}): save the SAE again") from None
         shapes = {k: tuple(v.shape) for k, v in sae.state_dict().items()}
         if {k: tuple(v.shape) for k, v in state.items()} != shapes:
-            raise ValueError(f"{folder}/sae.safetensors does not match its cfg.json {config}")
+            raise ValueError(f"{weights_file} does not match its cfg.json {config}")
         sae.load_state_dict(state)
         return sae.eval()
 
@@ -431,6 +489,13 @@ class _PickedPreActs(torch.autograd.Function):
         grad_W = F.embedding_bag(rows[order], x, offsets, mode="sum", per_sample_weights=weights)
         grad_bias = torch.zeros(ctx.d_sae, device=grad.device, dtype=grad.dtype)
         return None, grad_W.T, grad_bias.index_add_(0, cols, grad), None, None, None
+
+
+def _sha256(content: bytes | dict) -> str:
+    """sha256 of a file's bytes, or of a JSON object's fields (key order aside)."""
+    if isinstance(content, dict):
+        content = json.dumps(content, sort_keys=True).encode()
+    return hashlib.sha256(content).hexdigest()
 
 
 def check_finite(x: Tensor, what: str) -> None:

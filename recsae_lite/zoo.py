@@ -4,10 +4,15 @@
     trained.model, trained.history, trained.split
 
 The first call trains and saves a checkpoint (safetensors weights + a JSON card); later calls with
-the same dataset, configuration, seed and package version load it. A checkpoint that is corrupt,
-truncated or made for something else is detected (the card holds the weights' sha256 and the key)
-and retrained, never used. Files are written to a temporary name and renamed: a crash leaves no
-half-written checkpoint.
+the same dataset, configuration, seed, device type and package version load it. A checkpoint that
+is corrupt, truncated, edited or made for something else is detected (the card holds the key, the
+weights' sha256 and a sha256 of its own fields) and retrained, never used. Files are written to a
+temporary name and renamed: a crash leaves no half-written checkpoint. A zoo that cannot be
+written still gives the trained model, with a warning.
+
+Training or loading runs with its own random numbers (`torch.random.fork_rng`): the caller's
+generator is left as it was, so what a chapter draws after a zoo call is the same whether the
+model was trained or loaded.
 """
 
 from __future__ import annotations
@@ -27,8 +32,21 @@ from safetensors.torch import load_file, save_file
 
 from . import __version__, models
 from .data import Dataset, Split, cache_dir, leave_one_out, load_dataset
+from .data.sources import respect_umask, write_atomic
 from .models import Recommender
 from .train import History, TrainConfig, train
+
+__all__ = [
+    "MODELS",
+    "SAE_SETTINGS",
+    "SETTINGS",
+    "Trained",
+    "build",
+    "model",
+    "sae",
+    "sae_settings",
+    "zoo_dir",
+]
 
 MODELS = ("pop", "mf", "ncf", "elsa", "sasrec")
 
@@ -123,27 +141,40 @@ def model(
     model_config, train_fields = SETTINGS[name][profile]
     train_config = TrainConfig(**{**train_fields, "seed": seed})
     model_config = {**model_config, **config}
-    key = _key(name, data, model_config, train_config)
+    key = _key(name, data, model_config, train_config, device)
     path = zoo_dir() / f"{name}-{data.name}-{key[:16]}.safetensors"
 
-    torch.manual_seed(seed)
-    net = build(name, data, split, **model_config)
-    history = _load(net, path, key)
-    loaded = history is not None
-    if not loaded:
-        net.to(device)
-        history = train(net, split, train_config, progress=progress)
-        _save(net, history, path, key)
+    with _own_random_numbers(device):
+        torch.manual_seed(seed)
+        net = build(name, data, split, **model_config)
+        history = _load(net, path, key)
+        loaded = history is not None
+        if not loaded:
+            net.to(device)
+            history = train(net, split, train_config, progress=progress)
+            _save(net, history, path, key)
     net.to(device).eval()
     return Trained(net, history, data, split, path, loaded)
 
 
-def _key(name: str, data: Dataset, model_config: dict, train_config: TrainConfig) -> str:
+def _own_random_numbers(device: str | torch.device):
+    """A context in which training or loading draws random numbers without moving the caller's
+    generators (the CPU's, and the GPU's when it trains on one): training draws many, loading
+    none, and what the caller draws next must not depend on which of the two happened."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return torch.random.fork_rng(devices=[])
+    index = torch.cuda.current_device() if device.index is None else device.index
+    return torch.random.fork_rng(devices=[index], device_type="cuda")
+
+
+def _key(name, data: Dataset, model_config: dict, train_config: TrainConfig, device) -> str:
     what = {
         "model": name,
         "dataset": data.fingerprint(),
         "config": model_config,
         "train": dataclasses.asdict(train_config),
+        "device": torch.device(device).type,  # a CPU-trained and a GPU-trained model differ
         "version": __version__,
     }
     return _hash(what)
@@ -153,30 +184,50 @@ def _hash(what: dict) -> str:
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _write_atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
+def _not_saved(where: Path, error: OSError) -> None:
+    warnings.warn(
+        f"the trained model is returned but not saved: {where} cannot be written "
+        f"({error.strerror or error}). Set the RECSAE_ZOO environment variable to a folder you "
+        "can write to keep it for the next run",
+        stacklevel=4,
+    )
+
+
+def _write_card(path: Path, card: dict) -> None:
+    """Write a card (JSON) with a sha256 of its fields ("card_sha256"), which `_read_card`
+    checks: an edited or damaged card is noticed."""
+    card = json.loads(json.dumps(card, default=str))  # the fields as they will read back
+    text = json.dumps({**card, "card_sha256": _hash(card)}, indent=1)
+    write_atomic(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def _read_card(path: Path, key: str) -> dict:
+    """A card's fields; ValueError when it is edited, damaged, or saved for another key."""
     try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        card = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path.name} is not valid JSON ({e})") from None
+    if card.pop("card_sha256", None) != _hash(card):
+        raise ValueError(f"{path.name} was edited or is damaged: its fields do not match its hash")
+    if card["key"] != key:
+        raise ValueError("it was saved for another dataset, configuration, device or version")
+    return card
 
 
 def _save(net: Recommender, history: History, path: Path, key: str) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    _write_atomic(path, lambda tmp: save_file(state, tmp))
-    card = {
-        "key": key,
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-        "describe": net.describe(),
-        "history": dataclasses.asdict(history),
-    }
-    # the card is written last: a checkpoint without its card is incomplete and is retrained
-    text = json.dumps(card, indent=1, default=str)
-    _write_atomic(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
+    try:
+        write_atomic(path, lambda tmp: save_file(state, tmp))
+        card = {
+            "key": key,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "describe": net.describe(),
+            "history": dataclasses.asdict(history),
+        }
+        # the card is written last: a checkpoint without its card is incomplete and is retrained
+        _write_card(path.with_suffix(".json"), card)
+    except OSError as e:
+        _not_saved(path.parent, e)
 
 
 def _load(net: Recommender, path: Path, key: str) -> History | None:
@@ -186,9 +237,7 @@ def _load(net: Recommender, path: Path, key: str) -> History | None:
     if not path.exists() and not card_path.exists():
         return None
     try:
-        card = json.loads(card_path.read_text())
-        if card["key"] != key:
-            raise ValueError("it was saved for another dataset, configuration or version")
+        card = _read_card(card_path, key)
         if hashlib.sha256(path.read_bytes()).hexdigest() != card["sha256"]:
             raise ValueError("its weights do not match their checksum (corrupt or truncated)")
         net.load_state_dict(load_file(path))
@@ -220,30 +269,35 @@ def sae(
         "train": dataclasses.asdict(train_config),
         "positions": positions,
         "layer": layer,
+        "device": torch.device(device).type,
         "version": __version__,
     }
     key = _hash(what)
     folder = zoo_dir() / "sae" / f"{trained.path.stem}-{config.variant}-{key[:16]}"
-    card_path = folder / "card.json"
-    if card_path.exists():
+    with _own_random_numbers(device):
+        if (folder / "card.json").exists():
+            try:
+                _read_card(folder / "card.json", key)
+                return SAE.load(folder, expect=config).to(device), x  # SAE.load checks its sha256
+            except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+                warnings.warn(f"retraining: the SAE in {folder} is unusable: {e}", stacklevel=2)
+        torch.manual_seed(train_config.seed)
+        model = SAE(config).to(device)
+        train_sae(model, x.to(device), train_config, progress=progress)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
         try:
-            card = json.loads(card_path.read_text())
-            weights = (folder / "sae.safetensors").read_bytes()
-            if card["key"] != key or hashlib.sha256(weights).hexdigest() != card["sha256"]:
-                raise ValueError("it was saved for something else, or its weights are corrupt")
-            return SAE.load(folder, expect=config).to(device), x
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
-            warnings.warn(f"retraining: the SAE in {folder} is unusable: {e}", stacklevel=2)
-    torch.manual_seed(train_config.seed)
-    model = SAE(config).to(device)
-    train_sae(model, x.to(device), train_config, progress=progress)
-    staging = folder.with_name(f".{folder.name}.tmp")
-    model.save(staging)
-    sha = hashlib.sha256((staging / "sae.safetensors").read_bytes()).hexdigest()
-    (staging / "card.json").write_text(json.dumps({"key": key, "sha256": sha, **what}, indent=1))
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(staging, folder)  # the folder appears complete, or not at all
+            model.save(staging)
+            _write_card(staging / "card.json", {"key": key, **what})
+            respect_umask(staging)
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(staging, folder)  # the folder appears complete, or not at all
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except OSError as e:
+        _not_saved(folder.parent, e)
     return model.eval(), x
 
 

@@ -1,8 +1,10 @@
 """Tests of recsae_lite.data: the real MovieLens-100K, every parser on small files written here,
-the synthetic generator, the split, and an error for every kind of bad input."""
+the synthetic generator, the split, and an error for every kind of bad input. (The cache's
+read-only cases are in test_storage.py.)"""
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from recsae_lite.data import (
     cache_dir,
     leave_one_out,
     load_dataset,
+    user_split,
 )
 
 # ------------------------------------------------------------------------------------------------
@@ -105,6 +108,12 @@ def lastfm(folder: Path) -> Path:
             + "".join(f"{u}\t{a}\t{t}\t1\t5\t2008\n" for u, a, t in tagged),
         },
     )
+
+
+def refused(dataset: str, path: Path, match: str) -> None:
+    """load_dataset(dataset, path=path) raises a DataError whose message matches `match`."""
+    with pytest.raises(DataError, match=match):
+        load_dataset(dataset, path=path)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -226,6 +235,11 @@ def test_lastfm(tmp_path):
 # the synthetic dataset
 
 
+def test_synthetic_seed_is_checked():
+    with pytest.raises(DataError, match=r"seed = -1: .*an integer >= 0"):
+        load_dataset("synthetic", seed=-1)
+
+
 def test_synthetic_is_deterministic():
     a, b = load_dataset("synthetic", seed=1), load_dataset("synthetic", seed=1)
     assert a.fingerprint() == b.fingerprint()
@@ -299,6 +313,9 @@ def test_synthetic_popularity_follows_the_exponent():
         ({"seq_len": (5, 2)}, "seq_len"),
         ({"prefs_per_user": (2, 50)}, "prefs_per_user"),
         ({"popularity_exponent": -1.0}, "popularity_exponent"),
+        ({"n_users": 2.5}, "n_users"),
+        ({"seq_len": 5}, "seq_len"),
+        ({"n_children": (2, 3.5)}, "n_children"),
     ],
 )
 def test_synthetic_config_is_checked(options, field):
@@ -320,27 +337,22 @@ def test_missing_file(tmp_path):
 
 def test_wrong_column_count(tmp_path):
     write(ml_1m(tmp_path), {"ratings.dat": "1::1::5::10\n1::2::5\n"})
-    with pytest.raises(DataError, match=r"ratings\.dat in .*, line 2: expected 4 fields .*found 3"):
-        load_dataset("ml-1m", path=tmp_path)
+    refused("ml-1m", tmp_path, r"ratings\.dat in .*, line 2: expected 4 fields .*found 3")
     write(tmp_path, {"ratings.dat": "1::1::5::10\n\n1::2::5::11\n"})  # a blank line
-    with pytest.raises(DataError, match=r"ratings\.dat in .*, line 2: expected 4 fields"):
-        load_dataset("ml-1m", path=tmp_path)
+    refused("ml-1m", tmp_path, r"ratings\.dat in .*, line 2: expected 4 fields")
     grouplens_100k(tmp_path / "100k")
     write(tmp_path / "100k", {"u.item": "1|Toy Story (1995)|01-Jan-1995||url|0|1\n"}, "latin-1")
-    with pytest.raises(DataError, match=r"u\.item in .*, line 1: expected 24 fields"):
-        load_dataset("ml-100k", path=tmp_path / "100k")
+    refused("ml-100k", tmp_path / "100k", r"u\.item in .*, line 1: expected 24 fields")
 
 
 def test_non_integer_id(tmp_path):
     write(grouplens_100k(tmp_path), {"u.data": "7\t1\t3\t50\n7\t2\t3\t50\nx\t4\t2\t60\n"})
-    with pytest.raises(DataError, match=r"u\.data in .*, line 3: user id should be an integer"):
-        load_dataset("ml-100k", path=tmp_path)
+    refused("ml-100k", tmp_path, r"u\.data in .*, line 3: user id should be an integer")
     inter = (
         "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t1\t5\t10\n1\t1.5\t5\t9\n"
     )
     write(recbole_100k(tmp_path / "rb"), {"ml-100k.inter": inter})
-    with pytest.raises(DataError, match=r"ml-100k\.inter in .*, line 3: item_id .*found '1\.5'"):
-        load_dataset("ml-100k", path=tmp_path / "rb")
+    refused("ml-100k", tmp_path / "rb", r"ml-100k\.inter in .*, line 3: item_id .*found '1\.5'")
 
 
 def test_unknown_genre(tmp_path):
@@ -356,17 +368,14 @@ def test_unknown_tag(tmp_path):
         "userID\tartistID\ttagID\tday\tmonth\tyear\n2\t51\t1\t1\t5\t2008\n2\t51\t99\t1\t5\t2008\n"
     )
     write(lastfm(tmp_path), {"user_taggedartists.dat": tagged})
-    with pytest.raises(DataError, match=r"user_taggedartists\.dat in .*, line 3: tag 99 is not in"):
-        load_dataset("lastfm", path=tmp_path)
+    refused("lastfm", tmp_path, r"user_taggedartists\.dat in .*, line 3: tag 99 is not in")
 
 
 def test_empty_dataset(tmp_path):
     write(grouplens_100k(tmp_path), {"u.data": ""})
-    with pytest.raises(DataError, match=r"u\.data in .* has no interactions"):
-        load_dataset("ml-100k", path=tmp_path)
+    refused("ml-100k", tmp_path, r"u\.data in .* has no interactions")
     write(recbole_100k(tmp_path / "rb"), {"ml-100k.inter": "user_id:token\titem_id:token\n"})
-    with pytest.raises(DataError, match=r"ml-100k\.inter in .* has no interactions"):
-        load_dataset("ml-100k", path=tmp_path / "rb")
+    refused("ml-100k", tmp_path / "rb", r"ml-100k\.inter in .* has no interactions")
 
 
 def test_not_utf8(tmp_path):
@@ -376,8 +385,7 @@ def test_not_utf8(tmp_path):
         {"ml-100k.item": "item_id:token\tmovie_title:token_seq\n1\tCafé\t1999\t\n"},
         "latin-1",
     )
-    with pytest.raises(DataError, match=r"ml-100k\.item in .*, line 2: this is not utf-8 text"):
-        load_dataset("ml-100k", path=tmp_path)
+    refused("ml-100k", tmp_path, r"ml-100k\.item in .*, line 2: this is not utf-8 text")
 
 
 def test_metadata_must_cover_the_items(tmp_path):
@@ -398,11 +406,9 @@ def test_bad_names_and_options(tmp_path):
         load_dataset("ml-1m", n_users=3)
     with pytest.raises(TypeError, match="unknown options n_tag; it takes n_tags, min_tag_users"):
         load_dataset("lastfm", n_tag=3)
-    with pytest.raises(DataError, match="does not exist"):
-        load_dataset("ml-1m", path=tmp_path / "nowhere")
+    refused("ml-1m", tmp_path / "nowhere", "does not exist")
     (tmp_path / "mine.zip").write_bytes(b"not a zip")
-    with pytest.raises(DataError, match=r"mine\.zip is not a zip file"):
-        load_dataset("ml-1m", path=tmp_path / "mine.zip")
+    refused("ml-1m", tmp_path / "mine.zip", r"mine\.zip is not a zip file")
 
 
 def no_network(*args, **kwargs):
@@ -457,3 +463,145 @@ def test_leave_one_out_needs_three_interactions(tmp_path):
     write(ml_1m(tmp_path), {"ratings.dat": "1::1::5::10\n1::2::5::11\n2::3::4::12\n"})
     with pytest.raises(DataError, match="no user has the 3 interactions"):
         leave_one_out(load_dataset("ml-1m", path=tmp_path))
+
+
+# ------------------------------------------------------------------------------------------------
+# repeated rows, and the split that never validates on the test target
+
+
+def test_repeated_rows_are_dropped_with_a_warning_that_counts_them(tmp_path):
+    clean = load_dataset("ml-100k", path=grouplens_100k(tmp_path / "clean"))
+    rows = RATINGS + [RATINGS[1], RATINGS[1], RATINGS[5]]  # the repeats come after the first ones
+    repeated = write(grouplens_100k(tmp_path / "repeated"), {
+        "u.data": "".join("\t".join(map(str, r)) + "\n" for r in rows)})  # fmt: skip
+    with pytest.warns(UserWarning, match=r"u\.data in .*: 3 rows repeat an earlier .*user 10"):
+        d = load_dataset("ml-100k", path=repeated)
+    assert d.fingerprint() == clean.fingerprint()
+    pd.testing.assert_frame_equal(d.interactions, clean.interactions)
+    # the same item at another time is not a repeat: it stays, without a warning
+    rows = RATINGS + [(10, 1, 4, 300)]
+    write(repeated, {"u.data": "".join("\t".join(map(str, r)) + "\n" for r in rows)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(load_dataset("ml-100k", path=repeated).interactions) == len(rows)
+
+
+def test_leave_one_out_never_validates_on_the_test_target(tmp_path):
+    # user 1 takes movie 3 three times at the end; user 2 only ever takes movie 1; user 3 takes
+    # movie 2 first and last; user 4 has no repeats; user 5 takes movie 1, then movie 2 twice:
+    # a validation target (1) but no training item before it
+    ratings = ["1::1::5::10", "1::2::4::11", "1::3::3::12", "1::3::3::13", "1::3::3::14"]
+    ratings += ["2::1::5::10", "2::1::5::11", "2::1::5::12", "3::2::4::10", "3::1::4::11"]
+    ratings += ["3::2::4::12", "4::1::1::1", "4::2::1::2", "4::3::1::3"]
+    ratings += ["5::1::1::1", "5::2::1::2", "5::2::1::3"]
+    d = load_dataset("ml-1m", path=write(ml_1m(tmp_path), {"ratings.dat": "\n".join(ratings)}))
+    split = leave_one_out(d)
+    assert list(d.user_ids[split.users]) == [1, 3, 4] and split.n_dropped == 2  # users 2 and 5
+    assert (split.valid != split.test).all()
+    assert list(d.item_ids[split.test]) == [3, 2, 3]
+    assert list(d.item_ids[split.valid]) == [2, 1, 2]
+    # user 1's repeats of movie 3 after its valid target are left out, neither train nor target
+    assert [list(d.item_ids[t]) for t in split.train] == [[1], [2], [1]]
+
+
+# ------------------------------------------------------------------------------------------------
+# ids, ratings and encodings
+
+
+@pytest.mark.parametrize("dataset", ["ml-1m", "ml-100k"])
+def test_a_movie_listed_twice_is_named_with_its_lines(tmp_path, dataset):
+    if dataset == "ml-1m":
+        movies = "1::Toy Story (1995)::Comedy\n2::Heat (1995)::Action\n3::Alien (1979)::Sci-Fi\n"
+        write(ml_1m(tmp_path), {"movies.dat": movies + "2::Heat again (1995)::Action\n"}, "latin-1")
+        match = r"movies\.dat in .*, line 4: MovieID 2 is listed twice \(also on line 2\)"
+    else:
+        u_item = (grouplens_100k(tmp_path) / "u.item").read_text("latin-1")
+        write(tmp_path, {"u.item": u_item + u_item.splitlines(keepends=True)[0]}, "latin-1")
+        match = r"u\.item in .*, line 6: item id 1 is listed twice \(also on line 1\)"
+    refused(dataset, tmp_path, match)
+
+
+def test_an_artist_or_tag_listed_twice_is_named(tmp_path):
+    lastfm(tmp_path)
+    tags = (tmp_path / "tags.dat").read_text("latin-1")
+    write(tmp_path, {"tags.dat": tags + "2\tchill\n"}, "latin-1")
+    refused("lastfm", tmp_path, r"tags\.dat in .*, line 6: tagID 2 is listed twice")
+
+
+def test_an_id_too_large_for_64_bits_is_named(tmp_path):
+    huge = "99999999999999999999"  # > 2**63 - 1
+    write(ml_1m(tmp_path), {"ratings.dat": f"1::1::5::10\n{huge}::2::4::11\n"})
+    refused("ml-1m", tmp_path, rf"ratings\.dat in .*, line 2: UserID {huge} is too large")
+    write(tmp_path, {"movies.dat": f"1::Toy Story (1995)::Comedy\n{huge}::Heat (1995)::Action\n"})
+    write(tmp_path, {"ratings.dat": "1::1::5::10\n"})
+    refused("ml-1m", tmp_path, r"movies\.dat in .*, line 2: MovieID 9+ is too large")
+
+
+def test_a_rating_off_the_scale_is_named(tmp_path):
+    write(ml_1m(tmp_path), {"ratings.dat": "1::1::5::10\n1::2::99::11\n"})
+    refused("ml-1m", tmp_path, r"ratings\.dat in .*, line 2: Rating 99 is off the scale")
+    inter = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t1\t5\t10\n1\t2\t0\t9\n"
+    write(recbole_100k(tmp_path / "rb"), {"ml-100k.inter": inter})
+    refused("ml-100k", tmp_path / "rb", r"ml-100k\.inter in .*, line 3: rating 0 is off the scale")
+    plays = "userID\tartistID\tweight\n2\t51\t10\n3\t52\t-4\n"
+    write(lastfm(tmp_path / "fm"), {"user_artists.dat": plays})
+    with pytest.raises(
+        DataError, match=r"user_artists\.dat in .*, line 3: weight .* -4 is negative"
+    ):
+        load_dataset("lastfm", path=tmp_path / "fm")
+
+
+def test_a_latin1_file_saved_again_as_utf8_reads_right(tmp_path):
+    published = load_dataset("ml-100k", path=grouplens_100k(tmp_path / "latin-1"))
+    resaved = grouplens_100k(tmp_path / "utf-8")
+    text = (resaved / "u.item").read_text("latin-1")
+    write(resaved, {"u.item": text}, "utf-8")
+    assert (resaved / "u.item").read_bytes() != (tmp_path / "latin-1" / "u.item").read_bytes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_dataset("ml-100k", path=resaved).item_titles == published.item_titles
+    assert published.item_titles[1] == "Misérables, Les (1995)"
+    # and with the byte-order mark some editors add
+    write(resaved, {"u.item": "\ufeff" + text}, "utf-8")
+    assert load_dataset("ml-100k", path=resaved).item_titles == published.item_titles
+
+
+def test_text_converted_twice_gets_a_warning_naming_the_line(tmp_path):
+    folder = ml_1m(tmp_path)
+    twice = (folder / "movies.dat").read_text("latin-1").encode("utf-8").decode("latin-1")
+    write(folder, {"movies.dat": twice}, "utf-8")  # "Café" now reads "CafÃ©"
+    with pytest.warns(UserWarning, match=r"movies\.dat in .*, line 2 looks garbled \('2::CafÃ©"):
+        d = load_dataset("ml-1m", path=folder)
+    assert d.item_titles[1] == "CafÃ© (1999)"  # read as it is: the warning says what to do
+
+
+# ------------------------------------------------------------------------------------------------
+# a copy of your own under the published file's name
+
+
+def test_a_zip_you_packed_yourself_is_read_with_a_note(tmp_path):
+    folder = ml_1m(tmp_path / "files")
+    mine = zip_up(folder, tmp_path / "ml-1m.zip", "ml-1m/")  # not GroupLens' bytes
+    with pytest.warns(UserWarning, match=r"ml-1m\.zip does not match .*read as your own copy"):
+        d = load_dataset("ml-1m", path=mine)
+    assert d.fingerprint() == load_dataset("ml-1m", path=folder).fingerprint()
+    # a zip of that name without the dataset's files is still a broken download
+    (folder / "movies.dat").unlink()
+    zip_up(folder, tmp_path / "ml-1m.zip")
+    refused("ml-1m", tmp_path / "ml-1m.zip", r"ml-1m\.zip does not match .*incomplete download")
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"held_out": 1.0}, r"held_out = 1\.0: it is a share"),
+        ({"held_out": 0.0}, "held_out = 0.0"),
+        ({"shares": (0.6, 0.5)}, r"shares = \(0\.6, 0\.5\): .*sum to less than 1"),
+        ({"shares": (-0.1, 0.1)}, "shares"),
+    ],
+)
+def test_user_split_checks_its_shares(options, match):
+    dataset = load_dataset("synthetic", n_users=50)
+    assert len(user_split(dataset).users["train"]) == 40  # the defaults: 10% and 10%
+    with pytest.raises(DataError, match=match):
+        user_split(dataset, **options)
