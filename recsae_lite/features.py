@@ -1,10 +1,6 @@
-"""A feature's card for chapter 4's dashboard, and where each collected position comes from.
-
-- `position_index`, `next_items`: for the positions `activations.collect(positions="all")`
-  returns, the row and place of each in the training histories, and the item that came next;
-- `feature_card`: what `viz.feature_dashboard` shows of one feature.
-
-The measures of what a feature means (genre association, purity, TF-IDF maps) are in `interpret`.
+"""Chapter 4's feature card (`feature_card`: what `viz.feature_dashboard` shows of a feature) and
+where each position `activations.collect(positions="all")` returns comes from (`position_index`,
+`next_items`). The measures of what a feature means are in `interpret`.
 """
 
 from __future__ import annotations
