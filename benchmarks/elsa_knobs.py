@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from common import result_path, write_report  # run as a script, benchmarks/ is on the path
 
-from recsae_lite import knobs
+from recsae_lite import interpret, knobs
 from recsae_lite._nb import pick_device, seed_everything
 from recsae_lite.data import load_dataset, user_split
 from recsae_lite.interventions import Spliced
@@ -63,8 +63,12 @@ def main(argv: list[str]) -> None:
             print(quality[-1], flush=True)
             if k == 16 and n_views > 1:
                 codes = knobs.item_codes(elsa, sae)
-                activity = knobs.concept_activity(codes, dataset.genres)
-                maps = knobs.mappings(activity, (codes > 0).sum(0), n=5, min_items=20)
+                activity = interpret.concept_activity(codes, dataset.genres)
+                fires = (codes > 0).sum(0)
+                maps = {
+                    "best characterizes": interpret.best_characterizes(activity, 5, fires, 20),
+                    "most unique": interpret.most_unique(activity, 5, fires, 20),
+                }
                 summary = knobs.steering_summary(elsa, sae, split, dataset, pairs, maps, ALPHAS)
                 for record in summary.reset_index().to_dict(orient="records"):
                     steering.append({"seed": seed, "k": k, **record})

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from common import result_path, write_report  # run as a script, benchmarks/ is on the path
 
-from recsae_lite import features, steer, zoo
+from recsae_lite import interpret, steer, zoo
 from recsae_lite._nb import pick_device, seed_everything
 from recsae_lite.activations import collect
 
@@ -59,18 +59,18 @@ def main(argv: list[str]) -> None:
     centred = x.cpu() - x.cpu().mean(0)
     units = {
         "SAE features": z,
-        "raw dimensions": features.signed(centred),
-        "random rotation": features.signed(centred @ features.random_rotation(x.shape[1], 0)),
+        "raw dimensions": interpret.signed(centred),
+        "random rotation": interpret.signed(centred @ interpret.random_rotation(x.shape[1], 0)),
     }
     genres_of = dataset.genres[:, keep]
     views = {"input": genres_of[items], "predicted": genres_of[first.cpu().numpy()]}
     scores = {
-        (kind, view): features.genre_scores(acts, labels, TOP)
+        (kind, view): interpret.genre_scores(acts, labels, TOP)
         for kind, acts in units.items()
         for view, labels in views.items()
     }
-    tops = {kind: features.top_items(acts, items, TOP) for kind, acts in units.items()}
-    counts = features.monosemanticity(scores, tops, THRESHOLD, MIN_ITEMS)
+    tops = {kind: interpret.top_items(acts, items, TOP) for kind, acts in units.items()}
+    counts = interpret.association_pass_rates(scores, tops, THRESHOLD, MIN_ITEMS)
     print(counts.round(3).to_string(index=False))
 
     # 2. steering, SAE feature against probe

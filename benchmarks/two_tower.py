@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from common import result_path, write_report  # run as a script, benchmarks/ is on the path
 
-from recsae_lite import features, two_tower, zoo
+from recsae_lite import interpret, two_tower, zoo
 from recsae_lite._nb import pick_device, seed_everything
 from recsae_lite.metrics import sae_metrics
 from recsae_lite.sae import FitConfig, SAEConfig, fit
@@ -66,9 +66,9 @@ def main(argv: list[str]) -> None:
             for units, acts in (
                 ("SAE 256", saes[W_PRED[-1]].encode(items)),
                 ("SAE 22", small.encode(items)),
-                ("raw dims", features.signed(items - items.mean(0))),
+                ("raw dims", interpret.signed(items - items.mean(0))),
             ):
-                table = two_tower.purity_table(acts.detach().cpu(), dataset, GENRES)
+                table = interpret.purity_table(acts.detach().cpu(), dataset, GENRES)
                 for record in table.to_dict(orient="records"):
                     purity.append({"model": name, "seed": seed, "units": units, **record})
 

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsae_lite import _nb, features, viz, zoo
+from recsae_lite import _nb, features, interpret, viz, zoo
 from recsae_lite.activations import collect
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
@@ -91,15 +91,15 @@ print(f"{len(x):,} positions; SAE: {sae.config.d_sae} features, k = {sae.config.
 keep = dataset.genres.sum(0) >= 10
 genre_names = [n for n, k in zip(dataset.genre_names, keep, strict=True) if k]
 centred = x.cpu() - x.cpu().mean(0)
-rotation = features.random_rotation(x.shape[1], SEED)
+rotation = interpret.random_rotation(x.shape[1], SEED)
 units = {
     "SAE features": z,
-    "raw dimensions (both signs)": features.signed(centred),
-    "random rotation (both signs)": features.signed(centred @ rotation),
+    "raw dimensions (both signs)": interpret.signed(centred),
+    "random rotation (both signs)": interpret.signed(centred @ rotation),
 }
 views = {"input": dataset.genres[items][:, keep], "predicted": dataset.genres[predicted][:, keep]}
 scores = {
-    (kind, view): features.genre_scores(acts, labels, TOP)
+    (kind, view): interpret.genre_scores(acts, labels, TOP)
     for kind, acts in units.items()
     for view, labels in views.items()
 }
@@ -112,7 +112,7 @@ def hover_text(top, n=4):
     return f"{len(top)} top positions; " + "; ".join(titles[found])
 
 
-tops = {kind: features.top_items(acts, items, TOP) for kind, acts in units.items()}
+tops = {kind: interpret.top_items(acts, items, TOP) for kind, acts in units.items()}
 hover = {kind: [hover_text(top) for top in tops[kind]] for kind in units}
 
 # %% [markdown]
@@ -135,10 +135,10 @@ viz.association_heatmaps(panels, genre_names).show()
 # separately, so that the comparison that matters, genre features, is not inflated by them.
 
 # %%
-counts = features.monosemanticity(scores, tops, THRESHOLD, MIN_ITEMS)
+counts = interpret.association_pass_rates(scores, tops, THRESHOLD, MIN_ITEMS)
 best = {
-    kind: np.where([len(set(t)) >= MIN_ITEMS for t in tops[kind]],
-                   features.best_score(scores[(kind, "input")]), np.nan)
+    kind: np.where(interpret.item_features(tops[kind], MIN_ITEMS), np.nan,
+                   interpret.best_score(scores[(kind, "input")]))
     for kind in units
 }  # fmt: skip
 counts.round(3)
@@ -147,7 +147,7 @@ counts.round(3)
 viz.best_score_distributions(best, THRESHOLD).show()
 
 # %%
-lookup = counts.set_index(["units", "view"])
+lookup = counts.set_index(["kind", "view"])
 for kind, short in zip(units, ["sae", "raw", "rotation"], strict=True):
     for view in views:
         _nb.record(f"{short}_{view}_pass", lookup.loc[(kind, view), "pass"], "d")
@@ -173,7 +173,7 @@ _nb.record("sae_item_features", lookup.loc[("SAE features", "input"), "item feat
 # header; "item" marks the item features.
 
 # %%
-table = features.best_genres(scores[("SAE features", "input")], genre_names)
+table = interpret.best_genres(scores[("SAE features", "input")], genre_names)
 
 
 def auto_label(row, top):
@@ -181,7 +181,7 @@ def auto_label(row, top):
         return "dead"
     if len(set(top)) < MIN_ITEMS:  # name the film it fires on most
         return "item: " + titles[pd.Series(top).value_counts().index[0]]
-    return features.label(row, THRESHOLD)
+    return interpret.label(row, THRESHOLD)
 
 
 sae_tops = tops["SAE features"]

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsae_lite import _nb, features, two_tower, viz, widgets, zoo
+from recsae_lite import _nb, interpret, two_tower, viz, widgets, zoo
 from recsae_lite.interventions import Spliced, feature_edit
 from recsae_lite.metrics import sae_metrics
 from recsae_lite.sae import FitConfig, SAEConfig, fit
@@ -118,7 +118,7 @@ for (name, w), sae in saes.items():
     users, items = two_tower.embeddings(model)
     x = torch.cat([users[split.users[train_rows]], items])
     fid = two_tower.fidelity(model, sae, split, held_out)
-    genre_purity = two_tower.purity_table(sae.encode(items).detach().cpu(), dataset, GENRES)
+    genre_purity = interpret.purity_table(sae.encode(items).detach().cpu(), dataset, GENRES)
     rows.append(
         {"model": name, "w_pred": w, "rbo": fid["rbo"], "kendall tau": fid["kendall_tau"],
          "fvu": sae_metrics(sae, x)["fvu"], "purity@10": genre_purity["purity@10"].mean()}
@@ -194,13 +194,13 @@ small = {name: train(name, W_PRED[-1], d_sae=22, k=8) for name in ("mf", "ncf")}
 tables = []
 for name in ("mf", "ncf"):
     items = two_tower.embeddings(trained[name].model)[1]
-    raw = features.signed(items - items.mean(0)).cpu()
+    raw = interpret.signed(items - items.mean(0)).cpu()
     for units, acts in (
         ("SAE 256", saes[(name, W_PRED[-1])].encode(items).detach().cpu()),
         ("SAE 22", small[name].encode(items).detach().cpu()),
         ("raw dims", raw),
     ):
-        table = two_tower.purity_table(acts, dataset, GENRES)
+        table = interpret.purity_table(acts, dataset, GENRES)
         tables.append(table.assign(model=name, units=units))
 purity = pd.concat(tables)
 purity.pivot_table(index="genre", columns=["model", "units"], values="purity@10").round(2)
@@ -208,7 +208,7 @@ purity.pivot_table(index="genre", columns=["model", "units"], values="purity@10"
 # %%
 summary = purity.groupby(["model", "units"]).agg(
     mean_purity_10=("purity@10", "mean"), mean_purity_50=("purity@50", "mean"),
-    mean_purity_100=("purity@100", "mean"), distinct_best=("unit", "nunique"),
+    mean_purity_100=("purity@100", "mean"), distinct_best=("feature", "nunique"),
 )  # fmt: skip
 for (name, units), row in summary.iterrows():
     key = units.replace(" ", "_")
@@ -247,7 +247,7 @@ for name in ("mf", "ncf"):
     item_codes = sae.encode(two_tower.embeddings(model)[1]).detach().cpu()
     for prefix in np.cumsum(GROUPS):
         fid = two_tower.fidelity(model, sae, split, held_out, prefix=int(prefix))
-        table = two_tower.purity_table(item_codes[:, :prefix], dataset, GENRES)
+        table = interpret.purity_table(item_codes[:, :prefix], dataset, GENRES)
         purity10 = table["purity@10"].mean()
         rows.append({"model": name, "prefix": int(prefix), "rbo": fid["rbo"],
                      "kendall tau": fid["kendall_tau"], "purity@10": purity10})  # fmt: skip
@@ -291,7 +291,7 @@ pd.DataFrame({"title": titles[top], "interactions": dataset.popularity[top]})
 genre = "Horror" if "Horror" in dataset.genre_names else GENRES[0]
 g = dataset.genre_names.index(genre)
 best = purity.set_index(["model", "units", "genre"])
-genre_neuron = int(best.loc[(name, "SAE 256", genre), "unit"])
+genre_neuron = int(best.loc[(name, "SAE 256", genre), "feature"])
 peak = float(codes[:, genre_neuron].max())
 model = trained[name].model
 before = recommend(model, split, held_out, 30)
@@ -370,7 +370,7 @@ pd.DataFrame(promoted).round(3)
 
 # %%
 from recsae_lite import exercises
-from recsae_lite.metrics import rbo
+from recsae_lite.metrics import rbo_extrapolated
 
 mf_model, mf_sae = trained["mf"].model, saes[("mf", W_PRED[-1])]  # MF and its 256-neuron SAE
 users_emb, items_emb = two_tower.embeddings(mf_model)
@@ -395,7 +395,7 @@ exercises.check_purity(my_purity)
 
 # %%
 genre_columns = dataset.genres[:, [dataset.genre_names.index(g) for g in GENRES]]
-best_per_genre = two_tower.purity_table(mf_codes, dataset, GENRES)
+best_per_genre = interpret.purity_table(mf_codes, dataset, GENRES)
 mine = my_purity(mf_codes, genre_columns, 10).max(0)
 print("each genre's best purity@10, with my_purity, is the table's:",
       np.allclose(mine, best_per_genre["purity@10"]))  # fmt: skip
@@ -419,7 +419,7 @@ def my_overwrite(sae, u, neuron, value):
 exercises.check_overwrite(my_overwrite)
 
 # %%
-horror = best_per_genre.set_index("genre").loc["Horror", "unit"]  # its purest neuron
+horror = best_per_genre.set_index("genre").loc["Horror", "feature"]  # its purest neuron
 horror_peak = float(mf_codes[:, horror].max())
 with torch.no_grad():  # your edit inside the model, on the held-out users' embeddings
     mine = recommend(Spliced(mf_model, lambda u: my_overwrite(mf_sae, u, horror, 2 * horror_peak)),
@@ -457,5 +457,6 @@ exercises.check_rbo(my_rbo)
 before = recommend(mf_model, split, held_out, 30)
 pairs = list(zip(before.tolist(), library.tolist(), strict=True))
 mine = np.mean([my_rbo(a, b) for a, b in pairs])
+reference = np.mean([rbo_extrapolated(a, b) for a, b in pairs])
 print(f"RBO of the lists before and after the overwrite: {mine:.4f} with my_rbo, "
-      f"{np.mean([rbo(a, b) for a, b in pairs]):.4f} with metrics.rbo")  # fmt: skip
+      f"{reference:.4f} with metrics.rbo_extrapolated")  # fmt: skip

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsae_lite import _nb, features, hierarchy, two_tower, viz, zoo
+from recsae_lite import _nb, hierarchy, interpret, two_tower, viz, zoo
 from recsae_lite.activations import collect
 from recsae_lite.data import load_dataset
 from recsae_lite.metrics import sae_metrics
@@ -85,9 +85,9 @@ def describe(sae, x, sizes, items, data, name):
         codes = torch.cat([sae.encode(chunk) for chunk in x.split(8_192)]).cpu()
     groups = hierarchy.feature_groups(sae, codes, sizes)
     table = hierarchy.profile(codes, groups, items, data.genres, data.popularity, TOP)
-    scores = features.genre_scores(codes, data.genres[items], TOP, min_active=5)
-    labels = [f"{j}: {features.label(row, 0.5)}"
-              for j, row in features.best_genres(scores, data.genre_names).iterrows()]  # fmt: skip
+    scores = interpret.genre_scores(codes, data.genres[items], TOP, min_active=5)
+    labels = [f"{j}: {interpret.label(row, 0.5)}"
+              for j, row in interpret.best_genres(scores, data.genre_names).iterrows()]  # fmt: skip
     return {"codes": codes, "groups": groups, "tree": hierarchy.tree(codes, groups),
             "profile": table.assign(sae=name), "labels": labels,
             "fires": (codes > 0).sum(0).numpy()}  # fmt: skip

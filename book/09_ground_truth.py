@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsae_lite import _nb, knobs, recovery, steer, viz, widgets, zoo
+from recsae_lite import _nb, interpret, recovery, steer, viz, widgets, zoo
 from recsae_lite.data import load_dataset
 from recsae_lite.interventions import feature_edit
 
@@ -143,19 +143,19 @@ scores[["samples", "fvu", "l0", "l1 weight"]].round(3)
 # ## 3. Scoring against the answer key
 #
 # For each concept c and feature j, the **association** is the F1 of "j fires" as a detector
-# of "the sample has c" (`hierarchy.concept_f1`, as in chapter 7). Several concepts may share
+# of "the sample has c" (`interpret.concept_f1`, as in chapter 7). Several concepts may share
 # their best feature, so a concept's best feature alone would flatter a dictionary that
 # merges concepts. We match concepts to features **one-to-one**, maximising the total F1
-# (the Hungarian method, `recovery.assignment`), and read each pair as a detector:
+# (the Hungarian method, `interpret.assignment`), and read each pair as a detector:
 #
 # - **precision**: the share of the feature's firings on samples that carry its concept;
 # - **recall**: the share of the concept's samples on which the feature fires;
 # - **recovered**: the share of concepts whose matched feature reaches an F1 of 0.5.
 #
 # Chance is the same score against the samples shuffled: features with the same firing rates
-# that know nothing of the concepts (`recovery.chance`). The **agreement** is chapter 7's: the
-# share of child concepts whose best feature hangs, in the tree of features, under their
-# parent's.
+# that know nothing of the concepts (`interpret.chance_recovery`). The **agreement** is chapter
+# 7's: the share of child concepts whose best feature hangs, in the tree of features, under
+# their parent's.
 
 # %%
 for (name, variant), row in scores.iterrows():
@@ -223,7 +223,7 @@ def metric_table(drop, swap):
         x, items = samples[name]
         with torch.no_grad():
             codes = sae.encode(x).cpu()
-        matched = recovery.match(codes, concepts[items])["feature"].to_numpy()
+        matched = interpret.match_concepts(codes, concepts[items])["feature"].to_numpy()
         rows.append({"model": name, "variant": variant,
                      **recovery.label_metrics(codes, tags[items], matched)})  # fmt: skip
     return pd.DataFrame(rows).set_index(["model", "variant"])
@@ -298,10 +298,10 @@ for name in MODELS:
     sae, (x, items) = saes[(name, "topk")], samples[name]
     with torch.no_grad():
         codes = sae.encode(x).cpu()
-    matched = recovery.match(codes, concepts[items])["feature"].to_numpy()
-    activity = knobs.concept_activity(codes, tags[items])
-    mapped = knobs.mappings(activity, (codes > 0).sum(0), min_items=5)
-    chosen = {"matched": matched, "tf-idf on tags": mapped["best characterizes"][:, 0]}
+    matched = interpret.match_concepts(codes, concepts[items])["feature"].to_numpy()
+    activity = interpret.concept_activity(codes, tags[items])
+    mapped = interpret.best_characterizes(activity, fires=(codes > 0).sum(0), min_items=5)
+    chosen = {"matched": matched, "tf-idf on tags": mapped[:, 0]}
     split = trained[name].split
     users = np.arange(min(STEERED_USERS, len(split.users)))
     for c in range(len(truth.concept_names)):
@@ -356,7 +356,7 @@ def recover_on(**knobs):
         with torch.no_grad():
             codes = sae.encode(x).cpu()
         rows.append({"variant": variant, "valid ndcg@10": max(mf.history.valid_ndcg),
-                     **recovery.recovery(codes, truth_of_items, THRESHOLD)})  # fmt: skip
+                     **interpret.recovery(codes, truth_of_items, THRESHOLD)})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -423,13 +423,13 @@ viz.metric_lines(grid, "overlap", ["recovered", "f1"], "variant", title).show()
 # Matryoshka SAE.
 
 # %%
-from recsae_lite import exercises, hierarchy
+from recsae_lite import exercises
 
 mf_sae, (mf_x, mf_items) = saes[("mf", "matryoshka")], samples["mf"]
 with torch.no_grad():
     mf_codes = mf_sae.encode(mf_x).cpu()  # (n_items, 128) one sample per item
 mf_truth = concepts[mf_items]  # (n_items, C) the concepts each sample truly carries
-mf_pairs = recovery.match(mf_codes, mf_truth)  # section 3's matching
+mf_pairs = interpret.match_concepts(mf_codes, mf_truth)  # section 3's matching
 
 # %% [markdown]
 # ### Exercise 9.1 (easy): a feature as a detector
@@ -505,12 +505,12 @@ for name, labels in {"my_noisy_labels": mine, "recovery.noisy_labels": tags}.ite
 # ### Exercise 9.3 (harder): the one-to-one matching
 #
 # Write `my_match(f1)`: for the association matrix `f1` `(C, d_sae)` of section 3 (the F1 of
-# each feature as a detector of each concept, `hierarchy.concept_f1`), with C <= d_sae, return
+# each feature as a detector of each concept, `interpret.concept_f1`), with C <= d_sae, return
 # `(C,)`, each concept's feature in the one-to-one matching (no feature for two concepts) of
 # largest total F1. Each concept's best feature (the argmax) can be the best of two concepts,
 # and giving each concept in turn its best free feature can lose total F1 (the check has such a
 # matrix). Trying every assignment is fine for the check's matrices (3 and 4 concepts, at most 6
-# features); `recovery.assignment` (the Hungarian method) does it in polynomial time.
+# features); `interpret.assignment` (the Hungarian method) does it in polynomial time.
 
 
 # %% tags=["hide-input", "solution"]
@@ -528,13 +528,13 @@ def my_match(f1):
 exercises.check_matching(my_match)
 
 # %%
-f1 = hierarchy.concept_f1(mf_codes, mf_truth).numpy()  # (C, 128)
+f1 = interpret.concept_f1(mf_codes, mf_truth).numpy()  # (C, 128)
 block = f1[np.flatnonzero(parents), : SIZES[0]]  # the parents and the first group's features
-mine, hungarian = my_match(block), recovery.assignment(-block)
+mine, hungarian = my_match(block), interpret.assignment(-block)
 rows = np.arange(len(block))
 print(f"the {len(block)} parents' features among the first group's {SIZES[0]}: {mine} "
       f"(total F1 {block[rows, mine].sum():.3f}) with my_match, {hungarian} "
-      f"({block[rows, hungarian].sum():.3f}) with recovery.assignment")  # fmt: skip
+      f"({block[rows, hungarian].sum():.3f}) with interpret.assignment")  # fmt: skip
 best = f1.argmax(1)
 print(f"each concept's best feature, over all 128: {(np.bincount(best)[best] > 1).sum()} of "
       f"{len(best)} concepts share theirs with another concept")  # fmt: skip

@@ -51,7 +51,7 @@ machines = pd.DataFrame(
     [{"benchmark": name, "profile": r.get("profile"), "device": r["machine"]["device"],
       "cpu threads": r["machine"]["cpu_threads"], "torch": r["machine"]["torch"],
       "seconds": r.get("seconds"), "peak memory (MB)": r.get("peak_memory_mb")}
-     for name, r in results.items()]
+     for name, r in results.items() if name != "peers"]
 )  # fmt: skip
 machines
 
@@ -78,7 +78,9 @@ def table(paper: str) -> pd.DataFrame:
     """The paper's claims in five columns, narrow enough to read on a page."""
     rows = claims[claims["paper"] == paper]
     return pd.DataFrame({
-        "claim": rows["claim"], "paper": rows["paper's figure"], "ours": rows["ours"],
+        "claim": rows["claim"],
+        "paper": rows["paper's figure"] + rows["cites"].map(lambda c: f" ({c})" if c else ""),
+        "ours": rows["ours"],
         "holds": rows["holds"] + " (if " + rows["holds if"] + ")",
         "measured on": rows["data and protocol"] + "; " + rows["source"],
     }).reset_index(drop=True)  # fmt: skip
@@ -102,7 +104,7 @@ table("A")
 table("B")
 
 # %% [markdown]
-# Paper B's figures on ML-100K come from running its public code on the same data (PAPERS.md).
+# Paper B's figures on ML-100K come from running its public code on the same data (section 6).
 # The SAE keeps NCF's lists well and MF's much less (chapter 6 shows MF needs many active
 # neurons); the prediction-aware term, the paper's main lever for fidelity, does not raise it
 # here once the SAE's input scaling is undone consistently.
@@ -132,8 +134,9 @@ table("book")
 # ## 2. Base models against published figures
 #
 # RecBole's models on the same ML-100K protocol (leave-one-out by time, full ranking, seen items
-# masked) are the peers: popularity, BPR (our logistic MF is its counterpart), EASE (a linear
-# autoencoder like ELSA), ItemKNN (no counterpart here) and SASRec.
+# masked) are the peers: popularity, BPR (our logistic MF is its counterpart), NeuMF (ours, GMF
+# and MLP), EASE (a linear autoencoder like ELSA) and SASRec; ItemKNN, MultiVAE and GRU4Rec have
+# no counterpart here.
 
 # %%
 bases = report.base_models(results)
@@ -185,6 +188,16 @@ if full:
 else:
     print("No GPU result exists yet: every number in this chapter was measured on a CPU.")
 _nb.record("gpu_result_files", len(full), "d")
+
+# %% [markdown]
+# ## 6. Where the peers' figures come from
+#
+# Every figure of a paper or a peer that this chapter cites is in `benchmarks/results/peers.json`,
+# with its source: **published** (a paper's table, or the authors' own committed output) or
+# **measured** (the peer's public code run on our data, with the commit, settings and split).
+
+# %%
+report.peer_figures(results)
 
 # %% [markdown]
 # ## Summary

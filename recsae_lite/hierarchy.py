@@ -20,12 +20,12 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from .features import top_items
+from .interpret import concept_f1, entropy, top_items
 from .sae import SAE, SAEConfig
 
 __all__ = [
     "sae_config", "group_of", "feature_groups", "frequency_groups", "profile", "tree",
-    "ancestors", "concept_f1", "best_features", "agreement", "score"
+    "ancestors", "best_features", "agreement", "score"
 ]  # fmt: skip
 
 
@@ -73,12 +73,11 @@ def profile(
     for feature, tops in enumerate(top_items(codes.cpu(), np.asarray(items), top)):
         if len(tops) == 0:
             continue
-        counts = genres[tops].sum(0)
-        p = counts[counts > 0] / counts.sum() if counts.sum() else np.ones(1)
+        counts = torch.as_tensor(genres[tops].sum(0))
         rows.append({
             "feature": feature, "group": int(groups[feature]),
             "firing rate": float((codes[:, feature] > 0).float().mean()),
-            "genre entropy": float(-(p * np.log2(p)).sum()),
+            "genre entropy": float(entropy(counts)),
             "popularity": float(rank[tops].mean()), "distinct items": len(np.unique(tops)),
         })  # fmt: skip
     return pd.DataFrame(rows)
@@ -105,15 +104,6 @@ def ancestors(parent: np.ndarray, feature: int) -> list[int]:
         feature = int(parent[feature])
         chain.append(feature)
     return chain
-
-
-def concept_f1(codes: Tensor, concepts: np.ndarray) -> Tensor:
-    """(C, d_sae) how well each feature's firing matches each concept: the F1 of "fires" against
-    "has the concept" over the samples. concepts: (N, C) bool, the truth of each sample."""
-    fired = (codes > 0).float().cpu()
-    truth = torch.as_tensor(np.asarray(concepts), dtype=torch.float32)
-    hits = truth.T @ fired  # (C, d_sae) samples with the concept where the feature fires
-    return 2 * hits / (truth.sum(0)[:, None] + fired.sum(0)[None, :]).clamp_min(1)
 
 
 def best_features(codes: Tensor, concepts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,5 +1,5 @@
-"""Paper C (Spišák et al. 2025): an SAE between ELSA's encoder and decoder, concept-to-feature
-maps, and steering by mixing a user's code with features (chapter 8).
+"""Paper C (Spišák et al. 2025): an SAE between ELSA's encoder and decoder, and steering by mixing
+a user's code with features (chapter 8); its concept-to-feature maps are in `interpret`.
 
     u = x A                      ELSA's user embedding of the interaction row x (`models.ELSA`)
     z = SAE.encode(u)            TopK; each u standardised on its own; cosine loss + a small L1
@@ -51,58 +51,13 @@ def views(model: ELSA, split: UserSplit, n: int, keep: float, seed: int = 0) -> 
     return x @ model.item_embeddings()
 
 
-# -- concepts and neurons ------------------------------------------------------------------------
+# -- item codes ----------------------------------------------------------------------------------
 
 
 @torch.no_grad()
 def item_codes(model: ELSA, sae: SAE) -> Tensor:
     """(n_items, d_sae) each item's code: its one-hot row through the encoder and the SAE."""
     return sae.encode(model.item_embeddings())
-
-
-def concept_activity(codes: Tensor, concepts: np.ndarray) -> Tensor:
-    """(C, d_sae) P S: each concept's mean item code (P: the concept-item matrix with rows
-    normalised to sum 1; concepts: (n_items, C) bool)."""
-    P = torch.as_tensor(np.asarray(concepts).T, dtype=torch.float32)
-    return (P / P.sum(1, keepdim=True).clamp_min(1)) @ codes.cpu()
-
-
-def tfidf(counts: Tensor) -> Tensor:
-    """TF-IDF of a (documents, terms) matrix: a term's share of its document, times log(number
-    of documents / number of documents where the term occurs)."""
-    tf = counts / counts.sum(1, keepdim=True).clamp_min(1e-12)
-    df = (counts > 0).sum(0).clamp_min(1)
-    return tf * torch.log(len(counts) / df)
-
-
-def mappings(activity: Tensor, fires: Tensor, n: int = 1, min_items: int = 20):
-    """Two of paper C's concept -> neuron maps, on the activity A (C, d_sae), as each concept's
-    top n neurons (C, n): "best characterizes", the neurons for which the concept weighs most
-    (TF-IDF of A^T, neurons as documents); "most unique", the neurons most specific to the
-    concept (TF-IDF of A, concepts as documents). Neurons firing on fewer than `min_items` items
-    (fires: (d_sae,) items each fires on) are left out: they are about those items, not a
-    concept, and TF-IDF favours them (one film's genres are all of their activity)."""
-    rare = torch.as_tensor(fires) < min_items
-    by_neuron = tfidf(activity.T).T.masked_fill(rare, -1.0)
-    by_concept = tfidf(activity).masked_fill(rare, -1.0)
-    return {"best characterizes": by_neuron.topk(n, dim=1).indices.numpy(),
-            "most unique": by_concept.topk(n, dim=1).indices.numpy()}  # fmt: skip
-
-
-def entropy(weights: Tensor, dim: int = 0) -> Tensor:
-    """The entropy (bits) of the distributions `weights` normalised along dim."""
-    q = weights / weights.sum(dim, keepdim=True)
-    return -torch.where(q > 0, q * q.clamp_min(1e-12).log2(), 0.0).sum(dim)
-
-
-def monosemanticity(activity: Tensor) -> dict[str, np.ndarray]:
-    """Per active neuron: the entropy (bits) of its distribution over concepts, and its KL
-    divergence (bits) from the average neuron's distribution."""
-    active = activity[:, activity.sum(0) > 0]
-    q = active / active.sum(0, keepdim=True)  # (C, neurons)
-    average = q.mean(1, keepdim=True)
-    kl = torch.where(q > 0, q * (q.clamp_min(1e-12) / average.clamp_min(1e-12)).log2(), 0.0)
-    return {"entropy": entropy(q).numpy(), "kl": kl.sum(0).numpy()}
 
 
 # -- steering ------------------------------------------------------------------------------------

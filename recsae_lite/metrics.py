@@ -9,6 +9,9 @@ items a user has already seen masked (chapter 2, with the base models' evaluatio
 Each user has one relevant item, the target, and its 0-based rank is the number of other items
 scored at least as high (ties count against it). Everything runs in torch on the scores' device,
 so evaluation on a GPU never copies the (B, n_items) scores to the host.
+
+Also here: how well an SAE fits (`sae_metrics`, chapter 3), and how far two top lists agree
+(chapter 6): the book's RBO and Kendall tau beside paper B's, named apart.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+__all__ = [
+    "mask_seen", "target_ranks", "top_k", "RankingMetrics", "sae_metrics", "direction_recovery",
+    "rbo_extrapolated", "rbo_truncated", "kendall_tau", "kendall_tau_union",
+]  # fmt: skip
 
 
 def _check_scores(scores: Tensor, n_items: int | None = None) -> None:
@@ -265,31 +273,42 @@ def direction_recovery(directions: Tensor, W_dec: Tensor) -> Tensor:
 
 
 # ------------------------------------------------------------------------------------------------
-# list fidelity and concept purity (chapter 6, paper B)
+# rank agreement of two top lists (chapter 6): ours, and paper B's as its code computes them
 
 
-def rbo(a, b, p: float = 0.9) -> float:
+def _overlaps(a: list, b: list) -> np.ndarray:
+    """(k,) X_d, d = 1..k (the longer length): how many items the first d of a and of b share."""
+    return np.array([len(set(a[:d]) & set(b[:d])) for d in range(1, max(len(a), len(b)) + 1)])
+
+
+def rbo_extrapolated(a, b, p: float = 0.9) -> float:
     """Rank-biased overlap of two top lists of the same length k, extrapolated (Webber et al.
-    2010, eq. 32): 1 for identical lists, 0 for disjoint ones. p weighs the top: with p = 0.9 the
-    first 10 ranks carry about 86% of the weight."""
+    2010, eq. 32): X_k / k p^k + (1 - p) / p sum_d p^d X_d / d, 1 for identical lists, 0 for
+    disjoint ones. p weighs the top: with p = 0.9 the first 10 ranks carry about 86% of the
+    weight. The book's fidelity uses this form."""
     a, b = list(a), list(b)
     if len(a) != len(b) or not a:
         raise ValueError(f"rbo needs two non-empty lists of one length: got {len(a)}, {len(b)}")
     if not 0 < p < 1:
         raise ValueError(f"p must be in (0, 1), got {p}")
-    seen_a, seen_b, overlap, total = set(), set(), 0, 0.0
-    for depth, (x, y) in enumerate(zip(a, b, strict=True), 1):
-        overlap += (x in seen_b) + (y in seen_a) + (x == y)
-        seen_a.add(x)
-        seen_b.add(y)
-        total += overlap / depth * p**depth
-    k = len(a)
-    return overlap / k * p**k + (1 - p) / p * total
+    x, d = _overlaps(a, b), np.arange(1, len(a) + 1)
+    return float(x[-1] / len(a) * p ** len(a) + (1 - p) / p * (p**d * x / d).sum())
+
+
+def rbo_truncated(a, b, p: float = 0.9) -> float:
+    """Paper B's RBO (DeltaLabTLV/Monosemanticity4Rec): (1 - p) sum_d p^(d - 1) X_d / d over
+    depths d up to the longer list's length k, without extrapolation: identical lists score
+    1 - p^k (.958 at k = 30, p = .9), disjoint ones 0."""
+    if not 0 < p < 1:
+        raise ValueError(f"p must be in (0, 1), got {p}")
+    x = _overlaps(list(a), list(b))
+    return float((1 - p) * (p ** np.arange(len(x)) * x / np.arange(1, len(x) + 1)).sum())
 
 
 def kendall_tau(x, y) -> float:
     """Kendall's tau-b between two score vectors over the same items (ties handled): 1 when they
-    order the items alike, -1 when reversed."""
+    order the items alike, -1 when reversed. The book's fidelity compares the original top-k
+    items' scores before and after."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x.shape != y.shape or x.ndim != 1 or len(x) < 2:
         raise ValueError(f"kendall_tau needs 1-d arrays of one length >= 2: {x.shape} {y.shape}")
@@ -301,15 +320,14 @@ def kendall_tau(x, y) -> float:
     return float((dx * dy).sum() / denominator) if denominator else float("nan")
 
 
-def purity(acts, concepts, k: int = 10) -> np.ndarray:
-    """Semantic purity@k (paper B): for each unit (column of acts (n_items, U)) and concept
-    (column of concepts (n_items, C), bool), the share of the unit's k most activated items that
-    carry the concept. (U, C)."""
-    acts = torch.as_tensor(np.asarray(acts), dtype=torch.float32)
-    concepts = torch.as_tensor(np.asarray(concepts), dtype=torch.float32)
-    if acts.shape[0] != concepts.shape[0]:
-        raise ValueError(f"{acts.shape[0]} items of activations, {concepts.shape[0]} of concepts")
-    if not 1 <= k <= acts.shape[0]:
-        raise ValueError(f"k = {k} must be between 1 and the number of items ({acts.shape[0]})")
-    top = acts.topk(k, dim=0).indices.T  # (U, k)
-    return concepts[top].mean(1).numpy()
+def kendall_tau_union(a, b) -> float:
+    """Paper B's Kendall tau of two top lists (DeltaLabTLV/Monosemanticity4Rec): over the union
+    of their items, each item's rank in each list (1 = first), an item missing from a list
+    ranked just below its end (len + 1, tied with the other missing ones); then tau-b of the two
+    rank vectors, as scipy's `kendalltau` computes it."""
+    a, b = list(a), list(b)
+    rank_a = {item: r for r, item in enumerate(a, 1)}
+    rank_b = {item: r for r, item in enumerate(b, 1)}
+    union = list(dict.fromkeys(a + b))
+    return kendall_tau([rank_a.get(i, len(a) + 1) for i in union],
+                       [rank_b.get(i, len(b) + 1) for i in union])  # fmt: skip

@@ -15,12 +15,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from . import interpret
 from .data import Dataset, Split
+from .features import next_items
 from .interventions import Edit, Spliced, direction_edit, feature_direction
 from .models.base import Recommender
 from .train import evaluate
 
-__all__ = ["sweep", "compare", "moderate", "genre_directions", "probe_direction"]
+__all__ = ["sweep", "compare", "moderate", "genre_directions"]
 
 
 def sweep(
@@ -103,19 +105,17 @@ def genre_directions(model, sae, split, dataset, x, items, genres, top=100, min_
     genre's items most on average.
     Returns a table (genre, feature, score, cosine with probe) and the unit-norm directions,
     {(method, genre): direction} for method "SAE", "probe" and "centroid"."""
-    from . import features
-
     z = torch.cat([sae.encode(c) for c in x.split(8_192)]).cpu()
     first = torch.cat([model.scores_from_hidden(c, None).argmax(1) for c in x.split(8_192)])
-    scores = features.genre_scores(z, dataset.genres[first.cpu().numpy()], top)
-    spread = np.array([len(set(t)) >= min_items for t in features.top_items(z, items, top)])
-    following = features.next_items(split, model.max_len)
+    scores = interpret.genre_scores(z, dataset.genres[first.cpu().numpy()], top)
+    spread = ~interpret.item_features(interpret.top_items(z, items, top), min_items)
+    following = next_items(split, model.max_len)
     rows, directions = [], {}
     for genre in genres:
         g = dataset.genre_names.index(genre)
         feature = int(np.nanargmax(np.where(spread, scores[:, g], np.nan)))
         with torch.enable_grad():
-            probe = probe_direction(x, torch.as_tensor(dataset.genres[following, g]))
+            probe = interpret.probe_direction(x, torch.as_tensor(dataset.genres[following, g]))
         directions[("SAE", genre)] = feature_direction(sae, feature)
         directions[("probe", genre)] = probe
         emb = model.item_embeddings().detach()
@@ -125,26 +125,3 @@ def genre_directions(model, sae, split, dataset, x, items, genres, top=100, min_
         rows.append({"genre": genre, "feature": feature, "score": scores[feature, g],
                      "cosine with probe": cosine})  # fmt: skip
     return pd.DataFrame(rows), directions
-
-
-def probe_direction(x: Tensor, labels: Tensor, steps: int = 300, l2: float = 1e-3) -> Tensor:
-    """The supervised baseline: a logistic regression of labels (N,) bool on states x (N, d),
-    fitted on standardised x; returns the direction in x's units along which its logit grows
-    fastest (unit norm)."""
-    x = x.detach().float()
-    mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
-    xs, y = (x - mean) / std, labels.float().to(x.device)
-    w = torch.zeros(x.shape[1], device=x.device, requires_grad=True)
-    b = torch.zeros((), device=x.device, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], max_iter=steps, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(xs @ w + b, y)
-        loss = loss + l2 * w.pow(2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    direction = w.detach() / std  # d logit / d x
-    return direction / direction.norm()

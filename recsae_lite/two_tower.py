@@ -1,5 +1,6 @@
 """Paper B on two-tower models (MF, NCF): one SAE for user and item embeddings, trained to keep
-the model's predictions; fidelity of the lists (chapter 6).
+the model's predictions; fidelity of the lists (chapter 6). Purity@K, an interpretation measure,
+is in `interpret`.
 
 - `sae_inputs`: what the SAE reads, user embeddings and every item embedding (one SAE, both),
   and the term that keeps the predictions:
@@ -16,12 +17,11 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor
 
 from .data import Split
-from .metrics import kendall_tau, purity, rbo
+from .metrics import kendall_tau, kendall_tau_union, rbo_extrapolated, rbo_truncated
 from .models.base import TwoTower
 from .train import recommend
 
@@ -78,29 +78,21 @@ def fidelity(
 ) -> dict:
     """Mean RBO (p, top-k) and Kendall tau between the original top-k list of each of the split's
     `rows` and the list from reconstructed embeddings (the user's and every item's; with
-    `prefix`, reconstructed from the first `prefix` features). Tau is over the original top-k
-    items, their original scores against their reconstructed ones."""
+    `prefix`, reconstructed from the first `prefix` features). Two definitions of each: the
+    book's ("rbo": extrapolated; "kendall_tau": over the original top-k items, their original
+    scores against their reconstructed ones) and paper B's ("rbo_paper_b": truncated at k;
+    "tau_paper_b": over the union of both lists, by rank)."""
     sae.eval()
     rebuilt = copy.deepcopy(model)
     for table in (rebuilt.user_emb, rebuilt.item_emb):
         table.weight.copy_(reconstruct(sae, table.weight, prefix))
     top_o, o = recommend(model, split, rows, k, scores=True)
     top_r, r = recommend(rebuilt, split, rows, k, scores=True)
-    rbos = [rbo(a, b, p) for a, b in zip(top_o, top_r, strict=True)]
+    pairs = list(zip(top_o, top_r, strict=True))
     taus = [kendall_tau(o[j, top], r[j, top]) for j, top in enumerate(top_o)]
-    return {"rbo": float(np.mean(rbos)), "kendall_tau": float(np.nanmean(taus))}
-
-
-def purity_table(acts, dataset, genres: list[str], ks=(10, 50, 100)) -> pd.DataFrame:
-    """Per genre, its best unit (highest purity@k at the smallest k, then the larger ones) among
-    the columns of acts (n_items, U), and that unit's purity@k for each k (paper B's table)."""
-    g_index = [dataset.genre_names.index(g) for g in genres]
-    concepts = dataset.genres[:, g_index]
-    per_k = {k: purity(acts, concepts, k) for k in ks}  # (U, G) each
-    rows = []
-    for c, genre in enumerate(genres):
-        key = np.lexsort([per_k[k][:, c] for k in reversed(ks)])  # ascending, first k last
-        best = int(key[-1])
-        rows.append({"genre": genre, "unit": best,
-                     **{f"purity@{k}": float(per_k[k][best, c]) for k in ks}})  # fmt: skip
-    return pd.DataFrame(rows)
+    return {
+        "rbo": float(np.mean([rbo_extrapolated(a, b, p) for a, b in pairs])),
+        "kendall_tau": float(np.nanmean(taus)),
+        "rbo_paper_b": float(np.mean([rbo_truncated(a, b, p) for a, b in pairs])),
+        "tau_paper_b": float(np.nanmean([kendall_tau_union(a, b) for a, b in pairs])),
+    }

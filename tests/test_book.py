@@ -137,7 +137,7 @@ def test_base_models_chapter_numbers(executed):
         rank = (scores >= scores[target]).sum() - 1  # ties count against the target
         gains.append(1 / np.log2(rank + 2) if rank < 10 else 0.0)
     assert numbers["pop_test_ndcg@10"] == pytest.approx(np.mean(gains), abs=1e-6)
-    for name in ("mf", "ncf", "elsa", "sasrec"):
+    for name in ("mf", "ncf", "neumf", "elsa", "sasrec"):
         assert 0.0 <= numbers[f"{name}_test_ndcg@10"] <= numbers[f"{name}_test_hr@10"] <= 1.0
 
 

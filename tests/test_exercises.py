@@ -17,10 +17,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from recsae_lite import exercises, features, knobs, recovery
+from recsae_lite import exercises, interpret, recovery
 from recsae_lite.exercises import ExerciseError
 from recsae_lite.interventions import feature_edit
-from recsae_lite.metrics import mask_seen
+from recsae_lite.metrics import mask_seen, rbo_truncated
 from recsae_lite.models import make_batch
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
@@ -137,7 +137,7 @@ def _topk_unnormalised(sae, x):
 
 
 def _item_features_positions(acts, items, top, min_items):
-    return np.array([len(t) < min_items for t in features.top_items(acts, items, top)])
+    return np.array([len(t) < min_items for t in interpret.top_items(acts, items, top)])
 
 
 def _genre_precision_only(acts, labels, top):
@@ -190,11 +190,6 @@ def _overwrite_without_subtracting(sae, u, neuron, value):
     return u + value * sae.W_dec[neuron] * sae.input_scale
 
 
-def _rbo_truncated(a, b, p=0.9):
-    depths = range(1, len(a) + 1)
-    return (1 - p) / p * sum(p**d * len(set(a[:d]) & set(b[:d])) / d for d in depths)
-
-
 def _groups_rarest_first(codes, sizes):
     order = np.argsort((codes > 0).sum(0).numpy(), kind="stable")
     groups = np.empty(codes.shape[1], dtype=int)
@@ -218,17 +213,18 @@ def _mix_l2(z, neuron, alpha):
     return (1 - alpha) * z + alpha * z.norm(dim=1, keepdim=True) * e
 
 
-def _tfidf_raw_counts(counts):
-    return counts * torch.log(len(counts) / (counts > 0).sum(0).clamp_min(1))
+def _tfidf_by_rows(counts):
+    tf = counts / counts.sum(1, keepdim=True).clamp_min(1e-12)
+    return tf * (torch.log((counts.shape[1] + 1) / ((counts > 0).sum(1, keepdim=True) + 1)) + 1)
 
 
 def _tfidf_unclamped(counts):
-    tf = counts / counts.sum(1, keepdim=True)
-    return tf * torch.log(len(counts) / (counts > 0).sum(0))
+    tf = counts / counts.sum(0, keepdim=True)
+    return tf * (torch.log((counts.shape[1] + 1) / ((counts > 0).sum(1, keepdim=True) + 1)) + 1)
 
 
 def _best_characterizes_keeping_rare(activity, fires, min_items):
-    return knobs.tfidf(activity.T).T.argmax(1)
+    return interpret.tfidf(activity.T).T.argmax(1)
 
 
 def _precision_recall_swapped(acts, has):
@@ -310,12 +306,12 @@ WRONG = [
     ("check_genre_share", _genre_share_with_dropout, "eval mode"),
     ("check_purity", _purity_bottom, r"\*most\* activated"),
     ("check_overwrite", _overwrite_without_subtracting, r"adds \(v - z_n\) W_dec\[n\]"),
-    ("check_rbo", _rbo_truncated, "extrapolation term"),
+    ("check_rbo", rbo_truncated, "extrapolation term"),
     ("check_frequency_groups", _groups_rarest_first, "not the rarest"),
     ("check_tree", _tree_any_group, "earlier group"),
     ("check_matryoshka_loss", _matryoshka_full_only, "every prefix"),
     ("check_mix", _mix_l2, "L1 norm"),
-    ("check_tfidf", _tfidf_raw_counts, "share of its document"),
+    ("check_tfidf", _tfidf_by_rows, "share of its document"),
     ("check_tfidf", _tfidf_unclamped, "empty document"),
     ("check_best_characterizes", _best_characterizes_keeping_rare, "fewer than min_items"),
     ("check_precision_recall", _precision_recall_swapped, "swapped"),

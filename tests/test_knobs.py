@@ -1,4 +1,5 @@
-"""Paper C's pieces: the user split, the ranking metrics, TF-IDF mappings and the steering mix."""
+"""Paper C's pieces: the user split, the ranking metrics and the steering mix (its TF-IDF maps are
+in test_interpret.py)."""
 
 from dataclasses import replace
 
@@ -68,26 +69,6 @@ class FixedScores(Recommender):
 
     def scores_from_hidden(self, h, batch, layer=None):
         return h
-
-
-def test_tfidf_mapping_picks_the_expected_neuron():
-    # 3 genres x 4 neurons; neuron 0 is active for every genre (no idf), neuron 2 is genre 1's
-    activity = torch.tensor([[5.0, 1, 0, 0], [5, 0, 2, 0], [5, 0, 0, 3]])
-    weights = knobs.tfidf(activity)
-    assert (weights[:, 0] == 0).all()
-    maps = knobs.mappings(activity, fires=torch.full((4,), 50))
-    assert maps["most unique"][:, 0].tolist() == [1, 2, 3]
-    assert maps["best characterizes"][:, 0].tolist() == [1, 2, 3]
-    # a neuron firing on too few items is not a concept's, however its weights look
-    rare = knobs.mappings(activity, fires=torch.tensor([50, 5, 50, 50]), min_items=20)
-    assert rare["most unique"][0, 0] != 1 and rare["best characterizes"][0, 0] != 1
-
-
-def test_monosemanticity_of_a_one_genre_neuron():
-    activity = torch.tensor([[1.0, 1], [0, 1]])  # neuron 0: one genre; neuron 1: both alike
-    mono = knobs.monosemanticity(activity)
-    assert mono["entropy"].tolist() == pytest.approx([0.0, 1.0])
-    assert mono["kl"][0] > mono["kl"][1] > 0
 
 
 def test_steering_with_alpha_zero_gives_the_lists_with_the_sae():

@@ -12,9 +12,10 @@ import torch
 from recsae_lite.metrics import (
     RankingMetrics,
     kendall_tau,
+    kendall_tau_union,
     mask_seen,
-    purity,
-    rbo,
+    rbo_extrapolated,
+    rbo_truncated,
     target_ranks,
     top_k,
 )
@@ -253,20 +254,38 @@ def test_errors_name_the_problem():
 
 
 # ------------------------------------------------------------------------------------------------
-# list fidelity and purity (chapter 6)
+# rank agreement of two top lists (chapter 6): ours and paper B's
 
 
-def test_rbo_is_one_for_the_same_list_and_zero_for_disjoint_lists():
+def test_rbo_extrapolated_is_one_for_the_same_list_and_zero_for_disjoint_lists():
     items = list(range(30))
-    assert rbo(items, items) == pytest.approx(1.0)
-    assert rbo(items, list(range(30, 60))) == 0.0
+    assert rbo_extrapolated(items, items) == pytest.approx(1.0)
+    assert rbo_extrapolated(items, list(range(30, 60))) == 0.0
     swapped_top = [1, 0, *items[2:]]
     swapped_bottom = [*items[:28], 29, 28]
-    assert rbo(items, swapped_bottom) > rbo(items, swapped_top) > rbo(items, items[::-1])
+    assert (rbo_extrapolated(items, swapped_bottom) > rbo_extrapolated(items, swapped_top)
+            > rbo_extrapolated(items, items[::-1]))  # fmt: skip
     # by hand, k = 2, p = 0.5: X1 = 0, X2 = 2 -> 2/2 * 0.25 + 1 * (0 + 2/2 * 0.25) = 0.5
-    assert rbo([0, 1], [1, 0], p=0.5) == pytest.approx(0.5)
+    assert rbo_extrapolated([0, 1], [1, 0], p=0.5) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="one length"):
-        rbo([1, 2], [1])
+        rbo_extrapolated([1, 2], [1])
+
+
+def test_rbo_truncated_by_hand():
+    # paper B's form: (1 - p) * sum_d p^(d - 1) |A_d & B_d| / d, no extrapolation
+    # [1, 2, 3] against [1, 3, 2], p = .9: overlaps 1/1, 1/2, 3/3 at depths 1, 2, 3
+    # -> .1 * (1 + .9 * .5 + .81 * 1) = .226
+    assert rbo_truncated([1, 2, 3], [1, 3, 2]) == pytest.approx(0.226)
+    # identical lists of length k reach 1 - p^k, not 1: .1 * (1 + .9 + .81) = .271
+    assert rbo_truncated([1, 2, 3], [1, 2, 3]) == pytest.approx(1 - 0.9**3)
+    # k = 30: identical lists score 1 - .9^30 = .958, where the extrapolated form gives 1
+    items = list(range(30))
+    assert rbo_truncated(items, items) == pytest.approx(1 - 0.9**30)
+    assert rbo_extrapolated(items, items) == pytest.approx(1.0)
+    assert rbo_truncated(items, list(range(30, 60))) == 0.0
+    # the extrapolated form of the first example, with the overlaps X_d = 1, 1, 3:
+    # X_3 / 3 * p^3 + (1 - p) / p * (1/1 * .9 + 1/2 * .81 + 3/3 * .729) = .729 + 2.034 / 9
+    assert rbo_extrapolated([1, 2, 3], [1, 3, 2]) == pytest.approx(0.729 + 2.034 / 9)
 
 
 def test_kendall_tau_of_identical_and_reversed_rankings():
@@ -278,11 +297,13 @@ def test_kendall_tau_of_identical_and_reversed_rankings():
     assert kendall_tau([1, 2, 3, 4], [1, 2, 4, 3]) == pytest.approx(4 / 6)
 
 
-def test_purity_on_a_hand_made_example():
-    concepts = np.array([[1, 0], [1, 0], [0, 1], [1, 1]], dtype=bool)
-    acts = np.array([[0.9, 0.0], [0.8, 0.1], [0.1, 0.7], [0.0, 0.9]])
-    p = purity(acts, concepts, k=2)
-    assert p[0].tolist() == [1.0, 0.0]  # unit 0: items 0, 1 (concept 0 both)
-    assert p[1].tolist() == [0.5, 1.0]  # unit 1: items 3, 2
-    with pytest.raises(ValueError, match="k = 5"):
-        purity(acts, concepts, k=5)
+def test_kendall_tau_union_by_hand():
+    assert kendall_tau_union([1, 2, 3], [1, 2, 3]) == 1.0
+    # [1, 2, 3] against [1, 3, 4]: the union 1, 2, 3, 4; ranks in the first list 1, 2, 3, 4 (4
+    # is missing: len + 1), in the second 1, 4, 2, 3 (2 is missing). Of the 6 pairs, (2, 3) and
+    # (2, 4) are discordant, the other 4 concordant, no ties: (4 - 2) / 6
+    assert kendall_tau_union([1, 2, 3], [1, 3, 4]) == pytest.approx(1 / 3)
+    # disjoint lists: ranks 1, 2, 3, 4, 4, 4 and 4, 4, 4, 1, 2, 3 over items 1..6. The 9 pairs
+    # across the lists are discordant; the 3 pairs inside each list are tied in the other.
+    # tau-b = (0 - 9) / sqrt((15 - 3) (15 - 3)) = -.75
+    assert kendall_tau_union([1, 2, 3], [4, 5, 6]) == pytest.approx(-0.75)

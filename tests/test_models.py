@@ -11,8 +11,9 @@ from recsae_lite.data import leave_one_out, load_dataset
 from recsae_lite.models import make_batch
 from recsae_lite.train import TrainConfig, evaluate, train
 
-NAMES = ["mf", "ncf", "elsa", "sasrec"]
+NAMES = ["mf", "ncf", "neumf", "elsa", "sasrec"]
 SMALL = {"mf": {"hidden_size": 8}, "ncf": {"hidden_size": 8}, "elsa": {"hidden_size": 8},
+         "neumf": {"hidden_size": 8, "mlp": (16, 8)},
          "sasrec": {"hidden_size": 8, "max_len": 20, "n_layers": 2}}  # fmt: skip
 
 
@@ -89,14 +90,34 @@ def test_two_tower_models_refuse_unknown_users(data):
         model.hidden(make_batch([999], [np.array([1])], model.n_items))
 
 
-def test_ncf_scores_all_items_like_pairs(data):
-    model = small("ncf", data)
+@pytest.mark.parametrize("name", ["ncf", "neumf"])
+def test_mlp_models_score_all_items_like_pairs(name, data):
+    model = small(name, data)
     batch = batch_of(data[1], model.n_items, slice(0, 3))
     with torch.no_grad():
         u = model.hidden(batch)[:, None].expand(-1, model.n_items, -1)
         items = torch.arange(model.n_items).expand(3, -1)
         pairs = model.pair_logits(u, model.item_emb(items), batch.users[:, None], items)
         assert torch.allclose(model.scores(batch), pairs, atol=1e-5)
+
+
+def test_neumf_joins_a_gmf_and_an_mlp_tower(data):
+    model = small("neumf", data)
+    d = model.config.hidden_size  # each tower's; the embeddings are [GMF | MLP], 2 * d
+    g = torch.Generator().manual_seed(0)
+    u, i = torch.randn(5, 2 * d, generator=g), torch.randn(5, 2 * d, generator=g)
+    codes = torch.zeros(5, dtype=torch.long)
+    with torch.no_grad():
+        h, b = model.predict.weight[0], model.predict.bias
+        model.predict.weight[0, d:] = 0.0  # the MLP tower silenced: GMF alone, h_G . (p * q)
+        gmf = (u[:, :d] * i[:, :d] * h[:d]).sum(1) + b
+        assert torch.allclose(model.pair_logits(u, i, codes, codes), gmf, atol=1e-5)
+        model.predict.weight[0, d:] = torch.randn(model.config.mlp[-1], generator=g)
+        model.predict.weight[0, :d] = 0.0  # the GMF tower silenced: its halves change nothing
+        other = torch.cat([torch.randn(5, d, generator=g), u[:, d:]], 1)
+        assert torch.allclose(model.pair_logits(u, i, codes, codes),
+                              model.pair_logits(other, i, codes, codes), atol=1e-6)  # fmt: skip
+        assert model.hidden(batch_of(data[1], model.n_items)).shape == (8, 2 * d)
 
 
 def test_elsa_item_embeddings_have_unit_norm(data):

@@ -1,9 +1,8 @@
-"""The answer key (chapter 9): matching concepts to features, recovery, noisy tags, ReLU at a
-target L0. The generator's determinism and its truth's consistency are in test_data.py."""
+"""The answer key (chapter 9): noisy tags, the papers' metrics on them, ReLU at a target L0. The
+matching of concepts to features is in test_interpret.py; the generator's determinism and its
+truth's consistency are in test_data.py."""
 
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 import pytest
@@ -17,57 +16,6 @@ from recsae_lite.data import load_dataset
 @pytest.fixture(scope="module")
 def truth():
     return load_dataset("synthetic", seed=7, n_users=200).truth
-
-
-def test_assignment_is_the_cheapest_one_to_one_matching():
-    rng = np.random.default_rng(0)
-    for n, m in [(1, 1), (3, 3), (4, 6), (5, 7)]:
-        cost = rng.normal(size=(n, m))
-        columns = recovery.assignment(cost)
-        assert len(set(columns)) == n  # one-to-one
-        best = min(cost[np.arange(n), list(p)].sum() for p in itertools.permutations(range(m), n))
-        assert cost[np.arange(n), columns].sum() == pytest.approx(best)
-    with pytest.raises(ValueError, match="3 rows"):
-        recovery.assignment(np.zeros((3, 2)))
-
-
-def test_one_to_one_matching_does_not_give_two_concepts_one_feature():
-    # feature 0 is the best for both concepts; the matching gives concept 1 feature 1 instead
-    concepts = np.array([[1, 1], [1, 0], [0, 1], [0, 0]], dtype=bool)
-    codes = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
-    pairs = recovery.match(codes, concepts)
-    assert sorted(pairs["feature"]) == [0, 1]
-    assert pairs.loc[0, "feature"] == 0 and pairs.loc[0, "precision"] == pytest.approx(2 / 3)
-    assert pairs.loc[1, "recall"] == pytest.approx(1 / 2)  # feature 1 fires on 1 of its 2
-
-
-def test_the_planted_dictionary_recovers_every_concept(truth):
-    # the perfect "SAE": one feature per planted concept, firing exactly on its items, in an
-    # order of its own and among unused features
-    concepts = truth.item_concepts
-    order = np.random.default_rng(1).permutation(3 * concepts.shape[1])[: concepts.shape[1]]
-    codes = torch.zeros(len(concepts), 3 * concepts.shape[1])
-    codes[:, order] = torch.as_tensor(concepts, dtype=torch.float32) * 2.5
-    pairs = recovery.match(codes, concepts)
-    assert (pairs["feature"].to_numpy() == order).all()
-    assert recovery.recovery(codes, concepts) == {
-        "recovered": 1.0, "f1": 1.0, "precision": 1.0, "recall": 1.0
-    }  # fmt: skip
-
-
-def test_a_random_dictionary_scores_near_chance(truth):
-    concepts = truth.item_concepts
-    g = torch.Generator().manual_seed(0)
-    codes = torch.rand(len(concepts), 128, generator=g)
-    codes = codes * (codes > 0.97)  # about 4 of 128 features fire per item, at random
-    scored = recovery.recovery(codes, concepts)
-    baseline = recovery.chance(codes, concepts, seed=3)
-    assert scored["recovered"] == baseline["recovered"] == 0.0
-    assert abs(scored["f1"] - baseline["f1"]) < 0.05
-    # a planted dictionary with noise falls between: it is not near chance
-    noisy = codes + 0.0
-    noisy[:, : concepts.shape[1]] += torch.as_tensor(concepts, dtype=torch.float32)
-    assert recovery.recovery(noisy, concepts)["f1"] > baseline["f1"] + 0.3
 
 
 def test_noisy_labels_drop_and_swap_the_stated_shares(truth):

@@ -53,3 +53,29 @@ def test_a_claim_without_its_file_is_not_measured_yet():
 def test_a_missing_results_folder_says_where_they_come_from(tmp_path):
     with pytest.raises(FileNotFoundError, match="set RESULTS in the parameters cell"):
         report.load(tmp_path / "nowhere")
+
+
+def test_every_peer_figure_cited_is_in_the_peers_file_with_its_source():
+    results = report.load()
+    peers = results["peers"]
+    for name, source in peers["sources"].items():
+        assert source["kind"] in ("published", "measured"), name
+        assert source.get("citation") or source.get("repository"), name
+        assert source["data"] and source["split"] and source["settings"], name
+        if source["kind"] == "measured":  # the code run: its commit or version, or why not
+            assert (
+                source.get("commit")
+                or source.get("version")
+                or "not recorded" in source["repository"]
+            ), name
+    ids = [f["id"] for f in peers["figures"]]
+    assert len(set(ids)) == len(ids) and all(
+        f["source"] in peers["sources"] for f in peers["figures"]
+    )
+    cited = {c[2][0] for c in report.CLAIMS if isinstance(c[2], tuple)}
+    assert cited | set(report.COUNTERPARTS.values()) <= set(ids)
+    table = report.claims(results)
+    assert set(table["cites"]) - {""} == {f"peers.json: {c}" for c in cited}
+    # without the peers file, a claim that cites it is not measured
+    alone = report.claims({k: v for k, v in results.items() if k != "peers"})
+    assert set(alone.loc[alone["cites"] != "", "holds"]) == {"—"}

@@ -1,5 +1,5 @@
-"""Feature scores, the interventions (edits, the spliced model), sweeps, the equalizer, and the
-chapter 4-5 figures."""
+"""Collected positions, the interventions (edits, the spliced model), sweeps, the equalizer, and
+the chapter 4-5 figures."""
 
 from __future__ import annotations
 
@@ -53,37 +53,7 @@ def genre_sae(model, dataset, genre: int) -> SAE:
 
 
 # ------------------------------------------------------------------------------------------------
-# scores
-
-
-def test_genre_scores_on_a_hand_made_example():
-    # 10 positions; genre 0 on positions 0-4 (base rate 0.5), genre 1 on position 9 only
-    labels = np.zeros((10, 2), dtype=bool)
-    labels[:5, 0] = True
-    labels[9, 1] = True
-    acts = torch.zeros(10, 3)
-    acts[:4, 0] = torch.tensor([4.0, 3.0, 2.0, 1.0])  # unit 0: its 4 positions are all genre 0
-    acts[[0, 5, 6, 7], 1] = 1.0  # unit 1: 1 of its 4 positions is genre 0: below chance
-    acts[0, 2] = 1.0  # unit 2: fires once: too rare to judge
-    scores = features.genre_scores(acts, labels, top=4, min_active=2)
-    assert scores[0, 0] == pytest.approx(1.0)  # (1 - 0.5) / (1 - 0.5)
-    assert scores[0, 1] == pytest.approx((0 - 0.1) / 0.9)
-    assert scores[1, 0] == pytest.approx((0.25 - 0.5) / 0.5)
-    assert np.isnan(scores[2]).all()
-    best = features.best_genres(scores[:2], ["A", "B"])
-    assert list(best["best genre"]) == ["A", "B"]
-
-
-def test_genre_scores_refuse_misaligned_labels():
-    with pytest.raises(ValueError, match="3 positions of activations but 2 labels"):
-        features.genre_scores(torch.ones(3, 2), np.zeros((2, 4), dtype=bool))
-
-
-def test_random_rotation_is_orthogonal_and_seeded():
-    q = features.random_rotation(6, seed=3)
-    assert torch.allclose(q @ q.T, torch.eye(6), atol=1e-5)
-    assert torch.equal(q, features.random_rotation(6, seed=3))
-    assert not torch.equal(q, features.random_rotation(6, seed=4))
+# positions
 
 
 def test_position_index_and_next_items_match_collect(data, model):
@@ -184,15 +154,6 @@ def test_moderate_takes_the_strongest_push_within_the_ndcg_budget():
     assert result.loc["test", "strength"] == 1.0  # 0.19 >= 0.18; 0.17 is not
     assert result.loc["test", "share x"] == pytest.approx(3.0)
     assert result.loc["test", "ndcg change"] == pytest.approx(0.29 / 0.3 - 1)
-
-
-def test_probe_direction_finds_the_labelling_direction():
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(2000, 6, generator=g) * torch.tensor([1.0, 3, 1, 1, 1, 1])
-    labels = x[:, 2] + 0.1 * torch.randn(2000, generator=g) > 0
-    direction = steer.probe_direction(x, labels)
-    assert direction.norm().item() == pytest.approx(1.0)
-    assert direction[2].item() > 0.95
 
 
 def test_widget_and_static_figure_call_the_same_function(data, model, monkeypatch):

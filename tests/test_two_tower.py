@@ -100,19 +100,6 @@ def test_overwriting_a_feature_with_its_own_value_is_the_identity(model, data):
     assert not np.array_equal(recommend(moved, split, [row], k=5), plain)
 
 
-def test_purity_table_picks_each_genres_purest_unit():
-    from types import SimpleNamespace
-
-    genres = np.array([[1, 0], [1, 0], [0, 1], [1, 1], [0, 0]], dtype=bool)
-    dataset = SimpleNamespace(genres=genres, genre_names=["A", "B"])
-    acts = np.array([[0.9, 0.1, 0.0], [0.8, 0.0, 0.2], [0.0, 0.9, 0.1],
-                     [0.1, 0.8, 0.9], [0.2, 0.3, 0.8]])  # fmt: skip
-    table = two_tower.purity_table(acts, dataset, ["A", "B"], ks=(2, 3)).set_index("genre")
-    assert table.loc["A", "unit"] == 0 and table.loc["A", "purity@2"] == 1.0
-    assert table.loc["B", "unit"] == 1 and table.loc["B", "purity@2"] == 1.0
-    assert table.loc["B", "purity@3"] == pytest.approx(2 / 3)
-
-
 def test_value_slider_and_its_frames_use_one_function():
     import pandas as pd
 

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from .. import features
+from .. import interpret
 from ..interventions import feature_direction
 from ._common import judge, randn, tiny_sae, tiny_sasrec
 
@@ -23,8 +23,8 @@ def check_item_features(fn) -> None:
     acts[40:43, 2] = 1.0  # positive on three positions only
     acts[:, 3] = -torch.as_tensor(rng.random(n), dtype=torch.float32)
     acts[:12, 3] = 1.0  # ten top positions, two films
-    tops = features.top_items(acts, items, top)
-    expected = np.array([len(set(t)) < min_items for t in tops])
+    tops = interpret.top_items(acts, items, top)
+    expected = interpret.item_features(tops, min_items)
     all_tops = [items[i] for i in acts.topk(top, dim=0).indices.T.numpy()]
     mistakes = {
         "count distinct items (len(set(...))), not positions: a feature that fires on one film "
@@ -49,7 +49,7 @@ def check_genre_score(fn) -> None:
         torch.as_tensor(rng.random(n), dtype=torch.float32),  # chance
         torch.as_tensor(np.where(np.arange(n) < 12, labels + 1.0, -1.0)),
     ]  # 12 positives
-    expected = [features.genre_scores(u[:, None].float(), labels[:, None], top, 1)[0, 0]
+    expected = [interpret.genre_scores(u[:, None].float(), labels[:, None], top, 1)[0, 0]
                 for u in units]  # fmt: skip
     b = labels.mean()
 

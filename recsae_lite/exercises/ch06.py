@@ -4,27 +4,29 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..metrics import purity, rbo
+from ..interpret import purity
+from ..metrics import rbo_extrapolated, rbo_truncated
 from ._common import judge, judge_edit, randn, tiny_sae
 
 __all__ = ["check_purity", "check_overwrite", "check_rbo"]
 
 
 def check_purity(fn) -> None:
-    """Chapter 6, exercise 6.1: fn(acts, concepts, k) -> (U, C) semantic purity@k of each unit
-    (column of acts (n_items, U)) for each concept (column of concepts (n_items, C), bool)."""
+    """Chapter 6, exercise 6.1: fn(acts, concepts, k) -> (F, C) semantic purity@k of each feature
+    (column of acts (n_items, F)) for each concept (column of concepts (n_items, C), bool; each
+    of at least k items here, where the library's purity is defined)."""
     acts = F.relu(randn(50, 6, seed=4))  # many items at 0 for each unit
     concepts = (randn(50, 3, seed=5) > 0.3).numpy()
     k = 5
     expected = purity(acts, concepts, k)
     c = torch.as_tensor(concepts, dtype=torch.float32)
     fired = (acts > 0).float()
-    bottom = acts.topk(k, dim=0, largest=False).indices.T  # (U, k)
+    bottom = acts.topk(k, dim=0, largest=False).indices.T  # (F, k)
     mistakes = {
         "take each unit's k *most* activated items (topk along the items, largest=True).": (
             c[bottom].mean(1)
         ),
-        "purity reads only the unit's k most activated items, not every item it fires on.": (
+        "purity reads only the feature's k most activated items, not every item it fires on.": (
             (fired.T @ c) / fired.sum(0)[:, None]
         ),
     }
@@ -57,21 +59,17 @@ def check_rbo(fn) -> None:
         (base, list(rng.permutation(base))),
     ]
     p = 0.9  # fmt: skip
-    expected = [rbo(a, b, p) for a, b in pairs]
+    expected = [rbo_extrapolated(a, b, p) for a, b in pairs]
 
     def parts(a, b):
         """Per depth d: the overlap of the two prefixes of length d."""
         return np.array([len(set(a[:d]) & set(b[:d])) for d in range(1, len(a) + 1)])
 
-    def truncated(a, b):
-        overlap = parts(a, b)
-        depths = np.arange(1, len(a) + 1)
-        return (1 - p) / p * (overlap / depths * p**depths).sum()
-
     mistakes = {
         "RBO of two identical lists must be 1: add the extrapolation term overlap_k / k * p^k "
-        "(Webber et al. 2010, eq. 32) to (1 - p) / p * sum_d p^d overlap_d / d.": [
-            truncated(a, b) for a, b in pairs
+        "(Webber et al. 2010, eq. 32) to (1 - p) / p * sum_d p^d overlap_d / d (without it, "
+        "this is paper B's truncated RBO, metrics.rbo_truncated).": [
+            rbo_truncated(a, b, p) for a, b in pairs
         ],
         "weigh depth d by p^d: a plain average of the overlaps at each depth weighs the bottom "
         "of the lists as much as the top.": [

@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from .. import knobs
+from .. import interpret
 from ..interventions import edit_code
 from ._common import fail, judge, randn, same
 
@@ -33,48 +33,52 @@ def check_mix(fn) -> None:
 
 
 def check_tfidf(fn) -> None:
-    """Chapter 8, exercise 8.2: fn(counts) -> TF-IDF of a (documents, terms) matrix."""
-    counts = F.relu(randn(5, 7, seed=9)) * 3
-    counts[:, 0] = 1.0  # a term in every document: its idf is 0
-    counts[3] = 0.0  # an empty document (a neuron that never fires)
-    expected = knobs.tfidf(counts)
-    tf = counts / counts.sum(1, keepdim=True).clamp_min(1e-12)
-    df = (counts > 0).sum(0)
-    idf = torch.log(len(counts) / df)
+    """Chapter 8, exercise 8.2: fn(counts) -> paper C's TF-IDF of a (terms, documents) matrix:
+    tf, each document's (column's) values over their sum; idf_t = ln((D + 1) / (df_t + 1)) + 1."""
+    counts = F.relu(randn(7, 5, seed=9)) * 3
+    counts[0] = 1.0  # a term in every document: its smoothed idf is 1, not 0
+    counts[:, 3] = 0.0  # an empty document (a concept no feature is active on)
+    expected = interpret.tfidf(counts)
+    n_documents = counts.shape[1]
+    tf = counts / counts.sum(0, keepdim=True).clamp_min(1e-12)
+    df = (counts > 0).sum(1, keepdim=True)
     mistakes = {
-        "tf is a term's share of its document: divide each row by its sum.": counts * idf,
-        "the document frequency counts the documents where the term occurs, (counts > 0).sum(0), "
-        "not its total count.": tf * torch.log(len(counts) / counts.sum(0)),
-        "use idf = log(n_documents / df) without smoothing.": (
-            tf * torch.log(len(counts) / (1 + df))
+        "tf is a term's share of its document: divide each column by its sum, not each row.": (
+            counts / counts.sum(1, keepdim=True) * (torch.log((n_documents + 1) / (df + 1)) + 1)
         ),
-        "idf is log(n_documents / df), not log(df / n_documents).": (
-            tf * torch.log(df / len(counts))
+        "the document frequency counts the documents where the term occurs, (counts > 0).sum(1), "
+        "not its total count.": tf
+        * (torch.log((n_documents + 1) / (counts.sum(1, keepdim=True) + 1)) + 1),
+        "paper C smooths the idf: ln((D + 1) / (df + 1)) + 1, not ln(D / df).": (
+            tf * torch.log(n_documents / df)
         ),
-        "an empty document (a row of zeros: a neuron that never fires) gives 0 / 0: clamp the "
-        "row sums to a tiny positive number (its tf is then 0).": None,
+        "idf is ln((D + 1) / (df + 1)) + 1: the number of documents over the term's, not the "
+        "other way round.": tf * (torch.log((df + 1) / (n_documents + 1)) + 1),
+        "an empty document (a column of zeros) gives 0 / 0: clamp the column sums to a tiny "
+        "positive number (its tf is then 0).": None,
     }
-    judge("8.2", fn(counts), expected, mistakes, "term share times inverse document frequency.")
+    judge("8.2", fn(counts), expected, mistakes, "term share times smoothed inverse document "
+          "frequency, as paper C computes it.")  # fmt: skip
 
 
 def check_best_characterizes(fn) -> None:
     """Chapter 8, exercise 8.3: fn(activity, fires, min_items) -> (C,) each concept's
-    best-characterizing neuron (TF-IDF with neurons as documents), leaving out neurons that fire
-    on fewer than min_items items."""
-    activity = F.relu(randn(4, 12, seed=12))  # a seed whose best neurons have no ties
+    best-characterizing neuron (TF-IDF of activity.T: neurons the terms, concepts the documents),
+    leaving out neurons that fire on fewer than min_items items."""
+    activity = F.relu(randn(4, 12, seed=8))  # a seed with no near-ties, where TF-IDF matters
     activity[:, 0] = 0.0
     activity[1, 0] = 5.0  # a neuron of a few films, all one concept's: TF-IDF's favourite
     fires = torch.tensor([2, 30, 25, 40, 22, 31, 27, 45, 33, 21, 29, 35])
     min_items = 20
-    expected = knobs.mappings(activity, fires, n=1, min_items=min_items)["best characterizes"][:, 0]
+    expected = interpret.best_characterizes(activity, 1, fires, min_items)[:, 0]
     rare = fires < min_items
     mistakes = {
-        "neurons are the documents and concepts the terms: tfidf(activity.T).T (the other way "
-        "round is the 'most unique' mapping).": knobs.mappings(activity, fires, 1, min_items)[
-            "most unique"
-        ][:, 0],
+        "the concepts are the documents and the neurons the terms: tfidf(activity.T), the best "
+        "neuron in each concept's column (tfidf(activity) is the 'most unique' map).": (
+            interpret.most_unique(activity, 1, fires, min_items)[:, 0]
+        ),
         "leave out the neurons that fire on fewer than min_items items: they are about those "
-        "films, and TF-IDF favours them.": knobs.tfidf(activity.T).T.argmax(1),
+        "films, and TF-IDF can favour them.": interpret.best_characterizes(activity)[:, 0],
         "weigh the activity with TF-IDF before taking the best neuron.": activity.masked_fill(
             rare, -1
         ).argmax(1),

@@ -3,7 +3,7 @@
 import numpy as np
 import torch.nn.functional as F
 
-from .. import hierarchy, recovery
+from .. import interpret
 from ._common import fail, judge, randn
 
 __all__ = ["check_precision_recall", "check_noisy_labels", "check_matching"]
@@ -17,7 +17,7 @@ def check_precision_recall(fn) -> None:
     codes[:, 3] = 0.0  # a feature that never fires: one concept must be matched to it
     noise = randn(80, 4, seed=14)
     concepts = (codes[:, [1, 2, 0, 3]] + 0.6 * noise > 0.5).numpy()  # (80, 4) bool
-    pairs = recovery.match(codes, concepts)
+    pairs = interpret.match_concepts(codes, concepts)
     expected = pairs[["precision", "recall"]].to_numpy()
     acts = codes.numpy()[:, pairs["feature"]]  # (N, C) the activations of each concept's feature
     truth = concepts.astype(float)
@@ -40,7 +40,7 @@ def check_precision_recall(fn) -> None:
             [ratio(weighted, acts.sum(0)), ratio(weighted, truth.sum(0))], 1
         ),
         "a feature that never fires has no firings: its precision is 0 / 0; count it as 0 "
-        "(divide by at least 1), as recovery.match does.": None,
+        "(divide by at least 1), as interpret.match_concepts does.": None,
     }
     got = [fn(codes[:, j], concepts[:, c]) for c, j in enumerate(pairs["feature"])]
     judge("9.1", got, expected, mistakes, "precision over firings, recall over the concept.")
@@ -138,9 +138,9 @@ def check_matching(fn) -> None:
     trap = np.array([[0.9, 0.8, 0.1, 0.0], [0.85, 0.2, 0.1, 0.05], [0.3, 0.7, 0.6, 0.1]])
     codes = F.relu(randn(60, 6, seed=16))
     concepts = (codes[:, [2, 0, 0, 5]] + randn(60, 4, seed=17) > 0.6).numpy()
-    cases = [(trap, recovery.assignment(-trap)),
-             (hierarchy.concept_f1(codes, concepts).numpy(),
-              recovery.match(codes, concepts)["feature"].to_numpy())]  # fmt: skip
+    cases = [(trap, interpret.assignment(-trap)),
+             (interpret.concept_f1(codes, concepts).numpy(),
+              interpret.match_concepts(codes, concepts)["feature"].to_numpy())]  # fmt: skip
     for f1, expected in cases:
         got = np.asarray(fn(f1))
         n_concepts, n_features = f1.shape
@@ -156,8 +156,8 @@ def check_matching(fn) -> None:
         rows = np.arange(n_concepts)
         total, best = f1[rows, got].sum(), f1[rows, expected].sum()
         if total < best - 1e-6:
-            if np.array_equal(got, recovery.assignment(f1)):
-                fail("9.3", "recovery.assignment finds the least total cost: pass -f1 to get "
+            if np.array_equal(got, interpret.assignment(f1)):
+                fail("9.3", "interpret.assignment finds the least total cost: pass -f1 to get "
                      "the largest total F1.")  # fmt: skip
             hint = "Compare whole one-to-one assignments."
             if any(np.array_equal(got, _greedy(f1, v)) for v in (False, True)):

@@ -11,6 +11,7 @@ from .base import REGISTRY, Batch, Recommender, make_batch, register
 from .elsa import ELSA, ELSAConfig
 from .mf import MF, MFConfig
 from .ncf import NCF, NCFConfig
+from .neumf import NeuMF, NeuMFConfig
 from .pop import PopConfig, Popularity
 from .sasrec import SASRec, SASRecConfig
 
@@ -19,5 +20,6 @@ for _module in pkgutil.iter_modules(__path__):
 
 __all__ = [
     "REGISTRY", "Batch", "Recommender", "make_batch", "register", "ELSA", "ELSAConfig", "MF",
-    "MFConfig", "NCF", "NCFConfig", "PopConfig", "Popularity", "SASRec", "SASRecConfig"
+    "MFConfig", "NCF", "NCFConfig", "NeuMF", "NeuMFConfig", "PopConfig", "Popularity", "SASRec",
+    "SASRecConfig"
 ]  # fmt: skip

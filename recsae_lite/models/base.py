@@ -80,6 +80,7 @@ class Recommender(nn.Module):
     settings: dict[str, tuple[dict, dict]]
     config: object
     n_items: int
+    sequential = False  # True: a state per position of the history (SASRec), else one per user
     max_len: int | None = None  # the most recent items of a history the model reads (None: all)
 
     def hidden(self, batch: Batch, layer: int | None = None) -> Tensor:

@@ -31,6 +31,7 @@ class SASRecConfig:
 
 @register("sasrec")
 class SASRec(Recommender):
+    sequential = True
     config_class = SASRecConfig
     settings = {
         "ci": ({"hidden_size": 16, "max_len": 50}, {"epochs": 2}),
