@@ -1,5 +1,6 @@
-"""Shared fixtures: an empty download cache and the real MovieLens-100K (data tests), and every
-chapter executed once per test session (the book's tests)."""
+"""Shared fixtures: an empty download cache and the real MovieLens-100K (data tests), every
+chapter executed once per test session (the book's tests), and the `device` a test runs on: the
+CPU, then a virtual CUDA device (tests/virtual_cuda.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,27 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+import virtual_cuda  # tests/virtual_cuda.py (pytest puts tests/ on the path)
 
 from recsae_lite.data import load_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "book"))
 import build  # noqa: E402  (book/build.py: the pipeline)
+
+
+@pytest.fixture(params=["cpu", "virtual-cuda"])
+def device(request):
+    """The device a test runs on, in turn: the CPU, and a virtual CUDA device whose tensors keep
+    their values on the CPU but raise what CUDA raises (mixed devices, .numpy() of a device
+    tensor, ...), so that code which would fail on a GPU fails here. A test moves what it makes
+    to `device`; a module-scoped model is copied first (`.to()` moves a module in place)."""
+    if request.param == "cpu":
+        yield torch.device("cpu")
+    else:
+        with virtual_cuda.virtual_cuda():
+            yield torch.device("cuda")
 
 
 @pytest.fixture
