@@ -282,15 +282,20 @@ def kendall_tau(x, y) -> float:
     return float((dx * dy).sum() / denominator) if denominator else float("nan")
 
 
+def _as_float(x) -> Tensor:
+    """x (a tensor on any device, an array, a list) as a float32 tensor, on its own device."""
+    return torch.as_tensor(x if isinstance(x, Tensor) else np.asarray(x), dtype=torch.float32)
+
+
 def purity(acts, concepts, k: int = 10) -> np.ndarray:
     """Semantic purity@k (paper B): for each unit (column of acts (n_items, U)) and concept
     (column of concepts (n_items, C), bool), the share of the unit's k most activated items that
-    carry the concept. (U, C)."""
-    acts = torch.as_tensor(np.asarray(acts), dtype=torch.float32)
-    concepts = torch.as_tensor(np.asarray(concepts), dtype=torch.float32)
+    carry the concept. (U, C), computed on acts' device."""
+    acts = _as_float(acts)
+    concepts = _as_float(concepts).to(acts.device)
     if acts.shape[0] != concepts.shape[0]:
         raise ValueError(f"{acts.shape[0]} items of activations, {concepts.shape[0]} of concepts")
     if not 1 <= k <= acts.shape[0]:
         raise ValueError(f"k = {k} must be between 1 and the number of items ({acts.shape[0]})")
     top = acts.topk(k, dim=0).indices.T  # (U, k)
-    return concepts[top].mean(1).numpy()
+    return concepts[top].mean(1).cpu().numpy()

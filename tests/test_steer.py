@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -99,24 +101,26 @@ def test_position_index_and_next_items_match_collect(data, model):
 # steering
 
 
-def test_edits_that_change_nothing_leave_the_scores_exactly(data, model):
+def test_edits_that_change_nothing_leave_the_scores_exactly(data, model, device):
     dataset, split = data
-    sae = genre_sae(model, dataset, 0)
+    model = copy.deepcopy(model).to(device)  # a copy: .to() moves the module-scoped model itself
+    sae = genre_sae(model, dataset, 0).to(device)
     rows = np.arange(len(split.users))
     h = steer.last_states(model, split, rows)
     for edit in [steer.feature_edit(sae, {0: 0.0, 3: 0.0}, "add"),
                  steer.feature_edit(sae, {0: 1.0}, "scale"),
                  steer.direction_edit(torch.randn(8), 0.0)]:  # fmt: skip
         assert torch.equal(edit(h), h)
-        batch = make_batch(split.users, split.history("test"), model.n_items)
+        batch = make_batch(split.users, split.history("test"), model.n_items).to(device)
         assert torch.equal(Spliced(model, edit).scores(batch), model.scores(batch))
         plain = steer.recommend(model, split, rows)
         assert np.array_equal(steer.recommend(model, split, rows, edit), plain)
 
 
-def test_set_and_scale_change_the_code_by_the_right_amount(data, model):
+def test_set_and_scale_change_the_code_by_the_right_amount(data, model, device):
     dataset, split = data
-    sae = genre_sae(model, dataset, 0)
+    model = copy.deepcopy(model).to(device)
+    sae = genre_sae(model, dataset, 0).to(device)
     h = steer.last_states(model, split, np.arange(10))
     z = sae.encode(h)[:, 0]
     moved = steer.feature_edit(sae, {0: 2.5}, "set")(h) - h
@@ -133,10 +137,11 @@ def test_bad_edits_are_refused(data, model):
         steer.feature_edit(sae, {0: 1.0}, "double")
 
 
-def test_raising_a_genre_feature_raises_that_genres_share(data, model):
+def test_raising_a_genre_feature_raises_that_genres_share(data, model, device):
     dataset, split = data
     genre = 0
-    sae = genre_sae(model, dataset, genre)
+    model = copy.deepcopy(model).to(device)
+    sae = genre_sae(model, dataset, genre).to(device)
     rows = np.arange(len(split.users))
     edits = {s: steer.feature_edit(sae, {0: s}) for s in (0.0, 1.0, 3.0, 10.0)}
     table = steer.sweep(model, split, rows, edits, dataset, dataset.genres[:, genre])
@@ -167,11 +172,11 @@ def test_moderate_takes_the_strongest_push_within_the_ndcg_budget():
     assert result.loc["test", "ndcg change"] == pytest.approx(0.29 / 0.3 - 1)
 
 
-def test_probe_direction_finds_the_labelling_direction():
+def test_probe_direction_finds_the_labelling_direction(device):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2000, 6, generator=g) * torch.tensor([1.0, 3, 1, 1, 1, 1])
     labels = x[:, 2] + 0.1 * torch.randn(2000, generator=g) > 0
-    direction = steer.probe_direction(x, labels)
+    direction = steer.probe_direction(x.to(device), labels.to(device))
     assert direction.norm().item() == pytest.approx(1.0)
     assert direction[2].item() > 0.95
 
