@@ -9,6 +9,8 @@ import pytest
 import torch
 from virtual_cuda import virtual_cuda
 
+from recsae_lite import _nb
+
 
 def scores_on(device) -> torch.Tensor:
     return torch.arange(12.0, device=device).reshape(2, 6)
@@ -143,3 +145,20 @@ def test_deterministic_mode_refuses_what_cuda_refuses(deterministic):
             x.cumsum(0)
         assert x.long().cumsum(0)[-1, 0] == 3  # an integer cumsum is deterministic
         torch.ones(3, 3) @ torch.ones(3, 3)  # and the CPU is not CUDA
+
+
+def test_seed_everything_makes_device_matmuls_deterministic(deterministic):
+    with virtual_cuda():
+        _nb.seed_everything(0)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert not torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        x = torch.randn(3, 3, device="cuda")
+        assert torch.equal(x @ x, x @ x)  # would raise without CUBLAS_WORKSPACE_CONFIG
+
+
+def test_seed_everything_says_when_cuda_was_used_before(deterministic, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    with pytest.warns(UserWarning, match="Restart the kernel and run the set-up cell"):
+        _nb.seed_everything(0)
+    _nb.seed_everything(0)  # the setting is in place now: nothing to say
