@@ -86,7 +86,7 @@ TO_CPU = {v: k for k, v in TO_VIRTUAL.items()}
 
 
 def is_virtual(x) -> bool:
-    return isinstance(x, (VirtualCudaTensor, VirtualCudaGenerator))
+    return isinstance(x, VirtualCudaTensor) or type(x) is VirtualCudaGenerator
 
 
 def on_device(device) -> bool:
@@ -166,15 +166,17 @@ class VirtualCudaMode(TorchFunctionMode):
         self.cublas_config: str | None = None
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = dict(kwargs or {})
+        kwargs = kwargs or {}
         if func in TRANSFERS:
-            return self.transfer(func, args, kwargs)
+            return self.transfer(func, args, dict(kwargs))
+        tensors = _tensors(args, kwargs)
+        if not any(map(is_virtual, tensors)) and not {"device", "generator"} & kwargs.keys():
+            return func(*args, **kwargs)  # all on the CPU: nothing to check or move
         if func in (Tensor.numpy, Tensor.__array__) and is_virtual(args[0]):
             raise TypeError(
                 "can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to copy the "
                 "tensor to host memory first."
             )
-        tensors = _tensors(args, kwargs)
         if func in INDEXING:
             self.check_indexing(func, args)
         elif func not in CROSS_DEVICE:
@@ -182,7 +184,7 @@ class VirtualCudaMode(TorchFunctionMode):
         # the call's device: a `device=` argument, else that of its tensors
         if kwargs.get("device") is not None:
             virtual = on_device(kwargs["device"])
-            kwargs["device"] = "cpu"
+            kwargs = {**kwargs, "device": "cpu"}
         elif func in INDEXING or func in CROSS_DEVICE:  # the result is (a part of) self
             virtual = is_virtual(args[0])
         else:
