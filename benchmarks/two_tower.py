@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import result_path, write_report  # run as a script, benchmarks/ is on the path
+from common import devices_of, result_path, write_report  # a script: benchmarks/ is on the path
 
 from recsae_lite import features, two_tower, zoo
 from recsae_lite._nb import pick_device, seed_everything
@@ -39,7 +39,7 @@ def main(argv: list[str]) -> None:
 
     device = pick_device(args.device)
     dataset_name = "ml-1m" if args.profile == "full" else "ml-100k"
-    fidelity, purity = [], []
+    fidelity, purity, ran_on = [], [], set()
     for name in ("mf", "ncf"):
         for seed in args.seeds:
             seed_everything(seed)
@@ -58,6 +58,7 @@ def main(argv: list[str]) -> None:
                                  "fvu": sae_metrics(sae, x)["fvu"], **fid})  # fmt: skip
                 print(fidelity[-1], flush=True)
             small = two_tower.train_shared(model, split, rows, W_PRED[-1], 22, 8, args.steps, seed)
+            ran_on |= devices_of(model, small, *saes.values())
             for units, acts in (
                 ("SAE 256", saes[W_PRED[-1]].encode(items)),
                 ("SAE 22", small.encode(items)),
@@ -76,7 +77,7 @@ def main(argv: list[str]) -> None:
         "fidelity": fidelity,
         "purity": purity,
     }
-    write_report(args.out or result_path("two_tower", args.profile), report, device)
+    write_report(args.out or result_path("two_tower", args.profile), report, ran_on)
 
 
 if __name__ == "__main__":
