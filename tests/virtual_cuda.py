@@ -137,10 +137,13 @@ def _is_basic(index) -> bool:
     return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts)
 
 
-INDEXING = {Tensor.__getitem__, Tensor.__setitem__, Tensor.index_put_, Tensor.index_put}
+INDEXING = {Tensor.__getitem__, Tensor.__setitem__, Tensor.index_put_, Tensor.index_put,
+            torch.index_put_, torch.index_put}  # fmt: skip
 TRANSFERS = {Tensor.to, Tensor.cuda, Tensor.cpu}
-# a copy, a move, or a question (module.to asks), fine across devices
-CROSS_DEVICE = {Tensor.copy_, Tensor.data.__set__, torch._has_compatible_shallow_copy_type}
+# calls that read another tensor's values (a copy) or only its shape, or ask a question (module.to
+# does): fine across devices, as on CUDA; the result is on self's device
+CROSS_DEVICE = {Tensor.copy_, Tensor.data.__set__, Tensor.expand_as, Tensor.view_as,
+                Tensor.reshape_as, torch._has_compatible_shallow_copy_type}  # fmt: skip
 CUBLAS = {torch.mm, torch.matmul, torch.addmm, torch.bmm, torch.baddbmm, torch.mv, torch.einsum,
           torch.nn.functional.linear, torch.nn.functional.multi_head_attention_forward,
           Tensor.mm, Tensor.matmul, Tensor.addmm, Tensor.bmm, Tensor.mv, Tensor.__matmul__,
