@@ -98,6 +98,8 @@ def test_what_cuda_accepts_passes():
         host = x.cpu()
         host += 1  # a copy, as from a GPU: the device tensor is unchanged
         assert type(host) is torch.Tensor and x.sum().item() == 3.0
+        with torch.autocast("cuda", torch.bfloat16):  # accepted, and changes nothing here
+            assert (x @ x.T).dtype == torch.float32
     assert torch.cuda.is_available() == available  # the machine's answer again
 
 
