@@ -12,6 +12,11 @@ code written for a GPU runs on the CPU and fails where a GPU would fail:
   was not set before the first one, and the few ops this project could use that CUDA refuses
   (a floating-point cumsum, bincount with weights, histc).
 
+Checked against a real GPU (an H200, torch 2.11 with CUDA 13, 2026-11-29): each of these errors,
+and each case accepted below, came out the same, with the same messages; that build no longer
+refuses a cuBLAS matmul without CUBLAS_WORKSPACE_CONFIG nor a floating-point cumsum, which older
+ones do and torch's documentation still lists: the mode keeps refusing them, the safe side.
+
     enable()                 # for a whole process (a notebook's first cell); disable() undoes it
     with virtual_cuda(): ... # for a block (tests/conftest.py's `device` fixture)
 
@@ -21,8 +26,9 @@ virtual parameters, `.cpu()` gives plain CPU tensors (a copy, as on CUDA).
 
 What it does not do: run on a GPU or compare numbers with one (a virtual draw uses the CPU's
 random stream), measure memory, or autocast: `torch.autocast("cuda")` changes nothing for virtual
-tensors, which compute in float32. It checks the Python calls a program makes; what runs inside an
-intercepted call (a backward pass, `F.multi_head_attention_forward`) is checked at its entry only.
+tensors, which compute in float32 (a GPU computes in bfloat16 there). It checks the Python calls
+a program makes; what runs inside an intercepted call (a backward pass,
+`F.multi_head_attention_forward`) is checked at its entry only.
 
 How: a tensor's device is its Python class, `VirtualCudaTensor` (a torch.Tensor subclass whose
 `device` property says cuda:0); a `TorchFunctionMode` sees every torch call, checks its tensors'
