@@ -14,8 +14,8 @@ code written for a GPU runs on the CPU and fails where a GPU would fail:
 
 Checked against a real GPU (an H200, torch 2.11 with CUDA 13, 2026-11-29): each of these errors,
 and each case accepted below, came out the same, with the same messages; that build no longer
-refuses a cuBLAS matmul without CUBLAS_WORKSPACE_CONFIG nor a floating-point cumsum, which older
-ones do and torch's documentation still lists: the mode keeps refusing them, the safe side.
+refuses a cuBLAS matmul without CUBLAS_WORKSPACE_CONFIG (older builds did) nor a floating-point
+cumsum (torch's documentation still lists it): the mode keeps refusing both, the safe side.
 
     enable()                 # for a whole process (a notebook's first cell); disable() undoes it
     with virtual_cuda(): ... # for a block (tests/conftest.py's `device` fixture)
