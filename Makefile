@@ -44,7 +44,8 @@ book: notebooks
 	$(BIN)/python book/build.py render --out $(BUILD)/src
 	@echo "book: $(BUILD)/html/index.html"
 
-# unit tests, then every chapter executed with PROFILE=ci (tests/test_book.py writes $(BUILD)/ci)
+# unit tests, then every chapter executed with PROFILE=ci (tests/test_book.py writes $(BUILD)/ci;
+# and, on the virtual CUDA device of tests/virtual_cuda.py, $(BUILD)/ci-virtual-gpu)
 # and the book rendered from them opened in headless chromium (tests/test_browser.py), then nbval
 # re-executes those notebooks: a chapter must reproduce itself (each with an empty model zoo, so
 # that both train what they use)

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import result_path, write_report  # run as a script, benchmarks/ is on the path
+from common import devices_of, result_path, write_report  # a script: benchmarks/ is on the path
 
 from recsae_lite import zoo
 from recsae_lite._nb import pick_device, seed_everything
@@ -35,7 +35,7 @@ def main(argv: list[str]) -> None:
     device = pick_device(args.device)
     dataset = load_dataset("ml-1m" if args.profile == "full" else "ml-100k")
     split = leave_one_out(dataset)
-    results = {}
+    results, ran_on = {}, set()
     for name in zoo.MODELS:
         seed_everything(args.seed)
         model_config, train_fields = REGISTRY[name].settings[args.profile]
@@ -44,6 +44,7 @@ def main(argv: list[str]) -> None:
         history = train(model, split, TrainConfig(**train_fields, seed=args.seed), progress=False)
         seconds = time.perf_counter() - start
         metrics = evaluate(model, split, "test", ks=(10, 20), dataset=dataset)
+        ran_on |= devices_of(model)
         results[name] = {
             "config": model.describe(),
             "test": metrics,
@@ -64,7 +65,7 @@ def main(argv: list[str]) -> None:
         "seed": args.seed,
         "models": results,
     }
-    write_report(args.out or result_path("base_models", args.profile), report, device)
+    write_report(args.out or result_path("base_models", args.profile), report, ran_on)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Benchmark: paper C, an SAE inside ELSA, measured without the notebooks (chapter 8).
 
-    python benchmarks/elsa_knobs.py [--profile quick] [--seeds 0 1 2] [--device cpu]
+    python benchmarks/elsa_knobs.py [--profile quick] [--seeds 0 1 2]
 
 Paper C's protocol (`data.user_split`: ratings >= 4, users with 5+ positives, 80/10/10 users with
 seed 42, 20% of each test user's positives held out). Per seed: ELSA (d = 256) trained on the
@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from common import result_path, write_report  # run as a script, benchmarks/ is on the path
+from common import devices_of, result_path, write_report  # a script: benchmarks/ is on the path
 
 from recsae_lite import interpret, knobs
 from recsae_lite._nb import pick_device, seed_everything
@@ -37,7 +37,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--profile", default="quick", choices=["quick", "full"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=2_000)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, help="default: benchmarks/results/elsa_knobs.json")
     args = parser.parse_args(argv)
 
@@ -47,7 +47,7 @@ def main(argv: list[str]) -> None:
     films = dataset.genres.sum(0)
     genres = [g for g in np.argsort(-films) if films[g] >= 50]
     pairs = knobs.steerable(split, dataset.genres, genres)
-    quality, steering = [], []
+    quality, steering, ran_on = [], [], set()
     for seed in args.seeds:
         seed_everything(seed)
         elsa = ELSA(ELSAConfig(dataset.n_items, 256)).to(device)
@@ -58,6 +58,7 @@ def main(argv: list[str]) -> None:
             x = knobs.views(elsa, split, n_views, keep=0.8, seed=seed)
             settings = FitConfig(max_steps=args.steps, batch_size=1_024, seed=seed)
             sae = fit(x, knobs.sae_config(256, 2_048, k), settings, progress=False)
+            ran_on |= devices_of(elsa, sae)
             result = evaluate(Spliced(elsa, sae), split, "test", ks=(20,))
             quality.append({"seed": seed, "sae": f"k{k}", "views": n_views, **result})
             print(quality[-1], flush=True)
@@ -84,7 +85,7 @@ def main(argv: list[str]) -> None:
         "quality": quality,
         "steering": steering,
     }
-    write_report(args.out or result_path("elsa_knobs", args.profile), report, device)
+    write_report(args.out or result_path("elsa_knobs", args.profile), report, ran_on)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from common import result_path, write_report  # run as a script, benchmarks/ is on the path
+from common import devices_of, result_path, write_report  # a script: benchmarks/ is on the path
 
 from recsae_lite import hierarchy, two_tower, zoo
 from recsae_lite._nb import pick_device, seed_everything
@@ -45,7 +45,7 @@ def main(argv: list[str]) -> None:
     dataset_name = "ml-1m" if args.profile == "full" else "ml-100k"
     mf = zoo.model("mf", dataset_name, args.profile, seed=0, device=device)
     x_movies = two_tower.embeddings(mf.model)[1].detach()
-    planted, groups_table = [], []
+    planted, groups_table, ran_on = [], [], set()
     for seed in args.seeds:
         seed_everything(seed)
         synthetic = load_dataset("synthetic", seed=seed)
@@ -56,6 +56,7 @@ def main(argv: list[str]) -> None:
             for variant in VARIANTS:
                 config = hierarchy.sae_config(x.shape[1], variant, sizes, k)
                 sae = fit(x, config, FitConfig(max_steps=args.steps, seed=seed), progress=False)
+                ran_on |= devices_of(trained.model, sae)
                 codes = sae.encode(x).detach()
                 groups = hierarchy.feature_groups(sae, codes, sizes)
                 scores = hierarchy.score(codes, groups, truth.item_concepts, truth.parent)
@@ -66,6 +67,7 @@ def main(argv: list[str]) -> None:
             config = hierarchy.sae_config(x_movies.shape[1], variant, MF_SIZES, 4)
             settings = FitConfig(max_steps=args.steps, seed=seed)
             sae = fit(x_movies, config, settings, progress=False)
+            ran_on |= devices_of(mf.model, sae)
             codes = sae.encode(x_movies).detach().cpu()
             groups = hierarchy.feature_groups(sae, codes, MF_SIZES)
             data = mf.dataset
@@ -85,7 +87,7 @@ def main(argv: list[str]) -> None:
         "planted": planted,
         "mf_groups": groups_table,
     }
-    write_report(args.out or result_path("hierarchy", args.profile), report, device)
+    write_report(args.out or result_path("hierarchy", args.profile), report, ran_on)
 
 
 if __name__ == "__main__":

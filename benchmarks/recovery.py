@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from common import result_path, write_report  # run as a script, benchmarks/ is on the path
+from common import devices_of, result_path, write_report  # a script: benchmarks/ is on the path
 
 from recsae_lite import recovery, zoo
 from recsae_lite._nb import pick_device, seed_everything
@@ -44,7 +44,7 @@ def main(argv: list[str]) -> None:
 
     device = pick_device(args.device)
     hidden = 16 if args.profile == "ci" else HIDDEN
-    rows = []
+    rows, ran_on = [], set()
     for seed in args.seeds:
         seed_everything(seed)
         data = load_dataset("synthetic", seed=seed)
@@ -55,6 +55,7 @@ def main(argv: list[str]) -> None:
             x, items = recovery.samples(trained)
             for variant in VARIANTS:
                 sae, l1 = recovery.fit(x, variant, SIZES, K, args.steps, seed, args.batch_size)
+                ran_on |= devices_of(trained.model, sae, x)
                 scores = recovery.score(sae, x, truth.item_concepts[items], truth.parent, SIZES,
                                         seed=seed)  # fmt: skip
                 rows.append({"seed": seed, "model": name, "variant": variant, **scores,
@@ -91,7 +92,7 @@ def main(argv: list[str]) -> None:
             {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in rows
         ],  # fmt: skip
     }
-    write_report(args.out or result_path("recovery", args.profile), report, device)
+    write_report(args.out or result_path("recovery", args.profile), report, ran_on)
 
 
 if __name__ == "__main__":

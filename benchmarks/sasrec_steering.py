@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import result_path, write_report  # run as a script, benchmarks/ is on the path
+from common import devices_of, result_path, write_report  # a script: benchmarks/ is on the path
 
 from recsae_lite import interpret, steer, zoo
 from recsae_lite._nb import pick_device, seed_everything
@@ -118,7 +118,9 @@ def main(argv: list[str]) -> None:
         "steering_test_users": test.to_dict(orient="records"),
         "steering_summary": summary,
     }
-    write_report(args.out or result_path("sasrec_steering", args.profile), report, device)
+    write_report(
+        args.out or result_path("sasrec_steering", args.profile), report, devices_of(model, sae, x)
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from common import result_path, write_report  # run as a script, benchmarks/ is on the path
+from common import devices_of, result_path, write_report  # a script: benchmarks/ is on the path
 
 from recsae_lite import interpret, two_tower, zoo
 from recsae_lite._nb import pick_device, seed_everything
@@ -39,7 +39,7 @@ def main(argv: list[str]) -> None:
 
     device = pick_device(args.device)
     dataset_name = "ml-1m" if args.profile == "full" else "ml-100k"
-    fidelity, purity = [], []
+    fidelity, purity, ran_on = [], [], set()
     for name in ("mf", "ncf"):
         for seed in args.seeds:
             seed_everything(seed)
@@ -63,6 +63,7 @@ def main(argv: list[str]) -> None:
                                  "fvu": sae_metrics(sae, x)["fvu"], **fid})  # fmt: skip
                 print(fidelity[-1], flush=True)
             small = fit(x, configs["small"], settings, prediction=term, progress=False)
+            ran_on |= devices_of(model, small, *saes.values())
             for units, acts in (
                 ("SAE 256", saes[W_PRED[-1]].encode(items)),
                 ("SAE 22", small.encode(items)),
@@ -81,7 +82,7 @@ def main(argv: list[str]) -> None:
         "fidelity": fidelity,
         "purity": purity,
     }
-    write_report(args.out or result_path("two_tower", args.profile), report, device)
+    write_report(args.out or result_path("two_tower", args.profile), report, ran_on)
 
 
 if __name__ == "__main__":

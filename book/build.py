@@ -140,20 +140,35 @@ def stale() -> list[str]:
     ]
 
 
-def execute(profile: str, out: Path, timeout: int = 3600) -> dict[str, float]:
-    """papermill every chapter into `out` (stopping at the first failure); seconds per chapter."""
+def execute(
+    profile: str,
+    out: Path,
+    timeout: int = 3600,
+    device: str | None = None,
+    first_cell: str | None = None,
+) -> dict[str, float]:
+    """papermill every chapter into `out` (stopping at the first failure); seconds per chapter.
+
+    device: the chapters' DEVICE (None: their own, "auto"); first_cell: code to run before each
+    chapter (tests/test_book.py puts the virtual CUDA device there)."""
+    import nbformat
     import papermill
 
     out.mkdir(parents=True, exist_ok=True)
+    parameters = {"PROFILE": profile, **({"DEVICE": device} if device else {})}
     seconds = {}
     for py in chapters():
-        nb = py.with_suffix(".ipynb")
+        nb = source = py.with_suffix(".ipynb")
+        if first_cell is not None:
+            source = nbformat.read(nb, as_version=4)
+            source.cells.insert(0, nbformat.v4.new_code_cell(first_cell))
         start = time.perf_counter()
-        print(f"executing {nb.name} (PROFILE={profile}) ...", flush=True)
+        settings = ", ".join(f"{name}={value}" for name, value in parameters.items())
+        print(f"executing {nb.name} ({settings}) ...", flush=True)
         papermill.execute_notebook(
-            nb,
+            source,
             out / nb.name,
-            parameters={"PROFILE": profile},
+            parameters=parameters,
             kernel_name="python3",
             cwd=str(BOOK),
             execution_timeout=timeout,

@@ -7,9 +7,11 @@ which also stores them in the executed notebook, where tests/test_notebooks.py r
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +33,29 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
+CUBLAS_DETERMINISTIC = (":4096:8", ":16:8")  # the workspace settings that make cuBLAS repeatable
+
+
 def seed_everything(seed: int) -> None:
+    """Seed every generator and make torch deterministic: same seed, same numbers (the notebook
+    tests re-execute each chapter and compare its outputs). On a GPU the numbers differ from the
+    CPU's, but repeat from run to run; an op without a deterministic CUDA kernel raises."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    # same seed, same numbers: the notebook tests re-execute each chapter and compare its outputs
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    # cuBLAS reads its workspace setting once, when CUDA first multiplies: set it before that
+    if os.environ.get("CUBLAS_WORKSPACE_CONFIG") not in CUBLAS_DETERMINISTIC:
+        if torch.cuda.is_initialized():
+            warnings.warn(
+                "CUDA was already in use when seed_everything set CUBLAS_WORKSPACE_CONFIG: if it "
+                "has multiplied matrices, its products may not repeat (or torch refuses them). "
+                "Restart the kernel and run the set-up cell before anything else.",
+                stacklevel=2,
+            )
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_DETERMINISTIC[0]
+    torch.use_deterministic_algorithms(True, warn_only=False)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
 
 
 def pick_device(device: str = "auto") -> torch.device:

@@ -152,15 +152,15 @@ def purity(acts, concepts, k: int = 10) -> np.ndarray:
     concept (column of concepts (n_items, C), bool), the share of the feature's k most activated
     items that carry the concept. NaN for a concept of fewer than k items, which cannot reach 1
     (`purity_ceiling` says how far it can go)."""
-    acts = torch.as_tensor(np.asarray(acts), dtype=torch.float32)
-    concepts = torch.as_tensor(np.asarray(concepts), dtype=torch.float32)
+    acts = torch.as_tensor(acts if isinstance(acts, Tensor) else np.asarray(acts)).float()
+    concepts = torch.as_tensor(np.asarray(concepts), dtype=torch.float32, device=acts.device)
     if acts.shape[0] != concepts.shape[0]:
         raise ValueError(f"{acts.shape[0]} items of activations, {concepts.shape[0]} of concepts")
     if not 1 <= k <= acts.shape[0]:
         raise ValueError(f"k = {k} must be between 1 and the number of items ({acts.shape[0]})")
-    top = acts.topk(k, dim=0).indices.T  # (F, k)
-    shares = concepts[top].mean(1).numpy()
-    shares[:, concepts.sum(0).numpy() < k] = np.nan
+    top = acts.topk(k, dim=0).indices.T  # (F, k), on acts' device
+    shares = concepts[top].mean(1).cpu().numpy()
+    shares[:, concepts.sum(0).cpu().numpy() < k] = np.nan
     return shares
 
 

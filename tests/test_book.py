@@ -7,6 +7,7 @@ them with nbval (a chapter must reproduce its own outputs from its seed).
 from __future__ import annotations
 
 import ast
+import shutil
 from pathlib import Path
 
 import build  # book/build.py, the pipeline (tests/conftest.py puts book/ on the path)
@@ -109,6 +110,26 @@ def test_a_chapter_runs_on_its_own(tmp_path, monkeypatch):
 
 def test_every_chapter_executes(executed):
     assert sorted(executed) == [c.stem for c in CHAPTERS]
+
+
+@pytest.mark.virtual_gpu
+def test_every_chapter_runs_on_a_virtual_gpu(monkeypatch):
+    """Every chapter in the ci profile with DEVICE="cuda", on the virtual CUDA device
+    (tests/virtual_cuda.py, enabled by a first cell): code that would fail on a GPU (mixed
+    devices, .numpy() of a device tensor, an op CUDA cannot run deterministically, ...) fails
+    here. An empty model zoo, so the chapters train on the device, and later ones load."""
+    out = ROOT / "_build" / "ci-virtual-gpu"
+    zoo = ROOT / "_build" / "ci-virtual-gpu-zoo"
+    for folder in (out, zoo):
+        shutil.rmtree(folder, ignore_errors=True)
+    monkeypatch.setenv("RECSAE_ZOO", str(zoo))
+    tests = str(ROOT / "tests")
+    first_cell = (
+        f"import sys\n\nsys.path.insert(0, {tests!r})\nimport virtual_cuda\n\nvirtual_cuda.enable()"
+    )
+    build.execute("ci", out, timeout=900, device="cuda", first_cell=first_cell)
+    for notebook in sorted(out.glob("*.ipynb")):
+        assert _nb.recorded(notebook), f"{notebook.name} recorded no numbers"
 
 
 def test_data_chapter_numbers(executed):

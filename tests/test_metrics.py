@@ -24,15 +24,16 @@ from recsae_lite.metrics import (
 # ranks and the accuracy metrics
 
 
-def test_ndcg_hr_mrr_by_hand():
+def test_ndcg_hr_mrr_by_hand(device):
     scores = torch.tensor(
         [
             [0.9, 0.1, 0.5, 0.3, 0.2],  # target 0 (0.9): nothing higher -> rank 0
             [0.1, 0.8, 0.3, 0.9, 0.5],  # target 4 (0.5): 0.8 and 0.9 higher -> rank 2
             [0.4, 0.3, 0.2, 0.5, 0.1],  # target 4 (0.1): all four higher -> rank 4
-        ]
+        ],
+        device=device,
     )
-    targets = torch.tensor([0, 4, 4])
+    targets = torch.tensor([0, 4, 4], device=device)
     assert target_ranks(scores, targets).tolist() == [0, 2, 4]
 
     metrics = RankingMetrics(k=(5, 3), n_items=5)
@@ -98,9 +99,9 @@ def test_top_k_best_first():
 # masking seen items
 
 
-def test_mask_seen():
-    scores = torch.arange(10, dtype=torch.float32).reshape(2, 5)
-    history = torch.tensor([[5, 5, 1, 3], [5, 0, 2, 4]])  # pad = 5 = n_items, on the left
+def test_mask_seen(device):
+    scores = torch.arange(10, dtype=torch.float32, device=device).reshape(2, 5)
+    history = torch.tensor([[5, 5, 1, 3], [5, 0, 2, 4]], device=device)  # pad = 5 = n_items
     masked = mask_seen(scores, history, pad=5)
     inf = float("-inf")
     assert masked.tolist() == [[0, inf, 2, inf, 4], [inf, 6, inf, 8, inf]]
@@ -178,7 +179,7 @@ def test_popularity():
 # accumulation and a statistical check
 
 
-def test_two_batches_equal_one():
+def test_two_batches_equal_one(device):
     gen = torch.Generator().manual_seed(0)
     n_items = 8
     scores = torch.rand(7, n_items, generator=gen)
@@ -189,7 +190,7 @@ def test_two_batches_equal_one():
     def evaluate(batches):
         metrics = RankingMetrics(k=(1, 3), n_items=n_items, genres=genres, popularity=popularity)
         for rows in batches:
-            metrics.add(scores[rows], targets[rows])
+            metrics.add(scores[rows].to(device), targets[rows].to(device))  # genres: moved
         return metrics.result()
 
     whole, parts = evaluate([slice(0, 7)]), evaluate([slice(0, 3), slice(3, 7)])

@@ -35,9 +35,9 @@ def batch_of(split, n_items, rows=slice(0, 8)):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_scores_from_hidden_is_the_rest_of_the_model(name, data):
-    model = small(name, data)
-    batch = batch_of(data[1], model.n_items)
+def test_scores_from_hidden_is_the_rest_of_the_model(name, data, device):
+    model = small(name, data).to(device)
+    batch = batch_of(data[1], model.n_items).to(device)
     with torch.no_grad():
         scores = model.scores(batch)
         assert scores.shape == (8, model.n_items)
@@ -134,11 +134,11 @@ def test_popularity_ranks_by_training_counts(data):
         model.hidden(batch_of(split, dataset.n_items))
 
 
-def test_training_is_deterministic_and_restores_the_best_weights(data):
+def test_training_is_deterministic_and_restores_the_best_weights(data, device):
     config = TrainConfig(epochs=6, batch_size=16, lr=1e-2, patience=2, seed=3)
     runs = []
     for _ in range(2):
-        model = small("sasrec", data)
+        model = small("sasrec", data).to(device)
         history = train(model, data[1], config, progress=False)
         runs.append((model.state_dict(), history))
     (first, history), (second, _) = runs
@@ -149,8 +149,8 @@ def test_training_is_deterministic_and_restores_the_best_weights(data):
     assert evaluate(model, data[1], "valid")["ndcg@10"] == pytest.approx(best)
 
 
-def test_training_lowers_the_loss(data):
-    model = small("mf", data)
+def test_training_lowers_the_loss(data, device):
+    model = small("mf", data).to(device)
     config = TrainConfig(epochs=20, batch_size=16, lr=5e-2, patience=100)
     history = train(model, data[1], config, progress=False)
     assert history.train_loss[-1] < 0.8 * history.train_loss[0]

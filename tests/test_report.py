@@ -1,11 +1,14 @@
-"""The reproduction report (chapter 10): every claim names the result file it is read from, and
-its verdict follows its rule."""
+"""The reproduction report (chapter 10): every claim names the result file it is read from, its
+verdict follows its rule, and a result file names the device its work ran on."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from recsae_lite import report
 
@@ -79,3 +82,17 @@ def test_every_peer_figure_cited_is_in_the_peers_file_with_its_source():
     # without the peers file, a claim that cites it is not measured
     alone = report.claims({k: v for k, v in results.items() if k != "peers"})
     assert set(alone.loc[alone["cites"] != "", "holds"]) == {"—"}
+
+
+def test_a_result_file_names_the_device_its_work_ran_on(tmp_path, device):
+    spec = importlib.util.spec_from_file_location("common", ROOT / "benchmarks" / "common.py")
+    common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(common)
+    model, x = torch.nn.Linear(2, 2).to(device), torch.zeros(3, device=device)
+    head = {"benchmark": "b", "profile": "ci", "seed": 0}
+    common.write_report(tmp_path / "b.json", head, common.devices_of(model, x))
+    written = json.loads((tmp_path / "b.json").read_text())
+    assert written["machine"]["ran_on"] == [str(x.device)]  # "cpu", or "cuda:0": not the flag
+    assert (device.type == "cuda") == ("peak_gpu_memory_mb" in written)
+    with pytest.raises(ValueError, match="the devices its work ran on"):
+        common.write_report(tmp_path / "b.json", head, set())

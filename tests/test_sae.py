@@ -83,9 +83,9 @@ class StandIn:
 # FVU (metrics.sae_metrics)
 
 
-def test_fvu_of_the_mean_predictor_is_one_and_of_a_perfect_fit_zero():
+def test_fvu_of_the_mean_predictor_is_one_and_of_a_perfect_fit_zero(device):
     torch.manual_seed(0)
-    x = torch.randn(300, 8) * 3 + 2
+    x = (torch.randn(300, 8) * 3 + 2).to(device)
     mean = x.mean(0)
     predicts_mean = StandIn(8, lambda z: mean.expand_as(z))
     perfect = StandIn(8, lambda z: z)
@@ -93,7 +93,7 @@ def test_fvu_of_the_mean_predictor_is_one_and_of_a_perfect_fit_zero():
         assert sae_metrics(predicts_mean, x, batch_size)["fvu"] == pytest.approx(1.0, abs=1e-6)
         assert sae_metrics(perfect, x, batch_size)["fvu"] == 0.0
     # a real SAE with x_hat == x in its normalised space: ~0 once unscaled too
-    sae = identity_relu_sae(8)
+    sae = identity_relu_sae(8).to(device)
     sae.fit_normalisation(x)
     assert sae_metrics(sae, x)["fvu"] == pytest.approx(0.0, abs=1e-6)
 
@@ -186,18 +186,18 @@ def test_matryoshka_mse_is_the_sum_of_prefix_errors():
 
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("with_dead", [False, True])
-def test_losses_and_gradients_equal_the_plain_implementation(variant, with_dead):
+def test_losses_and_gradients_equal_the_plain_implementation(variant, with_dead, device):
     # the sparse forward and backward passes compute what dense codes and a dense decode do;
     # k * 4 = d_sae, so BatchTopK's candidates per sample are all latents (exact batch top-k)
     groups = (4, 12, 16) if variant == "matryoshka" else ()
-    sae = make_sae(variant=variant, d_sae=32, k=8, groups=groups, l1_coefficient=2.0)
+    sae = make_sae(variant=variant, d_sae=32, k=8, groups=groups, l1_coefficient=2.0).to(device)
     torch.manual_seed(2)
-    x = torch.randn(96, 8) * 2 + 1
+    x = (torch.randn(96, 8) * 2 + 1).to(device)
     sae.fit_normalisation(x)
     with torch.no_grad():
         sae.b_dec.copy_(torch.randn(8) * 0.3)
         sae.b_enc.copy_(torch.randn(32) * 0.3)
-    dead = (torch.arange(32) % 3 == 0) if with_dead else None
+    dead = (torch.arange(32) % 3 == 0).to(device) if with_dead else None
     outs, grads = [], []
     for losses in (SAE.losses, sae_reference.losses):
         sae.zero_grad()
@@ -286,13 +286,13 @@ def test_prediction_aware_fit_needs_its_term():
 
 
 @pytest.mark.parametrize("variant", ["topk", "batchtopk", "matryoshka"])
-def test_decoder_rows_stay_unit_norm_in_training(variant):
+def test_decoder_rows_stay_unit_norm_in_training(variant, device):
     groups = (8, 8, 16) if variant == "matryoshka" else ()
     torch.manual_seed(1)
-    x = torch.randn(500, 8) * 4 + 1
+    x = (torch.randn(500, 8) * 4 + 1).to(device)
     sae = fit(x, make_sae(variant=variant, groups=groups).config, quick(steps=5), progress=False)
     norms = sae.W_dec.detach().norm(dim=-1)
-    assert torch.allclose(norms, torch.ones(32), atol=1e-5)
+    assert torch.allclose(norms, torch.ones(32, device=device), atol=1e-5)
 
 
 def test_remove_parallel_grad_leaves_a_gradient_orthogonal_to_each_row():
@@ -314,9 +314,9 @@ def test_remove_parallel_grad_leaves_a_gradient_orthogonal_to_each_row():
 # save and load
 
 
-def trained_batchtopk() -> tuple[SAE, torch.Tensor]:
+def trained_batchtopk(device="cpu") -> tuple[SAE, torch.Tensor]:
     torch.manual_seed(1)
-    x = torch.randn(500, 8) * 3 + 5
+    x = (torch.randn(500, 8) * 3 + 5).to(device)
     return fit(x, make_sae(variant="batchtopk", k=4).config, quick(steps=20), progress=False), x
 
 
@@ -333,10 +333,10 @@ def test_save_load_keeps_every_tensor(tmp_path):
         assert torch.equal(loaded_state[name], value), name
 
 
-def test_loaded_sae_encodes_like_the_saved_one(tmp_path):
-    sae, x = trained_batchtopk()  # fit leaves it in eval mode, ready to use
+def test_loaded_sae_encodes_like_the_saved_one(tmp_path, device):
+    sae, x = trained_batchtopk(device)  # fit leaves it in eval mode, ready to use
     sae.save(tmp_path / "sae")
-    loaded = SAE.load(tmp_path / "sae")
+    loaded = SAE.load(tmp_path / "sae").to(device)
     threshold = loaded.threshold.clone()
     # a loaded SAE is for inference: BatchTopK must use its threshold, not the batch's top k * B
     assert torch.equal(loaded.encode(x), sae.encode(x))
@@ -454,13 +454,13 @@ def test_topk_sae_recovers_planted_directions():
     assert best.min() >= 0.8
 
 
-def test_training_is_deterministic():
+def test_training_is_deterministic(device):
     torch.manual_seed(5)
     x = torch.randn(400, 8)
 
     def weights(seed):  # features die within dead_window, so AuxK takes part
         config = quick(steps=20, batch_size=32, dead_window=32, eval_every=1, seed=seed)
-        sae = fit(x, make_sae(variant="batchtopk", k=1).config, config, progress=False)
+        sae = fit(x.to(device), make_sae(variant="batchtopk", k=1).config, config, progress=False)
         return sae.state_dict(), sae.history
 
     (first, history), (second, _), (other, _) = weights(0), weights(0), weights(1)
@@ -525,8 +525,8 @@ class MeanSAE(IdentitySAE):
         return self.input_mean.expand_as(h)
 
 
-def test_ndcg_recovered_of_the_identity_is_one(data):
-    model, split = build_sasrec(data), data[1]
+def test_ndcg_recovered_of_the_identity_is_one(data, device):
+    model, split = build_sasrec(data).to(device), data[1]
     scores = ndcg_recovered(model, IdentitySAE(collect(model, split).mean(0)), split)
     assert scores["clean"] != scores["ablated"]
     assert scores["spliced"] == scores["clean"]

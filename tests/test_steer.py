@@ -3,6 +3,8 @@ the chapter 4-5 figures."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -72,9 +74,10 @@ def test_position_index_and_next_items_match_collect(data, model):
 # steering
 
 
-def test_edits_that_change_nothing_leave_the_scores_exactly(data, model):
+def test_edits_that_change_nothing_leave_the_scores_exactly(data, model, device):
     dataset, split = data
-    sae = genre_sae(model, dataset, 0)
+    model = copy.deepcopy(model).to(device)  # a copy: .to() moves the module-scoped model itself
+    sae = genre_sae(model, dataset, 0).to(device)
     rows = np.arange(len(split.users))
     h = collect(model, split, "test")[rows]
     for edit in [feature_edit(sae, [0, 3], 0.0, "add"),
@@ -82,15 +85,16 @@ def test_edits_that_change_nothing_leave_the_scores_exactly(data, model):
                  feature_edit(sae, [0, 5], 0.0, "mix"),
                  direction_edit(torch.randn(8), 0.0)]:  # fmt: skip
         assert torch.equal(edit(h), h)
-        batch = make_batch(split.users, split.history("test"), model.n_items)
+        batch = make_batch(split.users, split.history("test"), model.n_items).to(device)
         assert torch.equal(Spliced(model, edit).scores(batch), model.scores(batch))
         plain = recommend(model, split, rows)
         assert np.array_equal(recommend(Spliced(model, edit, cache=True), split, rows), plain)
 
 
-def test_set_and_scale_change_the_code_by_the_right_amount(data, model):
+def test_set_and_scale_change_the_code_by_the_right_amount(data, model, device):
     dataset, split = data
-    sae = genre_sae(model, dataset, 0)
+    model = copy.deepcopy(model).to(device)
+    sae = genre_sae(model, dataset, 0).to(device)
     h = collect(model, split, "test")[:10]
     z = sae.encode(h)[:, 0]
     moved = feature_edit(sae, 0, 2.5, "set")(h) - h
@@ -122,10 +126,11 @@ def test_bad_edits_are_refused(data, model):
         feature_edit(sae, 0, 1.0, "double")
 
 
-def test_raising_a_genre_feature_raises_that_genres_share(data, model):
+def test_raising_a_genre_feature_raises_that_genres_share(data, model, device):
     dataset, split = data
     genre = 0
-    sae = genre_sae(model, dataset, genre)
+    model = copy.deepcopy(model).to(device)
+    sae = genre_sae(model, dataset, genre).to(device)
     rows = np.arange(len(split.users))
     edits = {s: feature_edit(sae, 0, s) for s in (0.0, 1.0, 3.0, 10.0)}
     table = steer.sweep(model, split, rows, edits, dataset, dataset.genres[:, genre])
