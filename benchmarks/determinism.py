@@ -30,7 +30,8 @@ from common import result_path, write_report  # run as a script, benchmarks/ is 
 
 def measure(device_name: str) -> dict:
     """One run: every number, keyed by what it is."""
-    from recsae_lite import _nb, knobs, steer, two_tower, zoo
+    from recsae_lite import knobs, steer, two_tower, zoo
+    from recsae_lite._nb import pick_device, seed_everything
     from recsae_lite.activations import ndcg_recovered
     from recsae_lite.data import load_dataset, user_split
     from recsae_lite.interventions import Spliced, direction_edit, feature_direction, feature_edit
@@ -39,7 +40,8 @@ def measure(device_name: str) -> dict:
     from recsae_lite.sae import FitConfig, SAEConfig, fit
     from recsae_lite.train import evaluate, train
 
-    device = _nb.setup(0, device_name, "ci")
+    seed_everything(0)  # on a GPU, with deterministic algorithms enforced
+    device = pick_device(device_name)
     data = load_dataset("ml-100k")
     out = {}
     sasrec = zoo.model("sasrec", data, "ci", seed=0, device=device, progress=False)
