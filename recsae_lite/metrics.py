@@ -180,8 +180,9 @@ class RankingMetrics:
         out = {name: [] for name in self._names()}
         for i, k in enumerate(self.ks):
             hit = ranks < k if valid is None else (ranks < k) & valid  # (B, T)
-            ideal = (1 / torch.log2(torch.arange(2, k + 2, device=device))).cumsum(0)
-            ideal = ideal[(n_relevant.clamp(1, k) - 1)]  # (B,)
+            # the ideal DCG of min(k, T) hits, summed without cumsum (not deterministic on CUDA)
+            places = torch.arange(k, device=device)
+            ideal = ((places < n_relevant.clamp(min=1)[:, None]) / torch.log2(places + 2.0)).sum(1)
             first = torch.where(hit, ranks, k).min(1).values  # (B,) k when nothing hits
             out["ndcg"].append((hit / torch.log2(ranks + 2.0)).sum(1) / ideal)
             out["hr"].append(hit.any(1).float())
