@@ -4,10 +4,10 @@
 
 Paper C's protocol (`data.user_split`: ratings >= 4, users with 5+ positives, 80/10/10 users with
 seed 42, 20% of each test user's positives held out). Per seed: ELSA (d = 256) trained on the
-training users; TopK SAEs of 2048 neurons for k in 8, 16, 32, 64, trained on 50 random 80%
+training users; TopK SAEs of 2048 features for k in 8, 16, 32, 64, trained on 50 random 80%
 subsets of each training row (and, at k = 16, on the training rows alone, to show why the subsets
 are needed); test Recall@20 and NDCG@20 with and without the SAE; at k = 16, steering curves
-(personal and segment NDCG@20, share@10) for both TF-IDF mappings with 1 and 5 neurons.
+(personal and segment NDCG@20, share@10) for both TF-IDF mappings with 1 and 5 features.
 Writes benchmarks/results/elsa_knobs.json.
 """
 

@@ -45,7 +45,7 @@ def synthetic(n: int, d_in: int, seed: int) -> torch.Tensor:
 
 def sae_config(variant: str, d_in: int, d_sae: int) -> SAEConfig:
     groups = (d_sae // 8, d_sae // 8, d_sae // 4, d_sae // 2) if variant == "matryoshka" else ()
-    # relu: an L1 weight for a sparse code (the default 5 leaves hundreds of latents active)
+    # relu: an L1 weight for a sparse code (the default 5 leaves hundreds of features active)
     l1 = 250.0
     return SAEConfig(d_in=d_in, d_sae=d_sae, variant=variant, k=K, groups=groups, l1_coefficient=l1)
 

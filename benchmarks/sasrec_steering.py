@@ -2,7 +2,7 @@
 
     python benchmarks/sasrec_steering.py [--profile quick] [--seed 0] [--device auto]
 
-1. Monosemanticity: how many units pass the genre-score threshold (precision above chance of
+1. Monosemanticity: how many coordinates pass the genre-score threshold (precision above chance of
    their top 100 positions >= 0.5; item features, with fewer than 10 distinct items among those
    positions, are not scored), for the SAE's features, SASRec's raw dimensions (both signs) and a
    random rotation of them (both signs), in the "input" and "predicted" views.
@@ -57,7 +57,7 @@ def main(argv: list[str]) -> None:
         z = torch.cat([sae.encode(c) for c in x.split(8_192)]).cpu()
         first = torch.cat([model.scores_from_hidden(c, None).argmax(1) for c in x.split(8_192)])
     centred = x.cpu() - x.cpu().mean(0)
-    units = {
+    coordinates = {
         "SAE features": z,
         "raw dimensions": interpret.signed(centred),
         "random rotation": interpret.signed(centred @ interpret.random_rotation(x.shape[1], 0)),
@@ -66,10 +66,10 @@ def main(argv: list[str]) -> None:
     views = {"input": genres_of[items], "predicted": genres_of[first.cpu().numpy()]}
     scores = {
         (kind, view): interpret.genre_scores(acts, labels, TOP)
-        for kind, acts in units.items()
+        for kind, acts in coordinates.items()
         for view, labels in views.items()
     }
-    tops = {kind: interpret.top_items(acts, items, TOP) for kind, acts in units.items()}
+    tops = {kind: interpret.top_items(acts, items, TOP) for kind, acts in coordinates.items()}
     counts = interpret.association_pass_rates(scores, tops, THRESHOLD, MIN_ITEMS)
     print(counts.round(3).to_string(index=False))
 

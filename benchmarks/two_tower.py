@@ -5,7 +5,7 @@
 For each model and seed: a fifth of the users is held out; one TopK SAE (16 of 256) reads the
 other users' embeddings and every item's, with the prediction-aware term at each w_pred. Reported:
 fidelity on the held-out users (RBO p = 0.9 and Kendall tau, top 30, original lists against lists
-from reconstructed embeddings), FVU, and purity@10/50/100 of each genre's best neuron, for the SAE
+from reconstructed embeddings), FVU, and purity@10/50/100 of each genre's best feature, for the SAE
 of 256, one of 22 (paper B's size; k = 8) and the raw embedding dimensions (both signs).
 Uses the zoo's base models. Writes benchmarks/results/two_tower.json.
 """
@@ -64,14 +64,14 @@ def main(argv: list[str]) -> None:
                 print(fidelity[-1], flush=True)
             small = fit(x, configs["small"], settings, prediction=term, progress=False)
             ran_on |= devices_of(model, small, *saes.values())
-            for units, acts in (
+            for kind, acts in (
                 ("SAE 256", saes[W_PRED[-1]].encode(items)),
                 ("SAE 22", small.encode(items)),
                 ("raw dims", interpret.signed(items - items.mean(0))),
             ):
                 table = interpret.purity_table(acts.detach().cpu(), dataset, GENRES)
                 for record in table.to_dict(orient="records"):
-                    purity.append({"model": name, "seed": seed, "units": units, **record})
+                    purity.append({"model": name, "seed": seed, "coordinates": kind, **record})
 
     report = {
         "benchmark": "two_tower",

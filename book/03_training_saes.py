@@ -28,14 +28,14 @@ if "google.colab" in sys.modules:
 # | variant | how z is made sparse |
 # |---|---|
 # | `relu` | ReLU, plus an L1 penalty on z (weighted by decoder row norms, warmed up) |
-# | `topk` | keep each sample's k largest pre-activations (plus AuxK, which revives dead latents) |
+# | `topk` | keep each sample's k largest pre-activations (plus AuxK, which revives dead features) |
 # | `batchtopk` | keep the k x B largest of the whole batch; a learned threshold at inference |
 # | `matryoshka` | BatchTopK, and every prefix of the dictionary must reconstruct x on its own |
 #
 # **What you will learn**
 # - superposition, and an SAE untangling it where the answer is known;
 # - training each variant on SASRec's hidden states;
-# - the measures of an SAE: FVU, L0, dead latents, and NDCG@10 recovered.
+# - the measures of an SAE: FVU, L0, dead features, and NDCG@10 recovered.
 #
 # Time: about 6 minutes on 2 CPU cores in the `quick` profile (12 SAEs of 800 steps each); a GPU
 # shortens it (not measured yet).
@@ -71,7 +71,7 @@ print(f"device: {device}")
 # We plant 4 x 16 = 64 random unit directions in a 16-dimensional space and make each sample the
 # sum of 3 of them. No basis of 16 dimensions can give each direction its own axis: the principal
 # components (the best 16 orthogonal directions) each mix many planted ones. A TopK SAE with 256
-# latents and k = 3 is asked only to reconstruct the samples sparsely, and finds the directions.
+# features and k = 3 is asked only to reconstruct the samples sparsely, and finds the directions.
 
 # %%
 x_toy, directions = planted(20_000, d_in=16, n_directions=64, active=3, seed=SEED)
@@ -100,7 +100,7 @@ sasrec = zoo.model("sasrec", DATASET, PROFILE, seed=SEED, device=device)
 model, split = sasrec.model, sasrec.split
 x = collect(model, split, stage="train", positions="all")
 d_in = x.shape[1]
-print(f"{len(x):,} hidden states of size {d_in}; SAEs with {EXPANSION * d_in} latents")
+print(f"{len(x):,} hidden states of size {d_in}; SAEs with {EXPANSION * d_in} features")
 
 # %% [markdown]
 # ## 3. Each variant, at several sparsities
@@ -109,8 +109,8 @@ print(f"{len(x):,} hidden states of size {d_in}; SAEs with {EXPANSION * d_in} la
 # then measure on held-out users' last positions (what the model scores):
 #
 # - **FVU**, the fraction of variance unexplained: sum ||x - x_hat||^2 / sum ||x - mean(x)||^2;
-# - **L0**, the mean number of active latents per sample;
-# - **dead**, the share of latents that never fire;
+# - **L0**, the mean number of active features per sample;
+# - **dead**, the share of features that never fire;
 # - **NDCG@10 recovered**: the model's NDCG@10 with the reconstruction spliced in, where 1 is the
 #   clean model and 0 is the model with every user's state replaced by the mean state.
 
@@ -143,11 +143,11 @@ table.round(3)
 viz.fvu_vs_l0(table).show()
 
 # %% [markdown]
-# ## 4. Dead latents and how often the others fire
+# ## 4. Dead features and how often the others fire
 #
-# A latent that never fires wastes a slot of the dictionary. TopK's AuxK loss gives dead latents a
+# A feature that never fires wastes a slot of the dictionary. TopK's AuxK loss gives dead features a
 # gradient (they try to reconstruct what the live ones miss); BatchTopK lets busy samples use more
-# latents than quiet ones.
+# features than quiet ones.
 
 # %%
 k_show = 16 if 16 in KS else KS[-1]
@@ -176,7 +176,7 @@ for row in rows:
 #
 # - An SAE turns a dense state into a sparse code over a learned dictionary; on planted data its
 #   decoder rows are the planted directions, which no orthogonal basis finds.
-# - On SASRec, TopK-style SAEs reach a low FVU at a handful of active latents, and the model keeps
+# - On SASRec, TopK-style SAEs reach a low FVU at a handful of active features, and the model keeps
 #   most of its NDCG with the SAE spliced in.
 # - Next: what the features mean, and turning them like knobs.
 
@@ -216,10 +216,10 @@ with torch.no_grad():
 print(f"FVU of the TopK SAE (k = {k_show}): {mine:.4f} with my_fvu, {stats['fvu']:.4f} above")
 
 # %% [markdown]
-# ### Exercise 3.2 (easy): L0 and dead latents
+# ### Exercise 3.2 (easy): L0 and dead features
 #
 # Write `my_sparsity(z)` for codes `z` `(N, d_sae)`, returning `(l0, dead_fraction)`: the mean
-# number of active (positive) latents per sample, and the share of latents that are positive on
+# number of active (positive) features per sample, and the share of features that are positive on
 # no sample at all.
 
 
@@ -245,7 +245,7 @@ print(f"L0 {l0:.2f} and dead {dead:.3f} with my_sparsity; {stats['l0']:.2f} and 
 # following the formula at the top of the chapter. Standardise x with the SAE's stored mean and
 # scale (`sae.normalise(x)`), compute the pre-activations (x_norm - b_dec) W_enc + b_enc with
 # `sae.W_enc`, `sae.b_enc`, `sae.b_dec`, keep each sample's `sae.config.k` largest, pass the kept
-# values through a ReLU, and set every other latent to 0.
+# values through a ReLU, and set every other feature to 0.
 
 
 # %% tags=["hide-input", "solution"]

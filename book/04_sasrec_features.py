@@ -18,8 +18,8 @@ if "google.colab" in sys.modules:
 # (a basis that has no reason to line up with anything).
 #
 # **What you will learn**
-# - how to score a unit (a feature, a dimension) against item genres, and why this score;
-# - feature-genre heatmaps, and how many units of each kind are about one genre;
+# - how to score a coordinate (a feature, a dimension) against item genres, and why this score;
+# - feature-genre heatmaps, and how many coordinates of each kind are about one genre;
 # - reading a feature from its dashboard: when it fires, on what, and what it does to the scores.
 #
 # Time: about a minute on 2 CPU cores in the `quick` profile, the first time (most of it training
@@ -43,8 +43,8 @@ from recsae_lite.activations import collect
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
-TOP = 100  # a unit's top-activating positions that its score reads
-THRESHOLD = 0.5  # a unit "is about one genre" when its best score reaches this
+TOP = 100  # a coordinate's top-activating positions that its score reads
+THRESHOLD = 0.5  # a coordinate "is about one genre" when its best score reaches this
 MIN_ITEMS = 10  # fewer distinct items than this among its top positions: an item feature
 
 # %% [markdown]
@@ -70,29 +70,30 @@ predicted = predicted.cpu().numpy()
 print(f"{len(x):,} positions; SAE: {sae.config.d_sae} features, k = {sae.config.k}")
 
 # %% [markdown]
-# ## 2. Scoring a unit against genres
+# ## 2. Scoring a coordinate against genres
 #
-# A unit is anything that gives each position a number. We compare three kinds:
+# A coordinate is anything that gives each position a number. We compare three kinds:
 #
 # - **SAE features**: z_j, 1,024 of them;
-# - **raw dimensions**: SASRec's 64 hidden coordinates, centred, each sign taken as its own unit
-#   (a dimension can mean one thing when high and another when low): 128 units;
-# - **a random rotation** of the centred states, both signs: 128 units with no privileged basis.
+# - **raw dimensions**: SASRec's 64 hidden coordinates, centred, each sign taken as its own
+#   coordinate (a dimension can mean one thing when high and another when low): 128 coordinates;
+# - **a random rotation** of the centred states, both signs: 128 coordinates with no privileged
+#   basis.
 #
-# The score of unit u for genre g is the **precision above chance** of its top positions: of the
-# 100 positions where u is largest (and positive), the share p whose item has genre g, against
-# the share b of all positions that do: (p - b) / (1 - b). Zero is chance, one is "every top
+# The score of coordinate u for genre g is the **precision above chance** of its top positions:
+# of the 100 positions where u is largest (and positive), the share p whose item has genre g,
+# against the share b of all positions that do: (p - b) / (1 - b). Zero is chance, one is "every top
 # position is g". We prefer it to an AUC because an SAE feature is silent on most positions by
-# design, and an AUC counts that silence against it; a precision asks what a unit means when it
-# fires. Subtracting the base rate stops Drama (two in five positions) from winning by default.
-# Genres with fewer than 10 items are left out.
+# design, and an AUC counts that silence against it; a precision asks what a coordinate means
+# when it fires. Subtracting the base rate stops Drama (two in five positions) from winning by
+# default. Genres with fewer than 10 items are left out.
 
 # %%
 keep = dataset.genres.sum(0) >= 10
 genre_names = [n for n, k in zip(dataset.genre_names, keep, strict=True) if k]
 centred = x.cpu() - x.cpu().mean(0)
 rotation = interpret.random_rotation(x.shape[1], SEED)
-units = {
+coordinates = {
     "SAE features": z,
     "raw dimensions (both signs)": interpret.signed(centred),
     "random rotation (both signs)": interpret.signed(centred @ rotation),
@@ -100,35 +101,35 @@ units = {
 views = {"input": dataset.genres[items][:, keep], "predicted": dataset.genres[predicted][:, keep]}
 scores = {
     (kind, view): interpret.genre_scores(acts, labels, TOP)
-    for kind, acts in units.items()
+    for kind, acts in coordinates.items()
     for view, labels in views.items()
 }
 titles = np.array([t.split(" (")[0] for t in dataset.item_titles])
 
 
 def hover_text(top, n=4):
-    """A unit's most frequent items among its top positions."""
+    """A coordinate's most frequent items among its top positions."""
     found = pd.Series(top).value_counts().index[:n]
     return f"{len(top)} top positions; " + "; ".join(titles[found])
 
 
-tops = {kind: interpret.top_items(acts, items, TOP) for kind, acts in units.items()}
-hover = {kind: [hover_text(top) for top in tops[kind]] for kind in units}
+tops = {kind: interpret.top_items(acts, items, TOP) for kind, acts in coordinates.items()}
+hover = {kind: [hover_text(top) for top in tops[kind]] for kind in coordinates}
 
 # %% [markdown]
-# ## 3. Heatmaps: each unit's genres
+# ## 3. Heatmaps: each coordinate's genres
 #
-# Genres down, units across, each unit placed under its best genre. Hover over a cell for the
-# unit's most frequent items. A monosemantic unit is one dark cell in its column.
+# Genres down, coordinates across, each placed under its best genre. Hover over a cell for the
+# coordinate's most frequent items. A monosemantic coordinate is one dark cell in its column.
 
 # %%
-panels = {kind: (scores[(kind, "input")], hover[kind]) for kind in units}
+panels = {kind: (scores[(kind, "input")], hover[kind]) for kind in coordinates}
 viz.association_heatmaps(panels, genre_names).show()
 
 # %% [markdown]
-# ## 4. How many units are about one genre?
+# ## 4. How many coordinates are about one genre?
 #
-# For every unit, its best-genre score; a unit passes when that reaches 0.5. There is a catch for
+# For every coordinate, its best-genre score; it passes when that reaches 0.5. There is a catch for
 # the SAE. Some of its features fire on **one film** (or a handful): its top positions then share
 # that film's genres, and the feature scores high for a reason that has nothing to do with genres.
 # We count those "item features" (fewer than 10 distinct items among the top 100 positions)
@@ -139,7 +140,7 @@ counts = interpret.association_pass_rates(scores, tops, THRESHOLD, MIN_ITEMS)
 best = {
     kind: np.where(interpret.item_features(tops[kind], MIN_ITEMS), np.nan,
                    interpret.best_score(scores[(kind, "input")]))
-    for kind in units
+    for kind in coordinates
 }  # fmt: skip
 counts.round(3)
 
@@ -148,7 +149,7 @@ viz.best_score_distributions(best, THRESHOLD).show()
 
 # %%
 lookup = counts.set_index(["kind", "view"])
-for kind, short in zip(units, ["sae", "raw", "rotation"], strict=True):
+for kind, short in zip(coordinates, ["sae", "raw", "rotation"], strict=True):
     for view in views:
         _nb.record(f"{short}_{view}_pass", lookup.loc[(kind, view), "pass"], "d")
         _nb.record(f"{short}_{view}_pass_share", lookup.loc[(kind, view), "pass share"], ".3f")
@@ -156,14 +157,14 @@ _nb.record("sae_item_features", lookup.loc[("SAE features", "input"), "item feat
 
 # %% [markdown]
 # Paper A's claim is that SAE features pass far more often than raw dimensions. Compare both
-# the counts (the SAE has 8 times more units to offer) and the shares of scored units. The random
-# rotation tells how much of the raw dimensions' score is alignment with genres rather than
+# the counts (the SAE has 8 times more coordinates to offer) and the shares of scored ones. The
+# random rotation tells how much of the raw dimensions' score is alignment with genres rather than
 # chance: if raw dimensions were special, they would beat the rotation clearly.
 #
 # In the `quick` profile (ML-100K, the numbers above; `benchmarks/sasrec_steering.py` measures
 # them again): 483 of the 1,024 SAE features are item features. Of the other 541, 273 pass (50%),
-# against 30 of 128 raw units (23%) and 27 of 128 rotated ones (21%): 9 times as many genre
-# units, and twice the share. The raw dimensions do no better than the rotation, so SASRec's
+# against 30 of 128 raw coordinates (23%) and 27 of 128 rotated ones (21%): 9 times as many genre
+# coordinates, and twice the share. The raw dimensions do no better than the rotation, so SASRec's
 # basis carries no genre structure of its own; the SAE's does. In the "predicted" view (genres
 # of the film ranked first) the SAE's share is lower (39%) but still well above both baselines.
 #
@@ -211,7 +212,7 @@ for j in shown:
 # %% [markdown]
 # ## Summary
 #
-# - A unit's genre score here is the precision above chance of its top-activating positions.
+# - A coordinate's genre score here is the precision above chance of its top-activating positions.
 # - SAE features split into item features (one film or a handful) and broader ones; among the
 #   broader ones, the share about one genre is well above that of SASRec's raw dimensions, which
 #   do no better than a random rotation of themselves: the model's basis is not special, the
@@ -233,18 +234,19 @@ from recsae_lite import exercises
 # %% [markdown]
 # ### Exercise 4.1 (easy): item features
 #
-# Write `my_item_features(acts, items, top, min_items)`: `acts` is `(N, U)` activations of U units
-# at N positions, `items` `(N,)` the item at each position. Return a bool array `(U,)`, True for
-# the units with fewer than `min_items` *distinct* items among their `top` largest positions,
-# counting only the positions where the unit is positive (section 4's "item features").
+# Write `my_item_features(acts, items, top, min_items)`: `acts` is `(N, U)` activations of U
+# coordinates at N positions, `items` `(N,)` the item at each position. Return a bool array
+# `(U,)`, True for the coordinates with fewer than `min_items` *distinct* items among their `top`
+# largest positions, counting only the positions where the coordinate is positive (section 4's
+# "item features").
 
 
 # %% tags=["hide-input", "solution"]
 def my_item_features(acts, items, top, min_items):
     flags = []
-    for unit in acts.T:
-        order = unit.topk(top).indices
-        order = order[unit[order] > 0].numpy()  # its top positions where it fires
+    for column in acts.T:
+        order = column.topk(top).indices
+        order = order[column[order] > 0].numpy()  # its top positions where it fires
         flags.append(len(set(items[order])) < min_items)
     return np.array(flags)
 
@@ -260,16 +262,16 @@ print(f"item features of the SAE: {mine} with my_item_features, "
 # %% [markdown]
 # ### Exercise 4.2 (medium): precision above chance
 #
-# Write `my_genre_score(acts, labels, top)` for one unit and one genre: `acts` `(N,)` the unit's
-# activations, `labels` `(N,)` bool, whether each position's item has the genre. Among the unit's
-# `top` largest positions where it is positive, p is the share with the genre; b is the share of
-# all positions with it. Return (p - b) / (1 - b).
+# Write `my_genre_score(acts, labels, top)` for one coordinate and one genre: `acts` `(N,)`
+# the coordinate's activations, `labels` `(N,)` bool, whether each position's item has the
+# genre. Among its `top` largest positions where it is positive, p is the share with the genre;
+# b is the share of all positions with it. Return (p - b) / (1 - b).
 
 
 # %% tags=["hide-input", "solution"]
 def my_genre_score(acts, labels, top):
     order = acts.topk(top).indices
-    order = order[acts[order] > 0].numpy()  # only where the unit fires
+    order = order[acts[order] > 0].numpy()  # only where the coordinate fires
     p, b = labels[order].mean(), labels.mean()
     return (p - b) / (1 - b)
 
@@ -278,12 +280,12 @@ def my_genre_score(acts, labels, top):
 exercises.check_genre_score(my_genre_score)
 
 # %%
-unit_j = shown[0] if shown else 0  # the first feature with a dashboard above
+j_shown = shown[0] if shown else 0  # the first feature with a dashboard above
 sae_scores = scores[("SAE features", "input")]
-genre_g = int(np.nanargmax(sae_scores[unit_j]))
-mine = my_genre_score(z[:, unit_j], views["input"][:, genre_g], TOP)
-print(f"feature {unit_j}, {genre_names[genre_g]}: {mine:.4f} with my_genre_score, "
-      f"{sae_scores[unit_j, genre_g]:.4f} in the heatmap")  # fmt: skip
+genre_g = int(np.nanargmax(sae_scores[j_shown]))
+mine = my_genre_score(z[:, j_shown], views["input"][:, genre_g], TOP)
+print(f"feature {j_shown}, {genre_names[genre_g]}: {mine:.4f} with my_genre_score, "
+      f"{sae_scores[j_shown, genre_g]:.4f} in the heatmap")  # fmt: skip
 
 # %% [markdown]
 # ### Exercise 4.3 (medium): what a feature does to the scores
@@ -305,6 +307,6 @@ def my_feature_effect(model, sae, j):
 exercises.check_feature_effect(my_feature_effect)
 
 # %%
-mine = my_feature_effect(model, sae, unit_j).cpu().numpy()
-print(f"feature {unit_j}: my_feature_effect matches its dashboard's score changes:",
-      np.allclose(mine, effects[unit_j], atol=1e-5))  # fmt: skip
+mine = my_feature_effect(model, sae, j_shown).cpu().numpy()
+print(f"feature {j_shown}: my_feature_effect matches its dashboard's score changes:",
+      np.allclose(mine, effects[j_shown], atol=1e-5))  # fmt: skip

@@ -12,18 +12,18 @@ if "google.colab" in sys.modules:
 # # 6. Two-tower models: concepts that keep the predictions
 #
 # Paper B (Arviv et al.) puts one sparse autoencoder on both towers of a two-tower recommender:
-# the same dictionary encodes user embeddings and item embeddings, so a neuron means the same
+# the same dictionary encodes user embeddings and item embeddings, so a feature means the same
 # thing on both sides. It adds a *prediction-aware* term to the loss: the frozen model must score
 # a user-item pair the same with reconstructed embeddings as with the originals. This chapter
 # does that for matrix factorization (MF) and neural collaborative filtering (NCF), measures how
-# faithful the reconstructed recommendations are, how pure the genre neurons are, and intervenes
-# on neurons.
+# faithful the reconstructed recommendations are, how pure the genre features are, and intervenes
+# on features (paper B's "neurons").
 #
 # **What you will learn**
 # - one shared SAE for users and items, and the prediction-aware loss;
 # - fidelity of the lists (rank-biased overlap, Kendall tau) and what the prediction term buys;
-# - semantic purity@K of genre neurons, against the raw embedding dimensions;
-# - the popularity neuron, and interventions: filter a genre out, nudge towards one.
+# - semantic purity@K of genre features, against the raw embedding dimensions;
+# - the popularity feature, and interventions: filter a genre out, nudge towards one.
 #
 # Time: about 4.5 minutes on 2 CPU cores in the `quick` profile (20 small SAEs), once chapter 2
 # has trained MF and NCF; 16 seconds in the `ci` profile.
@@ -52,7 +52,7 @@ DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
 STEPS = _nb.pick(PROFILE, ci=100, quick=1_500, full=5_000)
 W_PRED = _nb.pick(PROFILE, ci=[0.0, 5.0], quick=[0.0, 1.0, 2.0, 5.0, 10.0],
                   full=[0.0, 1.0, 2.0, 5.0, 10.0])  # fmt: skip
-K, D_SAE = 16, 256  # the main SAE: 16 active neurons of 256
+K, D_SAE = 16, 256  # the main SAE: 16 active features of 256
 GENRES = ["Comedy", "Horror", "Drama", "Action", "Children's", "Romance", "Sci-Fi", "Documentary"]
 
 # %% [markdown]
@@ -74,7 +74,7 @@ print(f"{len(train_rows)} training users, {len(held_out)} held-out users, {datas
 # %% [markdown]
 # ## 2. The prediction-aware loss
 #
-# The SAE is the book's TopK SAE (16 of 256 neurons active; paper B uses ReLU with L1 and a KL
+# The SAE is the book's TopK SAE (16 of 256 features active; paper B uses ReLU with L1 and a KL
 # term, which `SAEConfig` also offers). Its loss is the reconstruction error plus
 #
 # ```text
@@ -127,7 +127,7 @@ ablation = pd.DataFrame(rows)
 ablation.round(3)
 
 # %%
-title = "Fidelity and purity against w_pred (16 of 256 neurons active)"
+title = "Fidelity and purity against w_pred (16 of 256 features active)"
 viz.metric_lines(ablation, "w_pred", ["rbo", "kendall tau", "purity@10"], "model", title).show()
 
 # %%
@@ -144,14 +144,14 @@ for r in ablation.to_dict("records"):
 #
 # What we measure in the `quick` profile (the table above; `benchmarks/two_tower.py` repeats it
 # over three seeds): NCF's lists survive the SAE well, RBO 0.84-0.87 and tau 0.74-0.78 at 16
-# active neurons of 256; MF's much less, RBO 0.65-0.68 and tau 0.53-0.55, although its FVU is
+# active features of 256; MF's much less, RBO 0.65-0.68 and tau 0.53-0.55, although its FVU is
 # low (0.07-0.14). MF ranks by b_i + u . i, and many films score close together, so small errors
 # in 64 dimensions reorder its top 30. The prediction term does not help here: it trades
 # reconstruction (FVU rises with w_pred) for a fidelity that stays flat for MF and falls a
 # little for NCF beyond w_pred = 1. Paper B's goal of RBO 0.85 / tau 0.7 is met for NCF, not MF.
 #
-# **Fidelity against sparsity.** How many active neurons does each model need for faithful
-# lists? The same SAE (256 neurons, w_pred = 0) with k active:
+# **Fidelity against sparsity.** How many active features does each model need for faithful
+# lists? The same SAE (256 features, w_pred = 0) with k active:
 
 # %%
 K_SWEEP = _nb.pick(PROFILE, ci=[4, K], quick=[8, K, 32, 64], full=[8, K, 32, 64])
@@ -160,13 +160,13 @@ for name in ("mf", "ncf"):
     for k in K_SWEEP:
         sae = saes[(name, 0.0)] if k == K else train(name, 0.0, k=k)
         fid = two_tower.fidelity(trained[name].model, sae, split, held_out)
-        sweep.append({"model": name, "active neurons": k, "rbo": fid["rbo"],
+        sweep.append({"model": name, "active features": k, "rbo": fid["rbo"],
                       "kendall tau": fid["kendall_tau"]})  # fmt: skip
         _nb.record(f"{name}_k{k}_rbo", fid["rbo"], ".3f")
 sweep = pd.DataFrame(sweep)
 goals = {"rbo": (0.85, "paper B's goal"), "kendall tau": (0.7, "paper B's goal")}
-viz.metric_lines(sweep, "active neurons", ["rbo", "kendall tau"], "model",
-                 "Fidelity against the number of active neurons (of 256)", log_x=True,
+viz.metric_lines(sweep, "active features", ["rbo", "kendall tau"], "model",
+                 "Fidelity against the number of active features (of 256)", log_x=True,
                  levels=goals).show()  # fmt: skip
 for name in ("mf", "ncf"):  # how far apart the scores of a user's top 30 are: what errors must beat
     model = trained[name].model
@@ -175,19 +175,19 @@ for name in ("mf", "ncf"):  # how far apart the scores of a user's top 30 are: w
     _nb.record(f"{name}_top30_logit_span", (ends[:, 0] - ends[:, 1]).mean(), ".2f")
 
 # %% [markdown]
-# NCF keeps its lists with few active neurons; MF needs many. In the `quick` profile MF's RBO is
-# 0.55, 0.65, 0.74 and 0.89 at 8, 16, 32 and 64 active neurons: it passes RBO 0.85 only with 64
+# NCF keeps its lists with few active features; MF needs many. In the `quick` profile MF's RBO is
+# 0.55, 0.65, 0.74 and 0.89 at 8, 16, 32 and 64 active features: it passes RBO 0.85 only with 64
 # of 256 active, as many as its embedding has dimensions. NCF is at 0.79, 0.86, 0.92 and 0.94.
 # The scores of a user's top 30 films are no closer together for MF (a span of 1.10 logits, the
-# numbers above) than for NCF (0.61); what differs is the reconstruction: at 16 active neurons
+# numbers above) than for NCF (0.61); what differs is the reconstruction: at 16 active features
 # MF's embeddings keep 7% of their variance unexplained (FVU 0.069), NCF's 1%.
 #
-# ## 4. Purity: is there a neuron per genre?
+# ## 4. Purity: is there a feature per genre?
 #
-# Semantic purity@K of a neuron for a genre is the share of its K most activated items that have
-# the genre. For each genre, its best neuron (by purity@10, then @50, @100), for the SAE's item
-# codes and for the raw embedding dimensions (centred, both signs as units). Paper B's dictionary
-# had 22 neurons; we train one of 22 (8 active) too, to compare at its size.
+# Semantic purity@K of a feature for a genre is the share of its K most activated items that have
+# the genre. For each genre, its best feature (by purity@10, then @50, @100), for the SAE's item
+# codes and for the raw embedding dimensions (centred, both signs). Paper B's dictionary
+# had 22 features; we train one of 22 (8 active) too, to compare at its size.
 
 # %%
 small = {name: train(name, W_PRED[-1], d_sae=22, k=8) for name in ("mf", "ncf")}
@@ -195,37 +195,37 @@ tables = []
 for name in ("mf", "ncf"):
     items = two_tower.embeddings(trained[name].model)[1]
     raw = interpret.signed(items - items.mean(0)).cpu()
-    for units, acts in (
+    for kind, acts in (
         ("SAE 256", saes[(name, W_PRED[-1])].encode(items).detach().cpu()),
         ("SAE 22", small[name].encode(items).detach().cpu()),
         ("raw dims", raw),
     ):
         table = interpret.purity_table(acts, dataset, GENRES)
-        tables.append(table.assign(model=name, units=units))
+        tables.append(table.assign(model=name, coordinates=kind))
 purity = pd.concat(tables)
-purity.pivot_table(index="genre", columns=["model", "units"], values="purity@10").round(2)
+purity.pivot_table(index="genre", columns=["model", "coordinates"], values="purity@10").round(2)
 
 # %%
-summary = purity.groupby(["model", "units"]).agg(
+summary = purity.groupby(["model", "coordinates"]).agg(
     mean_purity_10=("purity@10", "mean"), mean_purity_50=("purity@50", "mean"),
     mean_purity_100=("purity@100", "mean"), distinct_best=("feature", "nunique"),
 )  # fmt: skip
-for (name, units), row in summary.iterrows():
-    key = units.replace(" ", "_")
+for (name, kind), row in summary.iterrows():
+    key = kind.replace(" ", "_")
     _nb.record(f"{name}_{key}_purity10", row["mean_purity_10"], ".3f")
 summary.round(3)
 
 # %% [markdown]
-# Paper B's code on ML-100K (MF, 22 neurons, mean of 3 seeds) gives purity@10 of .70, .17, .90,
+# Paper B's code on ML-100K (MF, 22 features, mean of 3 seeds) gives purity@10 of .70, .17, .90,
 # .80, .87, .63, .53, .10 for these eight genres, a mean of 0.59 (NCF: 0.52). "distinct_best"
-# counts how many different neurons are some genre's best: a neuron that is best for several
-# genres is not one genre's neuron.
+# counts how many different features are some genre's best: a feature that is best for several
+# genres is not one genre's feature.
 #
-# In the `quick` profile: for MF, 22 neurons (8 active) give a mean purity@10 of 0.69, above
-# paper B's 0.59 (`benchmarks/two_tower.py`, 3 seeds: 0.69), and 256 neurons 0.83, with Horror,
-# Comedy, Action, Drama and Children's at 1.0; the raw dimensions reach 0.63. For NCF, 22 neurons
+# In the `quick` profile: for MF, 22 features (8 active) give a mean purity@10 of 0.69, above
+# paper B's 0.59 (`benchmarks/two_tower.py`, 3 seeds: 0.69), and 256 features 0.83, with Horror,
+# Comedy, Action, Drama and Children's at 1.0; the raw dimensions reach 0.63. For NCF, 22 features
 # give 0.48 (3 seeds: 0.46), below paper B's 0.52: with 2 or 4 active we measured 0.43, and a
-# ReLU SAE with L1 and KL terms like paper B's gave 0.47-0.49. 256 neurons give 0.71 for NCF,
+# ReLU SAE with L1 and KL terms like paper B's gave 0.47-0.49. 256 features give 0.71 for NCF,
 # against 0.64 for the raw dimensions. A larger dictionary is what buys purity; at paper B's
 # size the SAE beats the embedding's own axes for MF, not for NCF. Documentary (50 films) stays
 # impure everywhere.
@@ -234,9 +234,9 @@ summary.round(3)
 #
 # Paper B's Matryoshka variant orders the dictionary in nested prefixes, each trained to
 # reconstruct the embeddings on its own (chapter 3), with the prediction term as before. Here
-# the 256 neurons come in groups of 32, 64 and 160, so the prefixes hold the first 32, 96 and 256
-# neurons. Per prefix: the fidelity of lists rebuilt from it alone, and the mean purity@10 of
-# the best neuron per genre among its neurons.
+# the 256 features come in groups of 32, 64 and 160, so the prefixes hold the first 32, 96 and 256
+# features. Per prefix: the fidelity of lists rebuilt from it alone, and the mean purity@10 of
+# the best feature per genre among its features.
 
 # %%
 GROUPS = (32, 64, 160)
@@ -256,15 +256,15 @@ nested = pd.DataFrame(rows)
 nested.round(3)
 
 # %% [markdown]
-# In the `quick` profile the first 32 neurons alone rebuild NCF's lists with RBO 0.93 (0.94 with
-# 96, 0.95 with all 256), better than the plain TopK SAE of section 3 with all of its neurons;
-# MF's get 0.65, 0.68 and 0.68, no better than the plain SAE. The best neuron per genre is purer
+# In the `quick` profile the first 32 features alone rebuild NCF's lists with RBO 0.93 (0.94 with
+# 96, 0.95 with all 256), better than the plain TopK SAE of section 3 with all of its features;
+# MF's get 0.65, 0.68 and 0.68, no better than the plain SAE. The best feature per genre is purer
 # with longer prefixes for NCF (mean purity@10 0.50, 0.59, 0.60) and is 0.81 at every prefix
-# for MF: MF's genre neurons are all among its first 32.
+# for MF: MF's genre features are all among its first 32.
 #
-# ## 6. The popularity neuron
+# ## 6. The popularity feature
 #
-# A neuron that fires for whatever is popular: the one whose item activations correlate most with
+# A feature that fires for whatever is popular: the one whose item activations correlate most with
 # the items' (log) number of interactions.
 
 # %%
@@ -274,30 +274,30 @@ items = two_tower.embeddings(trained[name].model)[1]
 codes = sae.encode(items).detach().cpu().numpy()
 log_pop = np.log1p(dataset.popularity)
 corr = np.array([np.corrcoef(c, log_pop)[0, 1] if c.std() > 0 else 0.0 for c in codes.T])
-neuron = int(np.nanargmax(corr))
-top = np.argsort(-codes[:, neuron])[:10]
-print(f"neuron {neuron}: correlation with log popularity {corr[neuron]:.2f}")
+feature = int(np.nanargmax(corr))
+top = np.argsort(-codes[:, feature])[:10]
+print(f"feature {feature}: correlation with log popularity {corr[feature]:.2f}")
 titles = np.asarray(dataset.item_titles)
 pd.DataFrame({"title": titles[top], "interactions": dataset.popularity[top]})
 
 # %% [markdown]
-# ## 7. Interventions: overwrite a neuron
+# ## 7. Interventions: overwrite a feature
 #
-# Paper B edits a user's code: z_n <- v for one neuron n, decodes (we keep the SAE's error term,
+# Paper B edits a user's code: z_n <- v for one feature n, decodes (we keep the SAE's error term,
 # so v equal to the current value changes nothing), and re-ranks. A negative v on a genre's
-# neuron should filter the genre out of the top 30; a positive one should bring it in.
+# feature should filter the genre out of the top 30; a positive one should bring it in.
 
 # %%
 genre = "Horror" if "Horror" in dataset.genre_names else GENRES[0]
 g = dataset.genre_names.index(genre)
-best = purity.set_index(["model", "units", "genre"])
-genre_neuron = int(best.loc[(name, "SAE 256", genre), "feature"])
-peak = float(codes[:, genre_neuron].max())
+best = purity.set_index(["model", "coordinates", "genre"])
+genre_feature = int(best.loc[(name, "SAE 256", genre), "feature"])
+peak = float(codes[:, genre_feature].max())
 model = trained[name].model
 before = recommend(model, split, held_out, 30)
 shares = [{"value (x peak)": "none", f"{genre} share@30": dataset.genres[before, g].mean()}]
 for value in [-2.0, -1.0, 0.0, 1.0, 2.0]:
-    lists = overwrite(model, sae, held_out, genre_neuron, value * peak)
+    lists = overwrite(model, sae, held_out, genre_feature, value * peak)
     shares.append({"value (x peak)": value, f"{genre} share@30": dataset.genres[lists, g].mean()})
 shares = pd.DataFrame(shares)
 _nb.record("genre_share_before", shares.iloc[0, 1], ".3f")
@@ -314,7 +314,7 @@ user_row = held_out[0]
 
 
 def top10(value):
-    top = overwrite(model, sae, [user_row], genre_neuron, value * peak, k=10)
+    top = overwrite(model, sae, [user_row], genre_feature, value * peak, k=10)
     return widgets.recommendation_table(dataset, top[0], mark=g)
 
 
@@ -322,13 +322,13 @@ widget, frames = widgets.value_slider(top10, [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2
 widget
 
 # %%
-title = f"User {split.users[user_row]}: the {genre} neuron ({genre_neuron}) set to v x its peak"
+title = f"User {split.users[user_row]}: the {genre} feature ({genre_feature}) set to v x its peak"
 viz.steering_frames(frames, title).show()
 
 # %% [markdown]
-# **Promoting one item.** One neuron is a concept shared by many films, so setting a film's
-# strongest neuron promotes the concept, not the film. To promote the film itself we set all of
-# its active neurons, each to v times its activation on the film, for every held-out user.
+# **Promoting one item.** One feature is a concept shared by many films, so setting a film's
+# strongest feature promotes the concept, not the film. To promote the film itself we set all of
+# its active features, each to v times its activation on the film, for every held-out user.
 
 # %%
 niche = int(np.argsort(dataset.popularity)[len(dataset.popularity) // 2])  # a median film
@@ -337,27 +337,27 @@ promoted = []
 for v in [1.0, 2.0, 4.0]:
     every = overwrite(model, sae, held_out, active, v * codes[niche, active])
     one = overwrite(model, sae, held_out, strongest, v * codes[niche, strongest])
-    promoted.append({"v": v, "all its neurons set": (every == niche).any(1).mean(),
-                     "its strongest neuron only": (one == niche).any(1).mean()})  # fmt: skip
-print(f"{titles[niche]}: {dataset.popularity[niche]} interactions, {len(active)} active neurons;")
+    promoted.append({"v": v, "all its features set": (every == niche).any(1).mean(),
+                     "its strongest feature only": (one == niche).any(1).mean()})  # fmt: skip
+print(f"{titles[niche]}: {dataset.popularity[niche]} interactions, {len(active)} active features;")
 print(f"in {(before == niche).any(1).mean():.1%} of the held-out users' top 30 before")
-_nb.record("promoted_share_all_neurons_v2", promoted[1]["all its neurons set"], ".3f")
+_nb.record("promoted_share_all_features_v2", promoted[1]["all its features set"], ".3f")
 pd.DataFrame(promoted).round(3)
 
 # %% [markdown]
 # ## Summary
 #
-# - One SAE reads both towers; its neurons mean the same for a user and an item, which makes
+# - One SAE reads both towers; its features mean the same for a user and an item, which makes
 #   editing a user's code in item terms possible.
 # - With the input scaling kept and undone, the lists from reconstructed embeddings stay close to
 #   the model's own for NCF (RBO 0.86), less so for MF (0.65); the prediction-aware term does not
-#   improve them here. MF needs 64 active neurons of 256 for an RBO of 0.85, NCF 16.
-# - A Matryoshka SAE's first 32 neurons alone keep NCF's lists (RBO 0.93) and hold MF's genre
-#   neurons.
-# - With 256 neurons, genre neurons are purer than the raw dimensions; at paper B's 22, only
-#   for MF. Overwriting a genre neuron filters the genre out of the lists (Horror: 4.9% of the top
-#   30 to 0.3%) or brings it in (77%); promoting one film takes all of its neurons.
-# - Next: Matryoshka SAEs, and whether their early neurons are the broad concepts.
+#   improve them here. MF needs 64 active features of 256 for an RBO of 0.85, NCF 16.
+# - A Matryoshka SAE's first 32 features alone keep NCF's lists (RBO 0.93) and hold MF's genre
+#   features.
+# - With 256 features, genre features are purer than the raw dimensions; at paper B's 22, only
+#   for MF. Overwriting a genre feature filters the genre out of the lists (Horror: 4.9% of the top
+#   30 to 0.3%) or brings it in (77%); promoting one film takes all of its features.
+# - Next: Matryoshka SAEs, and whether their early features are the broad concepts.
 
 # %% [markdown]
 # ## Exercises
@@ -372,22 +372,22 @@ pd.DataFrame(promoted).round(3)
 from recsae_lite import exercises
 from recsae_lite.metrics import rbo_extrapolated
 
-mf_model, mf_sae = trained["mf"].model, saes[("mf", W_PRED[-1])]  # MF and its 256-neuron SAE
+mf_model, mf_sae = trained["mf"].model, saes[("mf", W_PRED[-1])]  # MF and its 256-feature SAE
 users_emb, items_emb = two_tower.embeddings(mf_model)
 mf_codes = mf_sae.encode(items_emb).detach().cpu()  # (n_items, 256) the items' codes
 
 # %% [markdown]
 # ### Exercise 6.1 (easy): semantic purity@K
 #
-# Write `my_purity(acts, concepts, k)`: `acts` is `(n_items, U)`, the activation of U units on
-# every item, and `concepts` `(n_items, C)` bool. Return `(U, C)`: for each unit, the share of its
-# k most activated items that carry each concept.
+# Write `my_purity(acts, concepts, k)`: `acts` is `(n_items, F)`, the activation of F features
+# on every item, and `concepts` `(n_items, C)` bool. Return `(F, C)`: for each feature, the share
+# of its k most activated items that carry each concept.
 
 
 # %% tags=["hide-input", "solution"]
 def my_purity(acts, concepts, k):
-    top = torch.as_tensor(acts).topk(k, dim=0).indices.T.numpy()  # (U, k) each unit's top items
-    return np.asarray(concepts)[top].mean(1)  # (U, C)
+    top = torch.as_tensor(acts).topk(k, dim=0).indices.T.numpy()  # (F, k) each feature's top items
+    return np.asarray(concepts)[top].mean(1)  # (F, C)
 
 
 # %%
@@ -401,25 +401,25 @@ print("each genre's best purity@10, with my_purity, is the table's:",
       np.allclose(mine, best_per_genre["purity@10"]))  # fmt: skip
 
 # %% [markdown]
-# ### Exercise 6.2 (medium): overwrite a neuron, keep the error term
+# ### Exercise 6.2 (medium): overwrite a feature, keep the error term
 #
-# Write `my_overwrite(sae, u, neuron, value)`: the user embeddings u `(B, d)` with `neuron` of
+# Write `my_overwrite(sae, u, feature, value)`: the user embeddings u `(B, d)` with `feature` of
 # each one's code set to `value` (z_n <- v), as in the section on interventions: add the change
 # of the code, decoded, to u, and keep the rest of u (the SAE's error term). Setting z_n to its
 # current value must change nothing.
 
 
 # %% tags=["hide-input", "solution"]
-def my_overwrite(sae, u, neuron, value):
-    z_n = sae.encode(u)[:, neuron : neuron + 1]  # (B, 1) each user's current value
-    return u + (value - z_n) * sae.W_dec[neuron] * sae.input_scale
+def my_overwrite(sae, u, feature, value):
+    z_n = sae.encode(u)[:, feature : feature + 1]  # (B, 1) each user's current value
+    return u + (value - z_n) * sae.W_dec[feature] * sae.input_scale
 
 
 # %%
 exercises.check_overwrite(my_overwrite)
 
 # %%
-horror = best_per_genre.set_index("genre").loc["Horror", "feature"]  # its purest neuron
+horror = best_per_genre.set_index("genre").loc["Horror", "feature"]  # its purest feature
 horror_peak = float(mf_codes[:, horror].max())
 with torch.no_grad():  # your edit inside the model, on the held-out users' embeddings
     mine = recommend(Spliced(mf_model, lambda u: my_overwrite(mf_sae, u, horror, 2 * horror_peak)),

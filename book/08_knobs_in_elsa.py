@@ -14,15 +14,15 @@ if "google.colab" in sys.modules:
 # Paper C (Spišák et al.) puts a sparse autoencoder *inside* a recommender: between the encoder
 # and the decoder of ELSA, a shallow collaborative autoencoder. A user's interaction row goes in,
 # the SAE turns the user's embedding into a sparse code, and the decoder ranks items from the
-# code's reconstruction. Each neuron of the code then becomes a knob: turn it up and the
-# recommendations move towards what the neuron stands for. This chapter rebuilds that on
-# MovieLens-100K with paper C's evaluation protocol, maps genres to neurons, and steers.
+# code's reconstruction. Each feature of the code (paper C's "neuron") then becomes a knob: turn
+# it up and the recommendations move towards what the feature stands for. This chapter rebuilds
+# that on MovieLens-100K with paper C's evaluation protocol, maps genres to features, and steers.
 #
 # **What you will learn**
 # - the autoencoder protocol: users split, a share of each test user's items held out;
 # - what inserting an SAE costs in Recall@20 and NDCG@20, for k = 8 to 64;
-# - mapping concepts to neurons (TF-IDF), and how monosemantic the neurons are;
-# - steering by mixing the code with a neuron, and the trade-off it buys.
+# - mapping concepts to features (TF-IDF), and how monosemantic the features are;
+# - steering by mixing the code with a feature, and the trade-off it buys.
 #
 # Time: about 5 minutes on 2 CPU cores in the `quick` profile (five SAEs), once chapters 2
 # and 4 have trained SASRec, MF and SASRec's SAE; under a minute in the `ci` profile.
@@ -59,7 +59,7 @@ STEPS = _nb.pick(PROFILE, ci=100, quick=2_000, full=5_000)
 VIEWS = _nb.pick(PROFILE, ci=5, quick=50, full=50)
 ALPHAS = [0.0, 0.1, 0.2, 0.3, 0.5]
 MIN_FILMS = 50  # genres with fewer films are not steered towards
-MIN_ITEMS = 20  # neurons firing on fewer films are about those films: no genre maps to them
+MIN_ITEMS = 20  # features firing on fewer films are about those films: no genre maps to them
 
 # %% [markdown]
 # ## 1. Paper C's protocol, and ELSA
@@ -120,7 +120,7 @@ other_splits.round(3)
 # ELSA's decoder ranks from the result: the SAE spliced into ELSA, `Spliced(elsa, sae)`.
 #
 # **One embedding per training user is too few.** There are 750 training users and 2,048
-# neurons: trained on their 750 embeddings alone, the SAE learns them by heart and costs 31% of
+# features: trained on their 750 embeddings alone, the SAE learns them by heart and costs 31% of
 # NDCG@20 at k = 16 instead of 8% (`benchmarks/elsa_knobs.py`, 3 seeds). A test user shows the
 # model 80% of their items, so we train on what such rows look like: `VIEWS` random 80% subsets
 # of each training row (`knobs.views`).
@@ -149,21 +149,21 @@ with_sae.round(3)
 # (`benchmarks/elsa_knobs.py`) 7.7%, 4.0% and 1.8%, against paper C's 8%, 4.5% and 2%. On our
 # split of seed 42 the absolute numbers are below paper C's, the base model's too.
 #
-# ## 3. Concepts and neurons
+# ## 3. Concepts and features
 #
-# Paper C maps concepts to neurons through the items: an item's code S_i is its one-hot row
+# Paper C maps concepts to features through the items: an item's code S_i is its one-hot row
 # through the encoder and the SAE; a genre's activity A_g is the mean code of its films (A = P S,
 # P the genre-film matrix with rows summing to 1). TF-IDF, as paper C's code computes it
 # (`interpret.tfidf`: idf = ln((D + 1) / (df + 1)) + 1), then weighs A two ways:
 #
-# - **best characterizes**, the map paper C steers with: genres as documents, neurons as terms.
-#   For genre g, the neuron that carries the largest share of g's activity,
+# - **best characterizes**, the map paper C steers with: genres as documents, features as terms.
+#   For genre g, the feature that carries the largest share of g's activity,
 #   A[g, n] / sum_n' A[g, n'], weighed up when few genres activate it;
-# - **most unique**: neurons as documents, genres as terms. For genre g, the neuron whose
+# - **most unique**: features as documents, genres as terms. For genre g, the feature whose
 #   activity comes most from g, A[g, n] / sum_g' A[g', n].
 #
-# One departure from paper C, which leaves no neuron out (`min_items=0`, the default): here
-# both maps leave out neurons that fire on fewer than `MIN_ITEMS` films. Such a neuron is about
+# One departure from paper C, which leaves no feature out (`min_items=0`, the default): here
+# both maps leave out features that fire on fewer than `MIN_ITEMS` films. Such a feature is about
 # those few films (an *item feature*, chapter 4), and the most-unique map favours it: all of its
 # activity comes from one film's genres.
 
@@ -182,11 +182,11 @@ table = []
 for g in genres:
     row = {"genre": dataset.genre_names[g], "films": int(films[g])}
     for name, top in maps.items():
-        neuron = int(top[g, 0])
-        strongest = int(codes[:, neuron].argmax())
-        row[f"{name}: neuron"] = neuron
+        feature = int(top[g, 0])
+        strongest = int(codes[:, feature].argmax())
+        row[f"{name}: feature"] = feature
         row[f"{name}: genre share of its top 20"] = dataset.genres[
-            codes[:, neuron].topk(20).indices.numpy(), g
+            codes[:, feature].topk(20).indices.numpy(), g
         ].mean()
         row[f"{name}: top film"] = titles[strongest]
     table.append(row)
@@ -197,41 +197,41 @@ for name in maps:
 mapping_table.round(2)
 
 # %% [markdown]
-# In the `quick` profile, the top 20 films of a genre's best-characterizing neuron are on
+# In the `quick` profile, the top 20 films of a genre's best-characterizing feature are on
 # average 32% of that genre (Drama 80%, Children's 70%, Horror 55%, but War 5%); for the
-# most-unique neuron 31%. The two mappings often agree (Romance, Horror, Musical, Documentary
-# get the same neuron), and one neuron can serve two genres: the most-unique neuron of both
+# most-unique feature 31%. The two mappings often agree (Romance, Horror, Musical, Documentary
+# get the same feature), and one feature can serve two genres: the most-unique feature of both
 # Thriller and Mystery fires most on *I Know What You Did Last Summer*. Genres are coarse labels
 # for what ELSA encodes.
 
 # %% [markdown]
-# **Monosemanticity.** A neuron's distribution over genres is its column of A, normalised. Its
-# entropy (bits) is low when one genre dominates; its KL divergence from the average neuron's
+# **Monosemanticity.** A feature's distribution over genres is its column of A, normalised. Its
+# entropy (bits) is low when one genre dominates; its KL divergence from the average feature's
 # distribution is high when it departs from the catalogue's mix.
 
 # %%
 mono = interpret.concept_entropy_kl(activity)
-average_entropy = interpret.entropy(activity.sum(1)).item()  # of all neurons' activity together
-print(f"{len(mono['entropy'])} active neurons: median entropy {np.median(mono['entropy']):.2f} "
+average_entropy = interpret.entropy(activity.sum(1)).item()  # of all features' activity together
+print(f"{len(mono['entropy'])} active features: median entropy {np.median(mono['entropy']):.2f} "
       f"bits (the average distribution: {average_entropy:.2f}), median KL "
       f"{np.median(mono['kl']):.2f} bits")  # fmt: skip
 _nb.record("median_entropy", float(np.median(mono["entropy"])), ".3f")
 _nb.record("median_kl", float(np.median(mono["kl"])), ".3f")
-title = "Each active neuron's genre distribution: entropy, and KL from the average"
+title = "Each active feature's genre distribution: entropy, and KL from the average"
 viz.histograms({"entropy": mono["entropy"], "KL from the average": mono["kl"]}, "bits",
-               "active neurons", title, nbinsx=40).show()  # fmt: skip
+               "active features", title, nbinsx=40).show()  # fmt: skip
 
 # %% [markdown]
-# In the `quick` profile, 1,913 of the 2,048 neurons fire on some film; their median entropy is
-# 2.48 bits, against 4.25 bits for the genre mix of all neurons together, and their median KL
-# divergence from the average neuron 1.66 bits: a typical neuron concentrates on a few genres,
+# In the `quick` profile, 1,913 of the 2,048 features fire on some film; their median entropy is
+# 2.48 bits, against 4.25 bits for the genre mix of all features together, and their median KL
+# divergence from the average feature 1.66 bits: a typical feature concentrates on a few genres,
 # as paper C found ("largely monosemantic"), though rarely on one.
 #
-# ## 4. Steering: mix the code with a neuron
+# ## 4. Steering: mix the code with a feature
 #
 # Paper C's knob: z' = (1 - alpha) z + alpha ||z||_1 e_n, the code mixed with the one-hot of the
-# target neuron, keeping the code's total activation; the multi-neuron variant spreads the push
-# evenly over a genre's top 5 neurons (`interventions.feature_edit` with mode "mix", decoded
+# target feature, keeping the code's total activation; the multi-feature variant spreads the push
+# evenly over a genre's top 5 features (`interventions.feature_edit` with mode "mix", decoded
 # without the error term as paper C does). Two scores per alpha: **personal** NDCG@20 against the
 # user's held-out films, and **segment** NDCG@20 against every film of the genre.
 #
@@ -250,10 +250,10 @@ print(
 )
 _nb.record("steerable_users", len(steerable), "d")
 summary = knobs.steering_summary(elsa, sae, split, dataset, pairs, maps, ALPHAS)
-for n_neurons in (1, 5):
+for n_features in (1, 5):
     for alpha in ALPHAS:
-        row = summary.loc[("best characterizes", n_neurons, alpha)]
-        key = f"best_characterizes_{n_neurons}_a{alpha:g}"
+        row = summary.loc[("best characterizes", n_features, alpha)]
+        key = f"best_characterizes_{n_features}_a{alpha:g}"
         _nb.record(f"{key}_personal", row["personal ndcg"], ".3f")
         _nb.record(f"{key}_segment", row["segment ndcg"], ".3f")
 summary.round(3)
@@ -271,30 +271,30 @@ viz.tradeoff(points, "personal ndcg", "segment ndcg", "knob", "alpha",
 # at .3 and .112 / .299 at .5, and that its most-unique mapping does not steer.
 #
 # In the `quick` profile, 77 of the 94 test users can be steered (17 have seen every genre of
-# 50+ films). With one best-characterizing neuron: .292 / .050 at alpha 0, .278 / .077 at .1,
+# 50+ films). With one best-characterizing feature: .292 / .050 at alpha 0, .278 / .077 at .1,
 # .246 / .156 at .2, .195 / .240 at .3 and .107 / .334 at .5. Relative to the unsteered lists
 # this is paper C's trade-off or a little better: at alpha .2 personal NDCG falls 16% (theirs
 # 17%) for a segment NDCG of .156 (.155); at .3, 33% (34%) for .240 (.225). Paper C's goal in
 # absolute numbers, a segment NDCG of .20 at a personal NDCG of at least .28, is not met: our
 # unsteered personal NDCG is .292, so .28 allows a 4% loss, where segment NDCG is only about
 # .06-.08. Two differences from paper C: the most-unique mapping steers about as well here,
-# once neurons of a few films are left out; and spreading the push over 5 neurons is *worse* at
-# equal personal NDCG (.094 segment at .254 personal, against .156 at .246 for one neuron),
+# once features of a few films are left out; and spreading the push over 5 features is *worse* at
+# equal personal NDCG (.094 segment at .254 personal, against .156 at .246 for one feature),
 # because each of the 5 gets a fifth of the push.
 #
 # ## 5. One user, one knob
 #
-# The best-characterizes neuron of one genre, on the first steerable test user, with a slider
+# The best-characterizes feature of one genre, on the first steerable test user, with a slider
 # for alpha (live with a kernel; the figure below has the lists precomputed).
 
 # %%
 g, users = pairs[0]
 user = int(users[0])
-neurons = maps["best characterizes"][g, :5]
+top_features = maps["best characterizes"][g, :5]
 
 
 def top10(alpha):
-    knob = Spliced(elsa, feature_edit(sae, neurons, alpha, "mix", error_term=False))
+    knob = Spliced(elsa, feature_edit(sae, top_features, alpha, "mix", error_term=False))
     return widgets.recommendation_table(dataset, recommend(knob, split, user)[0], mark=g)
 
 
@@ -302,15 +302,15 @@ widget, frames = widgets.value_slider(top10, ALPHAS, "alpha")
 widget
 
 # %%
-title = f"Test user {split.users['test'][user]}: towards {dataset.genre_names[g]} (5 neurons)"
+title = f"Test user {split.users['test'][user]}: towards {dataset.genre_names[g]} (5 features)"
 viz.steering_frames(frames, title).show()
 
 # %% [markdown]
 # ## 6. Three knobs on one scale
 #
 # The book has now steered three ways: chapter 5 adds a SASRec SAE feature's direction to the
-# user's last state, chapter 6 overwrites a neuron of a user's code in MF's shared SAE, and here
-# we mix ELSA's code with a neuron. Their strengths have different units, so we compare what they
+# user's last state, chapter 6 overwrites a feature of a user's code in MF's shared SAE, and here
+# we mix ELSA's code with a feature. Their strengths have different units, so we compare what they
 # buy for what they cost, per genre and then averaged over four genres: the genre's share of the
 # top 10 gained, against the relative loss of NDCG@10 on the held-out items. SASRec and MF are
 # evaluated by leave-one-out, ELSA by paper C's protocol on the users who can be steered: the
@@ -343,7 +343,7 @@ for genre in COMPARE:
     for r in table.to_dict("records"):
         add("SASRec: add a feature", genre, r["strength"], r["share"], r["ndcg"])
 
-# MF: overwrite the genre's purest neuron (chapter 6) with v x its peak, on held-out users
+# MF: overwrite the genre's purest feature (chapter 6) with v x its peak, on held-out users
 mf = zoo.model("mf", DATASET, PROFILE, seed=SEED, device=device)
 order = np.random.default_rng(SEED).permutation(len(mf.split.users))
 held, fitted = np.sort(order[: len(order) // 5]), np.sort(order[len(order) // 5 :])
@@ -356,20 +356,20 @@ item_codes_mf = mf_sae.encode(items_emb).detach()
 purest = interpret.purity_table(item_codes_mf.cpu(), dataset, COMPARE).set_index("genre")["feature"]
 for genre in COMPARE:
     share_of = dataset.genres[:, dataset.genre_names.index(genre)]
-    neuron = int(purest[genre])
-    peak = float(item_codes_mf[:, neuron].max())
+    feature = int(purest[genre])
+    peak = float(item_codes_mf[:, feature].max())
     for v in (0.0, 0.5, 1.0, 2.0, 4.0):  # 0: the lists without the edit
-        knob = Spliced(mf.model, feature_edit(mf_sae, neuron, v * peak, "set") if v else None)
+        knob = Spliced(mf.model, feature_edit(mf_sae, feature, v * peak, "set") if v else None)
         m = evaluate(knob, mf.split, "test", share_of=share_of, rows=held)
-        add("MF: overwrite a neuron", genre, v, m["share@10"], m["ndcg@10"])
+        add("MF: overwrite a feature", genre, v, m["share@10"], m["ndcg@10"])
 
-# ELSA: mix the code with the genre's best-characterizing neuron, on the users who can be steered
+# ELSA: mix the code with the genre's best-characterizing feature, on the users who can be steered
 one = {"best characterizes": maps["best characterizes"]}
 for g, users in knobs.steerable(split, dataset.genres, map(dataset.genre_names.index, COMPARE)):
     curve = knobs.steering_summary(elsa, sae, split, dataset, [(g, users)], one, ALPHAS, (1,))
     for (_, _, alpha), r in curve.iterrows():
         genre = dataset.genre_names[g]
-        add("ELSA: mix a neuron", genre, alpha, r["share@10"], r["personal ndcg@10"])
+        add("ELSA: mix a feature", genre, alpha, r["share@10"], r["personal ndcg@10"])
 
 recipes = pd.DataFrame(recipes)
 start = recipes.groupby(["recipe", "genre"])[["share@10", "ndcg@10"]].transform("first")
@@ -395,7 +395,7 @@ for recipe, rows in trade.groupby(level="recipe"):
 # NDCG@10 lost, ELSA's mix gains 4.5 points of genre share (alpha .1), SASRec's add 2.5 (s .25),
 # and MF's overwrite nothing (its gentlest setting already costs 18%). At about 20% lost, MF's
 # overwrite gains 19.6 points (v = 1), ELSA's mix 13.4 (alpha .2), SASRec's add 5.8; at about
-# half, MF 51.7, ELSA 24.2 (at 41% lost), SASRec 16.7. Overwriting a two-tower neuron is the
+# half, MF 51.7, ELSA 24.2 (at 41% lost), SASRec 16.7. Overwriting a two-tower feature is the
 # strongest knob once one accepts a real loss, mixing ELSA's code the best for a small one, and
 # adding a feature's direction to SASRec's state the weakest at every budget: a sequential
 # model's last state carries the user's recent items, which a single added direction competes
@@ -408,10 +408,10 @@ for recipe, rows in trade.groupby(level="recipe"):
 # - An SAE fits inside ELSA at paper C's cost (7.7% of NDCG@20 at k = 16, 4.9% at k = 64) once
 #   it is trained on rows that look like the test users' (random subsets), not on the 750
 #   training embeddings alone, which it learns by heart.
-# - TF-IDF over the genre-neuron activity maps genres to neurons, once neurons of a few films are
-#   left out; a typical neuron concentrates on a few genres.
-# - Mixing the code with one genre neuron reproduces paper C's steering trade-off relative to the
-#   unsteered lists; spreading it over 5 neurons does worse here.
+# - TF-IDF over the genre-feature activity maps genres to features, once features of a few films are
+#   left out; a typical feature concentrates on a few genres.
+# - Mixing the code with one genre feature reproduces paper C's steering trade-off relative to the
+#   unsteered lists; spreading it over 5 features does worse here.
 # - Of the book's three knobs, ELSA's mix buys the most genre share for a small loss of NDCG,
 #   MF's overwrite the most for a large one, SASRec's add the least.
 
@@ -434,15 +434,15 @@ with torch.no_grad():
 # %% [markdown]
 # ### Exercise 8.1 (easy): steering by mixing
 #
-# Write `my_mix(z, neuron, alpha)`: paper C's knob for codes z `(B, d_sae)`,
-# z' = (1 - alpha) z + alpha ||z||_1 e_n, where e_n is the one-hot of `neuron` and ||z||_1 each
+# Write `my_mix(z, feature, alpha)`: paper C's knob for codes z `(B, d_sae)`,
+# z' = (1 - alpha) z + alpha ||z||_1 e_n, where e_n is the one-hot of `feature` and ||z||_1 each
 # code's L1 norm (the sum of its activations, which are non-negative). The mix keeps that norm.
 
 
 # %% tags=["hide-input", "solution"]
-def my_mix(z, neuron, alpha):
+def my_mix(z, feature, alpha):
     e = torch.zeros(z.shape[-1])
-    e[neuron] = 1.0
+    e[feature] = 1.0
     return (1 - alpha) * z + alpha * z.abs().sum(-1, keepdim=True) * e
 
 
@@ -450,7 +450,7 @@ def my_mix(z, neuron, alpha):
 exercises.check_mix(my_mix)
 
 # %%
-knob = int(maps["best characterizes"][genres[0], 0])  # the largest genre's neuron
+knob = int(maps["best characterizes"][genres[0], 0])  # the largest genre's feature
 mixed = my_mix(user_codes, knob, 0.3)
 print(f"my_mix equals edit_code's mix: "
       f"{torch.allclose(mixed, edit_code(user_codes, knob, 0.3, 'mix'))}; "
@@ -478,22 +478,22 @@ exercises.check_tfidf(my_tfidf)
 
 # %%
 same = torch.allclose(my_tfidf(activity.T), interpret.tfidf(activity.T))
-print(f"my_tfidf equals interpret.tfidf on the neurons' genre activity: {same}")
+print(f"my_tfidf equals interpret.tfidf on the features' genre activity: {same}")
 
 # %% [markdown]
-# ### Exercise 8.3 (medium): the best-characterizing neuron
+# ### Exercise 8.3 (medium): the best-characterizing feature
 #
 # Write `my_best_characterizes(activity, fires, min_items)`: `activity` is A `(C, d_sae)`, the
-# concepts' mean codes, `fires` `(d_sae,)` how many items each neuron fires on. Return `(C,)`, for
-# each concept the neuron that weighs most in it by TF-IDF with the *concepts as documents* and
-# the neurons as terms (section 3), leaving out the neurons that fire on fewer than `min_items`
+# concepts' mean codes, `fires` `(d_sae,)` how many items each feature fires on. Return `(C,)`, for
+# each concept the feature that weighs most in it by TF-IDF with the *concepts as documents* and
+# the features as terms (section 3), leaving out the features that fire on fewer than `min_items`
 # items. Use your `my_tfidf`.
 
 
 # %% tags=["hide-input", "solution"]
 def my_best_characterizes(activity, fires, min_items):
-    weights = my_tfidf(activity.T).T  # (C, d_sae): each concept a document of neurons
-    weights[:, torch.as_tensor(fires) < min_items] = -1.0  # neurons of a few films: left out
+    weights = my_tfidf(activity.T).T  # (C, d_sae): each concept a document of features
+    weights[:, torch.as_tensor(fires) < min_items] = -1.0  # features of a few films: left out
     return weights.argmax(1)
 
 

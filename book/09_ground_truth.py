@@ -202,7 +202,7 @@ viz.grouped_bars(scores.reset_index(), "model", "variant", "recovered", title).s
 # - **purity@10** (paper B, chapter 6): for each concept, the best feature's share of its 10
 #   top samples that carry it, averaged over the concepts;
 # - **tf-idf hits** (paper C, chapter 8): the share of concepts whose "best characterizes"
-#   neuron is the feature the answer key matched to them;
+#   feature is the one the answer key matched to them;
 # - **recovered**: section 3's score, with the tags in place of the truth.
 #
 # A metric is useful for choosing an SAE if it ranks the variants as the answer key does. For

@@ -245,8 +245,8 @@ def sae_metrics(sae, x: Tensor, batch_size: int = 8192) -> dict:
 
     fvu: fraction of variance unexplained, sum ||x - x_hat||^2 / sum ||x - mean(x)||^2 over the
         whole set (a ratio of sums, about the mean: 1 for the mean predictor, 0 for a perfect fit);
-    l0: mean number of active latents per sample; dead_fraction: latents that never fire on x;
-    density: (d_sae,) the share of samples on which each latent fires."""
+    l0: mean number of active features per sample; dead_fraction: features that never fire on x;
+    density: (d_sae,) the share of samples on which each feature fires."""
     sae.eval()
     mean = x.mean(0)
     error = total = l0 = 0.0

@@ -116,19 +116,19 @@ def _b_purity(model, figure):
     def measure(r):
         theirs = _peer(r, figure)["mean"]
         p = _frame(r, "two_tower", "purity")
-        ours = p[(p.model == model) & (p.units == "SAE 22")]["purity@10"].mean()
-        return f"mean purity@10 {ours:.2f} (22 neurons, 8 genres, 3 seeds)", bool(ours > theirs)
+        ours = p[(p.model == model) & (p.coordinates == "SAE 22")]["purity@10"].mean()
+        return f"mean purity@10 {ours:.2f} (22 features, 8 genres, 3 seeds)", bool(ours > theirs)
 
     return measure
 
 
 def _b_pure_genres(r):
     p = _frame(r, "two_tower", "purity")
-    p = p[(p.model == "mf") & (p.units == "SAE 256") & p.genre.isin(["Comedy", "Horror"])]
+    p = p[(p.model == "mf") & (p.coordinates == "SAE 256") & p.genre.isin(["Comedy", "Horror"])]
     means = p.groupby("genre")[["purity@10", "purity@50", "purity@100"]].mean()
     # NaN: a K above the genre's number of films (Horror has 92), where purity cannot reach 1
     text = "; ".join(f"{g}: " + "/".join(f"{v:.2f}" for v in row) for g, row in means.iterrows())
-    return f"purity@10/50/100 (256 neurons) {text}", bool((means.fillna(1.0) == 1.0).all().all())
+    return f"purity@10/50/100 (256 features) {text}", bool((means.fillna(1.0) == 1.0).all().all())
 
 
 def _b_broad_first(r):
@@ -163,9 +163,9 @@ def _c_base(r):
     return text, bool((base >= pd.Series(theirs)).all())
 
 
-def _steering(r, mapping="best characterizes", neurons=1):
+def _steering(r, mapping="best characterizes", features=1):
     s = _frame(r, "elsa_knobs", "steering")
-    s = s[(s.mapping == mapping) & (s.neurons == neurons)]
+    s = s[(s.mapping == mapping) & (s.features == features)]
     return s.groupby("alpha")[["personal ndcg", "segment ndcg"]].mean()
 
 
@@ -184,7 +184,7 @@ def _c_unique(r):
 
 
 def _c_spread(r):
-    one, five = _steering(r), _steering(r, neurons=5)
+    one, five = _steering(r), _steering(r, features=5)
     # segment NDCG of each curve at equal personal NDCG, over the range both curves cover
     low = max(one["personal ndcg"].min(), five["personal ndcg"].min())
     high = min(one["personal ndcg"].max(), five["personal ndcg"].max())
@@ -192,7 +192,7 @@ def _c_spread(r):
     at = {n: np.interp(levels, *s.sort_values("personal ndcg").to_numpy().T)
           for n, s in (("1", one), ("5", five))}  # fmt: skip
     text = (f"segment NDCG@20 at equal personal NDCG ({low:.2f}-{high:.2f}), mean: "
-            f"1 neuron {at['1'].mean():.3f}, 5 neurons {at['5'].mean():.3f}")  # fmt: skip
+            f"1 feature {at['1'].mean():.3f}, 5 features {at['5'].mean():.3f}")  # fmt: skip
     return text, bool(at["5"].mean() > at["1"].mean())
 
 
@@ -259,17 +259,17 @@ CLAIMS = [
      ML100K_B, "two_tower", _b_fidelity("ncf", (0.85, 0.70)), "both reached"),
     ("B", "Fidelity goal of this book: RBO >= .85 and tau >= .7, MF", "RBO .85, tau .70",
      ML100K_B, "two_tower", _b_fidelity("mf", (0.85, 0.70)), "both reached"),
-    ("B", "Genre purity@10 of MF neurons (paper B's code, 22 latents)",
+    ("B", "Genre purity@10 of MF's 22 features, against paper B's code",
      ("paper_b_code.mf_purity10", lambda v: f"mean {v['mean']:.2f}"), ML100K_B,
      "two_tower", _b_purity("mf", "paper_b_code.mf_purity10"), "ours above theirs"),
-    ("B", "Genre purity@10 of NCF neurons (paper B's code, 22 latents)",
+    ("B", "Genre purity@10 of NCF's 22 features, against paper B's code",
      ("paper_b_code.ncf_purity10", lambda v: f"mean {v['mean']:.2f}"), ML100K_B,
      "two_tower", _b_purity("ncf", "paper_b_code.ncf_purity10"), "ours above theirs"),
-    ("B", "MF neurons for Comedy and Horror reach purity 1.0 at every K",
+    ("B", "MF's Comedy and Horror features reach purity 1.0 at every K",
      ("paper_b.pure_genres", lambda v: f"Comedy {v['Comedy']:.1f}, Horror {v['Horror']:.1f} "
       "(ML-1M)"), ML100K_B, "two_tower", _b_pure_genres,
      "1.0 at each K of 10, 50, 100 that the genre has films for"),
-    ("B", "Early Matryoshka latents are broad, later ones niche", "qualitative",
+    ("B", "Early Matryoshka features are broad, later ones niche", "qualitative",
      "ML-100K, MF item embeddings", "hierarchy", _b_broad_first,
      "first group's items more popular and more mixed in genre than the last's"),
     ("C", "Inserting the SAE costs a few percent of NDCG@20, less at larger k",
@@ -286,8 +286,8 @@ CLAIMS = [
      ("paper_c.most_unique", lambda v: f"segment NDCG@20 at alpha .5: {v['most unique']:.3f}"
       f" against {v['best characterizes']:.3f} (ML-25M)"), ML100K_C, "elsa_knobs",
      _c_unique, "its segment NDCG below half of best-characterizes'"),
-    ("C", "Spreading the push over a concept's top neurons gives a better trade-off", "better",
-     ML100K_C, "elsa_knobs", _c_spread, "5 neurons give more segment NDCG at equal personal"),
+    ("C", "Spreading the push over a concept's top features gives a better trade-off", "better",
+     ML100K_C, "elsa_knobs", _c_spread, "5 features give more segment NDCG at equal personal"),
     ("book", "Matryoshka recovers a planted hierarchy better than plain BatchTopK", "—",
      "synthetic data, MF item embeddings", "hierarchy", _book_hierarchy,
      "higher agreement in every setting"),

@@ -560,7 +560,7 @@ class _PickedPreActs(torch.autograd.Function):
     """Entries (rows, cols) of the pre-activations pre = x W + bias, with their gradient.
 
     The forward pass reads them from `pre`, already computed without gradient. The backward pass
-    is that of pre[rows, cols] = x[rows] . W[:, cols] + bias[cols], summed per latent: with g the
+    is that of pre[rows, cols] = x[rows] . W[:, cols] + bias[cols], summed per feature: with g the
     incoming gradient, dW[:, j] = sum of g * x[r] over the entries (r, j) and dbias[j] = sum of g.
     The dense (B, d_sae) gradient of a plain backward pass, and its matmul, never exist."""
 
@@ -573,9 +573,9 @@ class _PickedPreActs(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         x, rows, cols = ctx.saved_tensors
-        by_latent, order = cols.sort()
-        offsets = torch.searchsorted(by_latent, torch.arange(ctx.d_sae, device=cols.device))
-        # one bag per latent j: the sum of g * x[r] over its entries, i.e. dW[:, j]
+        by_feature, order = cols.sort()
+        offsets = torch.searchsorted(by_feature, torch.arange(ctx.d_sae, device=cols.device))
+        # one bag per feature j: the sum of g * x[r] over its entries, i.e. dW[:, j]
         weights = grad[order].to(x.dtype)
         grad_W = F.embedding_bag(rows[order], x, offsets, mode="sum", per_sample_weights=weights)
         grad_bias = torch.zeros(ctx.d_sae, device=grad.device, dtype=grad.dtype)

@@ -46,7 +46,7 @@ def losses(sae: SAE, x: Tensor, dead: Tensor | None = None, step: int = 0, predi
         warm = min(1.0, (step + 1) / max(1, c.l1_warmup_steps))
         out["l1"] = (z * sae.W_dec.norm(dim=-1)).sum(-1).mean()
         out["loss"] = mse + warm * c.l1_coefficient * out["l1"] / c.d_in
-    elif dead is not None:  # AuxK: the top dead latents reconstruct the residual
+    elif dead is not None:  # AuxK: the top dead features reconstruct the residual
         residual = (x_norm - x_hat).detach()
         k_aux = min(c.aux_k or c.d_in // 2, c.d_sae)
         values, cols = pre.masked_fill(~dead, float("-inf")).topk(k_aux, dim=-1)

@@ -186,7 +186,7 @@ def fvu_vs_l0(table: pd.DataFrame) -> go.Figure:
     lines = pd.concat(rows.sort_values("l0") for _, rows in table.groupby("variant", sort=False))
     fig = tradeoff(lines.rename(columns={"label": "setting"}), "l0", "fvu", "variant", "setting",
                    title)  # fmt: skip
-    fig.update_xaxes(title="L0: active latents per sample", type="log")
+    fig.update_xaxes(title="L0: active features per sample", type="log")
     return fig.update_yaxes(title="FVU: fraction of variance unexplained")
 
 
@@ -204,13 +204,13 @@ def histograms(values: dict, x_title: str, y_title: str, title: str, **bins) -> 
 
 
 def density_histogram(densities: dict) -> go.Figure:
-    """How often each latent fires (log10 of its firing rate), one histogram per SAE; latents that
-    never fire are counted at the left edge."""
+    """How often each feature fires (log10 of its firing rate), one histogram per SAE; features
+    that never fire are counted at the left edge."""
     rates = {name: np.asarray(d, dtype=float) for name, d in densities.items()}
     log_rates = {f"{name} ({(d == 0).mean():.0%} dead)": np.log10(np.clip(d, 1e-7, None))
                  for name, d in rates.items()}  # fmt: skip
-    return histograms(log_rates, "log10(firing rate); -7: never fires", "latents",
-                      "Activation density: how often each latent fires", nbinsx=50)  # fmt: skip
+    return histograms(log_rates, "log10(firing rate); -7: never fires", "features",
+                      "Activation density: how often each feature fires", nbinsx=50)  # fmt: skip
 
 
 def recovery_histogram(cosines: dict) -> go.Figure:
@@ -226,8 +226,9 @@ def recovery_histogram(cosines: dict) -> go.Figure:
 
 
 def association_heatmaps(panels: dict, genre_names: list[str]) -> go.Figure:
-    """One heatmap per kind of unit, stacked: genres down, units across, ordered by best genre
-    (then by score). panels: name -> (scores (U, G), hover (U,) text, e.g. the unit's top items)."""
+    """One heatmap per kind of coordinate (SAE features, raw dimensions, ...), stacked: genres down,
+    coordinates across, ordered by best genre (then by score). panels: name -> (scores (U, G),
+    hover (U,) text, e.g. the coordinate's top items)."""
     from plotly.subplots import make_subplots
 
     names = list(panels)
@@ -241,18 +242,18 @@ def association_heatmaps(panels: dict, genre_names: list[str]) -> go.Figure:
         fig.add_heatmap(
             z=scores[order].T, y=genre_names, customdata=np.array(text).T, zmin=-0.2, zmax=1,
             colorscale="Blues", showscale=row == 1, colorbar=dict(title="score", len=0.5),
-            hovertemplate="unit %{x}<br>%{y}: %{z:.2f}<br>%{customdata}<extra></extra>",
+            hovertemplate="coordinate %{x}<br>%{y}: %{z:.2f}<br>%{customdata}<extra></extra>",
             x=[str(u) for u in order], row=row, col=1,
         )  # fmt: skip
         fig.update_xaxes(showticklabels=False, type="category", row=row, col=1)
     fig.update_yaxes(tickfont_size=9)
-    title = "Genre association of each unit (precision above chance of its top positions)"
+    title = "Genre association of each coordinate (precision above chance of its top positions)"
     return style(fig, title, 260 * len(panels) + 80)
 
 
 def best_score_distributions(best: dict, threshold: float) -> go.Figure:
-    """Per kind of unit, the share of units whose best-genre score is at least x (a survival
-    curve), with the threshold marked."""
+    """Per kind of coordinate, the share of coordinates whose best-genre score is at least x (a
+    survival curve), with the threshold marked."""
     fig = go.Figure()
     grid = np.linspace(-0.2, 1, 121)
     for (name, scores), color in zip(best.items(), COLORS, strict=False):
@@ -260,8 +261,8 @@ def best_score_distributions(best: dict, threshold: float) -> go.Figure:
         fig.add_scatter(x=grid, y=[(s >= g).mean() for g in grid], name=name, line_color=color)
     fig.add_vline(x=threshold, line_dash="dash", annotation_text=f"threshold {threshold}")
     fig.update_xaxes(title="best-genre score")
-    fig.update_yaxes(title="share of units scoring at least x", range=[0, 1.02])
-    return style(fig, "How monosemantic are the units? (higher curve: more units with one genre)")
+    fig.update_yaxes(title="share of coordinates scoring at least x", range=[0, 1.02])
+    return style(fig, "How monosemantic are the coordinates? (higher curve: more with one genre)")
 
 
 def feature_dashboard(card) -> go.Figure:

@@ -250,7 +250,7 @@ def sae(
 
 
 # the SAE chapters 4 and 5 (and benchmarks/sasrec_steering.py) share, per profile: TopK, k = 8,
-# 16 x d_in latents (RecSAE's choice for SASRec), on every position of the training histories
+# 16 x d_in features (RecSAE's choice for SASRec), on every position of the training histories
 SAE_SETTINGS = {
     "ci": {"max_steps": 60, "batch_size": 1_024, "eval_every": 20},
     "quick": {"max_steps": 1_500, "batch_size": 4_096},

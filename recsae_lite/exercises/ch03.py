@@ -1,4 +1,4 @@
-"""Chapter 3's exercise checks (no need to read): FVU, L0 and dead latents, the TopK encoder."""
+"""Chapter 3's exercise checks (no need to read): FVU, L0 and dead features, the TopK encoder."""
 
 import torch
 import torch.nn.functional as F
@@ -37,22 +37,22 @@ def check_sparsity(fn) -> None:
     """Chapter 3, exercise 3.2: fn(z) -> (l0, dead_fraction) of codes z (N, d_sae)."""
     sae, x = tiny_sae("relu")
     with torch.no_grad():
-        sae.b_enc[:6] = -100.0  # six latents that can never fire
+        sae.b_enc[:6] = -100.0  # six features that can never fire
         z = sae.encode(x)
     stats = sae_metrics(sae, x)
     expected = (stats["l0"], stats["dead_fraction"])
     active = z > 0
     mistakes = {
-        "a latent is dead when it fires on no sample at all, (z > 0).any(0) is False; not the "
+        "a feature is dead when it fires on no sample at all, (z > 0).any(0) is False; not the "
         "share of zero entries of z.": (stats["l0"], (~active).float().mean()),
-        "L0 is the number of active latents per sample: divide by the number of samples.": (
+        "L0 is the number of active features per sample: divide by the number of samples.": (
             active.sum(),
             stats["dead_fraction"],
         ),
-        "L0 counts active latents per sample (sum over dim 1), then averages over samples; you "
-        "averaged over latents.": (active.sum(0).float().mean(), stats["dead_fraction"]),
+        "L0 counts active features per sample (sum over dim 1), then averages over samples; you "
+        "averaged over features.": (active.sum(0).float().mean(), stats["dead_fraction"]),
     }
-    judge("3.2", fn(z), expected, mistakes, "L0 per sample, and latents that never fire.")
+    judge("3.2", fn(z), expected, mistakes, "L0 per sample, and features that never fire.")
 
 
 def check_topk_encode(fn) -> None:
@@ -76,7 +76,7 @@ def check_topk_encode(fn) -> None:
             "subtract b_dec before the encoder: (x_norm - b_dec) W_enc + b_enc.": keep(
                 x_norm @ sae.W_enc + sae.b_enc
             ),
-            "a kept latent whose pre-activation is negative must be 0: apply ReLU to the k kept "
+            "a kept feature whose pre-activation is negative must be 0: apply ReLU to the k kept "
             "values.": keep(pre, relu=False),
             "keep the k largest pre-activations, not the k largest in absolute value.": keep(
                 pre, by=pre.abs()

@@ -11,8 +11,8 @@ __all__ = ["check_item_features", "check_genre_score", "check_feature_effect"]
 
 
 def check_item_features(fn) -> None:
-    """Chapter 4, exercise 4.1: fn(acts, items, top, min_items) -> (U,) bool, True for the units
-    with fewer than min_items distinct items among their top positive positions."""
+    """Chapter 4, exercise 4.1: fn(acts, items, top, min_items) -> (U,) bool, True for the
+    coordinates with fewer than min_items distinct items among their top positive positions."""
     rng = np.random.default_rng(0)
     n, top, min_items = 80, 10, 4
     items = rng.integers(0, 30, n)
@@ -29,7 +29,7 @@ def check_item_features(fn) -> None:
     mistakes = {
         "count distinct items (len(set(...))), not positions: a feature that fires on one film "
         "at many positions is an item feature.": np.array([len(t) < min_items for t in tops]),
-        "only the unit's positive positions count among its top ones.": np.array(
+        "only the coordinate's positive positions count among its top ones.": np.array(
             [len(set(t)) < min_items for t in all_tops]
         ),
         "True marks an item feature: fewer than min_items distinct items.": ~expected,
@@ -39,18 +39,18 @@ def check_item_features(fn) -> None:
 
 
 def check_genre_score(fn) -> None:
-    """Chapter 4, exercise 4.2: fn(acts, labels, top) -> the precision above chance of one unit
-    (acts: (N,)) for one genre (labels: (N,) bool)."""
+    """Chapter 4, exercise 4.2: fn(acts, labels, top) -> the precision above chance of one
+    coordinate (acts: (N,)) for one genre (labels: (N,) bool)."""
     rng = np.random.default_rng(1)
     n, top = 200, 20
     labels = rng.random(n) < 0.3
-    units = [
+    coordinates = [
         torch.as_tensor(rng.random(n) + labels, dtype=torch.float32),  # about the genre
         torch.as_tensor(rng.random(n), dtype=torch.float32),  # chance
         torch.as_tensor(np.where(np.arange(n) < 12, labels + 1.0, -1.0)),
     ]  # 12 positives
     expected = [interpret.genre_scores(u[:, None].float(), labels[:, None], top, 1)[0, 0]
-                for u in units]  # fmt: skip
+                for u in coordinates]  # fmt: skip
     b = labels.mean()
 
     def precision(u, positive=True):
@@ -60,15 +60,16 @@ def check_genre_score(fn) -> None:
 
     mistakes = {
         "subtract the base rate b, the share of all positions with the genre: (p - b) / (1 - b)."
-        : [precision(u) for u in units],
+        : [precision(u) for u in coordinates],
         "divide p - b by 1 - b, so that 1 means every top position has the genre.": [
-            precision(u) - b for u in units
+            precision(u) - b for u in coordinates
         ],
-        "only the unit's positive positions among its top ones count: p is the share of those.": [
-            (precision(u, False) - b) / (1 - b) for u in units
+        "only the coordinate's positive positions among its top ones count: p is the share of "
+        "those.": [
+            (precision(u, False) - b) / (1 - b) for u in coordinates
         ],
     }  # fmt: skip
-    got = [fn(u, labels, top) for u in units]
+    got = [fn(u, labels, top) for u in coordinates]
     judge("4.2", got, expected, mistakes, "precision above chance of the top positions.")
 
 

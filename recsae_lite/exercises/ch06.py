@@ -1,4 +1,4 @@
-"""Chapter 6's exercise checks (no need to read): semantic purity@K, overwriting a neuron, RBO."""
+"""Chapter 6's exercise checks (no need to read): semantic purity@K, overwriting a feature, RBO."""
 
 import numpy as np
 import torch
@@ -15,7 +15,7 @@ def check_purity(fn) -> None:
     """Chapter 6, exercise 6.1: fn(acts, concepts, k) -> (F, C) semantic purity@k of each feature
     (column of acts (n_items, F)) for each concept (column of concepts (n_items, C), bool; each
     of at least k items here, where the library's purity is defined)."""
-    acts = F.relu(randn(50, 6, seed=4))  # many items at 0 for each unit
+    acts = F.relu(randn(50, 6, seed=4))  # many items at 0 for each feature
     concepts = (randn(50, 3, seed=5) > 0.3).numpy()
     k = 5
     expected = purity(acts, concepts, k)
@@ -23,7 +23,7 @@ def check_purity(fn) -> None:
     fired = (acts > 0).float()
     bottom = acts.topk(k, dim=0, largest=False).indices.T  # (F, k)
     mistakes = {
-        "take each unit's k *most* activated items (topk along the items, largest=True).": (
+        "take each feature's k *most* activated items (topk along the items, largest=True).": (
             c[bottom].mean(1)
         ),
         "purity reads only the feature's k most activated items, not every item it fires on.": (
@@ -34,8 +34,8 @@ def check_purity(fn) -> None:
 
 
 def check_overwrite(fn) -> None:
-    """Chapter 6, exercise 6.2: fn(sae, u, neuron, value) -> u' with the neuron of each code set
-    to value (z_n <- v), keeping the SAE's error term."""
+    """Chapter 6, exercise 6.2: fn(sae, u, feature, value) -> u' with that feature of each code
+    set to value (z_n <- v), keeping the SAE's error term."""
     sae, x = tiny_sae()
     u = x[:10]
     z = sae.encode(u).detach()

@@ -1,4 +1,4 @@
-"""Chapter 8's exercise checks (no need to read): paper C's mix, TF-IDF, the best neuron."""
+"""Chapter 8's exercise checks (no need to read): paper C's mix, TF-IDF, the best feature."""
 
 import torch
 import torch.nn.functional as F
@@ -11,14 +11,14 @@ __all__ = ["check_mix", "check_tfidf", "check_best_characterizes"]
 
 
 def check_mix(fn) -> None:
-    """Chapter 8, exercise 8.1: fn(z, neuron, alpha) -> paper C's mix
-    z' = (1 - alpha) z + alpha ||z||_1 e_neuron."""
+    """Chapter 8, exercise 8.1: fn(z, feature, alpha) -> paper C's mix
+    z' = (1 - alpha) z + alpha ||z||_1 e_feature."""
     z = F.relu(randn(6, 20, seed=8) - 0.8)  # sparse, non-negative codes
-    neuron, alpha = 4, 0.3
-    if not same(fn(z, neuron, 0.0), z):
+    feature, alpha = 4, 0.3
+    if not same(fn(z, feature, 0.0), z):
         fail("8.1", "alpha = 0 must leave the code as it was.")
-    expected = edit_code(z, neuron, alpha, "mix")
-    e = F.one_hot(torch.tensor(neuron), z.shape[1]).float()
+    expected = edit_code(z, feature, alpha, "mix")
+    e = F.one_hot(torch.tensor(feature), z.shape[1]).float()
     l1, l2 = z.abs().sum(1, keepdim=True), z.norm(dim=1, keepdim=True)
     mistakes = {
         "the push is alpha ||z||_1 e_n, the L1 norm (the sum of the activations), which the mix "
@@ -29,7 +29,7 @@ def check_mix(fn) -> None:
             (1 - alpha) * z + alpha * e
         ),
     }
-    judge("8.1", fn(z, neuron, alpha), expected, mistakes, "the L1 norm of the code is kept.")
+    judge("8.1", fn(z, feature, alpha), expected, mistakes, "the L1 norm of the code is kept.")
 
 
 def check_tfidf(fn) -> None:
@@ -63,25 +63,25 @@ def check_tfidf(fn) -> None:
 
 def check_best_characterizes(fn) -> None:
     """Chapter 8, exercise 8.3: fn(activity, fires, min_items) -> (C,) each concept's
-    best-characterizing neuron (TF-IDF of activity.T: neurons the terms, concepts the documents),
-    leaving out neurons that fire on fewer than min_items items."""
+    best-characterizing feature (TF-IDF of activity.T: features the terms, concepts the
+    documents), leaving out features that fire on fewer than min_items items."""
     activity = F.relu(randn(4, 12, seed=8))  # a seed with no near-ties, where TF-IDF matters
     activity[:, 0] = 0.0
-    activity[1, 0] = 5.0  # a neuron of a few films, all one concept's: TF-IDF's favourite
+    activity[1, 0] = 5.0  # a feature of a few films, all one concept's: TF-IDF's favourite
     fires = torch.tensor([2, 30, 25, 40, 22, 31, 27, 45, 33, 21, 29, 35])
     min_items = 20
     expected = interpret.best_characterizes(activity, 1, fires, min_items)[:, 0]
     rare = fires < min_items
     mistakes = {
-        "the concepts are the documents and the neurons the terms: tfidf(activity.T), the best "
-        "neuron in each concept's column (tfidf(activity) is the 'most unique' map).": (
+        "the concepts are the documents and the features the terms: tfidf(activity.T), the best "
+        "feature in each concept's column (tfidf(activity) is the 'most unique' map).": (
             interpret.most_unique(activity, 1, fires, min_items)[:, 0]
         ),
-        "leave out the neurons that fire on fewer than min_items items: they are about those "
+        "leave out the features that fire on fewer than min_items items: they are about those "
         "films, and TF-IDF can favour them.": interpret.best_characterizes(activity)[:, 0],
-        "weigh the activity with TF-IDF before taking the best neuron.": activity.masked_fill(
+        "weigh the activity with TF-IDF before taking the best feature.": activity.masked_fill(
             rare, -1
         ).argmax(1),
     }
     got = fn(activity, fires, min_items)
-    judge("8.3", got, expected, mistakes, "TF-IDF over neurons, rare neurons left out.")
+    judge("8.3", got, expected, mistakes, "TF-IDF over features, rare features left out.")
