@@ -16,7 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["Batch", "make_batch", "REGISTRY", "register", "Recommender", "TwoTower"]
+__all__ = [
+    "Batch", "make_batch", "REGISTRY", "register", "Recommender", "TwoTowerConfig",
+    "two_tower_settings", "TwoTower"
+]  # fmt: skip
 
 
 @dataclass
@@ -54,12 +57,13 @@ def make_batch(users, histories: list[np.ndarray], n_items: int, max_len: int | 
 REGISTRY: dict[str, type[Recommender]] = {}  # name -> model class: what zoo.model builds
 
 
-def register(name: str):
+def register(name: str, config_class: type, settings: dict[str, tuple[dict, dict]]):
     """Class decorator: make a model buildable by name. A new model is one file in models/ whose
-    class is registered, with its config class and its settings per profile."""
+    class is registered with its config class and its settings: per profile ("ci", "quick",
+    "full"), the model config fields and the `train.TrainConfig` fields the zoo trains it with."""
 
     def add(cls):
-        cls.name = name
+        cls.name, cls.config_class, cls.settings = name, config_class, settings
         REGISTRY[name] = cls
         return cls
 
@@ -70,9 +74,8 @@ class Recommender(nn.Module):
     """Base class: a model scores every item for each user of a batch.
 
     Subclasses set `config` (a dataclass) and implement `hidden`, `scores_from_hidden` and `loss`;
-    `item_embeddings` where the model has them. Registered ones (`register`) also name their
-    `config_class` and their `settings`: per profile ("ci", "quick", "full"), the model config
-    fields and the `train.TrainConfig` fields the zoo trains them with.
+    `item_embeddings` where the model has them; `register` gives them a name, a config class and
+    settings.
     """
 
     name: str
@@ -141,6 +144,23 @@ class Recommender(nn.Module):
         return {"model": type(self).__name__, **asdict(self.config)}
 
 
+@dataclass
+class TwoTowerConfig:
+    n_users: int
+    n_items: int
+    hidden_size: int = 64  # embedding size: what an SAE reads
+    n_negatives: int = 4  # sampled negatives per positive
+
+
+def two_tower_settings(lr: float) -> dict[str, tuple[dict, dict]]:
+    """The zoo's settings of a two-tower model, per profile: embeddings of 64 (16 in ci), AdamW
+    at `lr` with weight decay 1 (2 epochs in ci; batches of 512 at full scale)."""
+    train = {"lr": lr, "weight_decay": 1.0}
+    return {"ci": ({"hidden_size": 16}, {"epochs": 2, "lr": lr}),
+            "quick": ({"hidden_size": 64}, train),
+            "full": ({"hidden_size": 64}, {**train, "batch_size": 512})}  # fmt: skip
+
+
 class TwoTower(Recommender):
     """A user tower and an item tower scored by a function f(u, i): MF and NCF (paper B).
 
@@ -152,6 +172,10 @@ class TwoTower(Recommender):
     n_users: int
     user_emb: nn.Embedding
     item_emb: nn.Embedding
+
+    def __init__(self, config):
+        super().__init__()
+        self.config, self.n_users, self.n_items = config, config.n_users, config.n_items
 
     def pair_logits(self, u: Tensor, i: Tensor, users: Tensor, items: Tensor) -> Tensor:
         """f(u, i) before the sigmoid, for user embeddings u (..., d) and item embeddings i (..., d)

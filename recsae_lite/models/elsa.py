@@ -25,15 +25,15 @@ class ELSAConfig:
     hidden_size: int = 256  # d: the size of the user embedding u = x A, what an SAE reads
 
 
-@register("elsa")
-class ELSA(Recommender):
-    config_class = ELSAConfig
-    settings = {
-        "ci": ({"hidden_size": 32}, {"epochs": 2}),
-        "quick": ({"hidden_size": 256}, {"lr": 1e-3}),
-        "full": ({"hidden_size": 512}, {"lr": 1e-3, "batch_size": 512}),
-    }
+ELSA_SETTINGS = {
+    "ci": ({"hidden_size": 32}, {"epochs": 2}),
+    "quick": ({"hidden_size": 256}, {"lr": 1e-3}),
+    "full": ({"hidden_size": 512}, {"lr": 1e-3, "batch_size": 512}),
+}
 
+
+@register("elsa", ELSAConfig, ELSA_SETTINGS)
+class ELSA(Recommender):
     def __init__(self, config: ELSAConfig):
         super().__init__()
         self.config, self.n_items = config, config.n_items

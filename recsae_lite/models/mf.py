@@ -8,36 +8,22 @@ Reference: DeltaLabTLV/Monosemanticity4Rec.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor, nn
 
-from .base import Batch, TwoTower, register
+from .base import Batch, TwoTower, TwoTowerConfig, register, two_tower_settings
 
 __all__ = ["MFConfig", "MF"]
 
 
-@dataclass
-class MFConfig:
-    n_users: int
-    n_items: int
-    hidden_size: int = 64  # embedding size: what an SAE reads
-    n_negatives: int = 4  # sampled negatives per positive
+class MFConfig(TwoTowerConfig):
+    """MF has nothing beyond a two-tower model's sizes."""
 
 
-@register("mf")
+@register("mf", MFConfig, two_tower_settings(lr=2e-2))
 class MF(TwoTower):
-    config_class = MFConfig
-    settings = {
-        "ci": ({"hidden_size": 16}, {"epochs": 2, "lr": 2e-2}),
-        "quick": ({"hidden_size": 64}, {"lr": 2e-2, "weight_decay": 1.0}),
-        "full": ({"hidden_size": 64}, {"lr": 2e-2, "weight_decay": 1.0, "batch_size": 512}),
-    }
-
     def __init__(self, config: MFConfig):
-        super().__init__()
-        self.config, self.n_users, self.n_items = config, config.n_users, config.n_items
+        super().__init__(config)
         self.user_emb = nn.Embedding(config.n_users, config.hidden_size)
         self.item_emb = nn.Embedding(config.n_items, config.hidden_size)
         self.user_bias = nn.Embedding(config.n_users, 1)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .base import Batch, TwoTower, register
+from .base import Batch, TwoTower, TwoTowerConfig, register, two_tower_settings
 
 __all__ = ["NCFConfig", "NCF"]
 
@@ -44,26 +44,14 @@ def all_pairs(mlp: nn.Sequential, u: Tensor, q: Tensor) -> Tensor:
 
 
 @dataclass
-class NCFConfig:
-    n_users: int
-    n_items: int
-    hidden_size: int = 64  # embedding size: what an SAE reads
+class NCFConfig(TwoTowerConfig):
     mlp: tuple[int, ...] = (64, 32, 16)  # widths of the MLP's hidden layers
-    n_negatives: int = 4  # sampled negatives per positive
 
 
-@register("ncf")
+@register("ncf", NCFConfig, two_tower_settings(lr=1e-2))
 class NCF(TwoTower):
-    config_class = NCFConfig
-    settings = {
-        "ci": ({"hidden_size": 16}, {"epochs": 2, "lr": 1e-2}),
-        "quick": ({"hidden_size": 64}, {"lr": 1e-2, "weight_decay": 1.0}),
-        "full": ({"hidden_size": 64}, {"lr": 1e-2, "weight_decay": 1.0, "batch_size": 512}),
-    }
-
     def __init__(self, config: NCFConfig):
-        super().__init__()
-        self.config, self.n_users, self.n_items = config, config.n_users, config.n_items
+        super().__init__(config)
         d = config.hidden_size
         self.user_emb, self.item_emb = towers(config, d)
         self.mlp = nn.Sequential(*relu_mlp((2 * d, *config.mlp)), nn.Linear(config.mlp[-1], 1))

@@ -17,33 +17,21 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .base import Batch, TwoTower, register
+from .base import Batch, TwoTower, TwoTowerConfig, register, two_tower_settings
 from .ncf import all_pairs, relu_mlp, towers
 
 __all__ = ["NeuMFConfig", "NeuMF"]
 
 
 @dataclass
-class NeuMFConfig:
-    n_users: int
-    n_items: int
-    hidden_size: int = 64  # size of each tower's embedding; the user embedding is twice this
+class NeuMFConfig(TwoTowerConfig):  # hidden_size: each tower's; the user embedding is twice this
     mlp: tuple[int, ...] = (128, 64)  # widths of the MLP's hidden layers (RecBole's default)
-    n_negatives: int = 4  # sampled negatives per positive
 
 
-@register("neumf")
+@register("neumf", NeuMFConfig, two_tower_settings(lr=1e-2))  # NCF's, not tuned for NeuMF
 class NeuMF(TwoTower):
-    config_class = NeuMFConfig
-    settings = {  # NCF's settings, not tuned for NeuMF
-        "ci": ({"hidden_size": 16}, {"epochs": 2, "lr": 1e-2}),
-        "quick": ({"hidden_size": 64}, {"lr": 1e-2, "weight_decay": 1.0}),
-        "full": ({"hidden_size": 64}, {"lr": 1e-2, "weight_decay": 1.0, "batch_size": 512}),
-    }
-
     def __init__(self, config: NeuMFConfig):
-        super().__init__()
-        self.config, self.n_users, self.n_items = config, config.n_users, config.n_items
+        super().__init__(config)
         d = config.hidden_size
         self.user_emb, self.item_emb = towers(config, 2 * d)  # each row [GMF | MLP]
         self.mlp = nn.Sequential(*relu_mlp((2 * d, *config.mlp)))

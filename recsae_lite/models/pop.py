@@ -22,11 +22,8 @@ class PopConfig:
     n_items: int
 
 
-@register("pop")
+@register("pop", PopConfig, {profile: ({}, {}) for profile in ("ci", "quick", "full")})
 class Popularity(Recommender):
-    config_class = PopConfig
-    settings = {profile: ({}, {}) for profile in ("ci", "quick", "full")}
-
     @classmethod
     def build(cls, dataset, split, **config) -> Popularity:
         return cls(PopConfig(dataset.n_items, **config), split.train)  # counts the training items

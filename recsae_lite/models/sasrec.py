@@ -29,16 +29,17 @@ class SASRecConfig:
     max_len: int = 200  # longer histories keep their most recent max_len items
 
 
-@register("sasrec")
+SASREC_SETTINGS = {
+    "ci": ({"hidden_size": 16, "max_len": 50}, {"epochs": 2}),
+    # paper A's SASRec+ recipe: 2 blocks, hidden 64, 1 head, max length 200, batch 128
+    "quick": ({"dropout": 0.2, "max_len": 200}, {"lr": 2e-3}),
+    "full": ({"dropout": 0.2, "max_len": 200}, {"lr": 1e-3}),
+}
+
+
+@register("sasrec", SASRecConfig, SASREC_SETTINGS)
 class SASRec(Recommender):
     sequential = True
-    config_class = SASRecConfig
-    settings = {
-        "ci": ({"hidden_size": 16, "max_len": 50}, {"epochs": 2}),
-        # paper A's SASRec+ recipe: 2 blocks, hidden 64, 1 head, max length 200, batch 128
-        "quick": ({"dropout": 0.2, "max_len": 200}, {"lr": 2e-3}),
-        "full": ({"dropout": 0.2, "max_len": 200}, {"lr": 1e-3}),
-    }
 
     def __init__(self, config: SASRecConfig):
         super().__init__()
