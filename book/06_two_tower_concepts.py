@@ -81,7 +81,8 @@ print(f"{len(train_rows)} training users, {len(held_out)} held-out users, {datas
 # w_pred * mean over sampled pairs (u, i) of (f(u, i) - f(u_hat, i_hat))^2
 # ```
 #
-# with f frozen and both embeddings reconstructed (`two_tower.pair_losses`). We express that term
+# with f frozen and both embeddings reconstructed (`two_tower.prediction_term`, which the book's
+# one SAE fit, `sae.fit`, adds to the SAE's own loss with weight w_pred). We express that term
 # as a share of the variance of f, times d_in, the scale of the SAE's own reconstruction term, so
 # that w_pred = 1 weighs the two alike whatever the model's score scale.
 
