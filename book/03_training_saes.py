@@ -37,8 +37,8 @@ if "google.colab" in sys.modules:
 # - training each variant on SASRec's hidden states;
 # - the measures of an SAE: FVU, L0, dead features, and NDCG@10 recovered.
 #
-# Time: about 6 minutes on 2 CPU cores in the `quick` profile (12 SAEs of 800 steps each); a GPU
-# shortens it (not measured yet).
+# Time: about 13 minutes on 2 CPU cores in the `quick` profile (12 SAEs of up to 800 steps each);
+# a GPU shortens it (not measured yet).
 
 # %% tags=["parameters"]
 PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
