@@ -29,10 +29,11 @@ if "google.colab" in sys.modules:
 # - the evaluation protocol: leave-one-out by time, full ranking, seen items masked;
 # - how the six models compare, and how each one's hidden space looks.
 #
-# Time: training the papers' five takes about 5 minutes on 2 CPU cores in the `quick` profile
-# (SASRec 3.6, NCF 0.8, MF 0.3, ELSA 0.05; measured by `benchmarks/base_models.py`; NeuMF, not
-# measured yet, is larger than NCF), once: the models are cached and later chapters load them in
-# seconds. A minute in the `ci` profile.
+# Time: about 8 minutes on 2 CPU cores in the `quick` profile from an empty zoo, nearly all of it
+# training the six models (SASRec about 4.5 minutes of it; `benchmarks/base_models.py` measured
+# SASRec 3.6, NCF 0.8, MF 0.3, ELSA 0.05 minutes; NeuMF, not measured there, took about as long as
+# NCF here), once: the models are cached and later chapters load them in seconds. Under a minute in
+# the `ci` profile.
 
 # %% tags=["parameters"]
 PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M

@@ -37,8 +37,8 @@ if "google.colab" in sys.modules:
 # - training each variant on SASRec's hidden states;
 # - the measures of an SAE: FVU, L0, dead features, and NDCG@10 recovered.
 #
-# Time: about 6 minutes on 2 CPU cores in the `quick` profile (12 SAEs of 800 steps each); a GPU
-# shortens it (not measured yet).
+# Time: about 13 minutes on 2 CPU cores in the `quick` profile (12 SAEs of up to 800 steps each);
+# a GPU shortens it (not measured yet).
 
 # %% tags=["parameters"]
 PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
@@ -105,8 +105,12 @@ print(f"{len(x):,} hidden states of size {d_in}; SAEs with {EXPANSION * d_in} fe
 # %% [markdown]
 # ## 3. Each variant, at several sparsities
 #
-# For each variant and each k (for ReLU, an L1 weight that gives a comparable L0) we train an SAE,
-# then measure on held-out users' last positions (what the model scores):
+# For each variant and each k (for ReLU, an L1 weight that gives a comparable L0) we train an SAE
+# with the book's one fit, `sae.fit`: Adam, and a tenth of the states held out; every 50 steps it
+# measures the loss on them, and it stops when four checks in a row have not improved it by 0.5%
+# (or at `STEPS`), keeping the weights of its best check. So no SAE trains longer than its data
+# rewards, and the same fit serves every chapter. Then we measure on held-out users' last
+# positions (what the model scores):
 #
 # - **FVU**, the fraction of variance unexplained: sum ||x - x_hat||^2 / sum ||x - mean(x)||^2;
 # - **L0**, the mean number of active features per sample;

@@ -162,11 +162,11 @@ _nb.record("sae_item_features", lookup.loc[("SAE features", "input"), "item feat
 # chance: if raw dimensions were special, they would beat the rotation clearly.
 #
 # In the `quick` profile (ML-100K, the numbers above; `benchmarks/sasrec_steering.py` measures
-# them again): 483 of the 1,024 SAE features are item features. Of the other 541, 273 pass (50%),
+# them again): 492 of the 1,024 SAE features are item features. Of the other 532, 273 pass (51%),
 # against 30 of 128 raw coordinates (23%) and 27 of 128 rotated ones (21%): 9 times as many genre
 # coordinates, and twice the share. The raw dimensions do no better than the rotation, so SASRec's
 # basis carries no genre structure of its own; the SAE's does. In the "predicted" view (genres
-# of the film ranked first) the SAE's share is lower (39%) but still well above both baselines.
+# of the film ranked first) the SAE's share is lower (42%) but still well above both baselines.
 #
 # ## 5. Feature dashboards
 #

@@ -25,8 +25,8 @@ if "google.colab" in sys.modules:
 # - on planted data, how often that tree puts a child concept under its parent;
 # - on real data, whether early groups are broader (genre entropy) and more popular.
 #
-# Time: about 4 minutes on 2 CPU cores in the `quick` profile the first time (it trains and
-# caches two SAEs on SASRec's states), 1.5 minutes after, once chapter 2 has trained MF and
+# Time: about 7 minutes on 2 CPU cores in the `quick` profile the first time (it trains and
+# caches two SAEs on SASRec's states), about 2 minutes after, once chapter 2 has trained MF and
 # SASRec; under a minute in the `ci` profile.
 
 # %% tags=["parameters"]
@@ -145,9 +145,9 @@ viz.feature_tree(view["tree"], view["labels"], view["fires"], title).show()
 # (Click a box to zoom into its subtree; the rendered book shows three levels.)
 #
 # **What the answer key says.** In the `quick` profile (mean of 3 seeds), the Matryoshka SAE
-# matches the 4 parents with an F1 of 0.94, against 0.79 for BatchTopK, with their best features
-# in its first group; its tree puts 54% of the 16 children under their parent's feature, against
-# 38% for BatchTopK, at a slightly higher FVU (0.076 against 0.061). Neither tree is right for
+# matches the 4 parents with an F1 of 0.94, against 0.81 for BatchTopK, with their best features
+# in its first group; its tree puts 52% of the 16 children under their parent's feature, against
+# 42% for BatchTopK, at about the same FVU (0.079 against 0.081). Neither tree is right for
 # every child: a child whose best feature is itself in the first group cannot hang under
 # anything, and the agreement counts that as a miss.
 #
@@ -201,9 +201,9 @@ by_group(mf_profile, "mf")
 
 # %% [markdown]
 # In the `quick` profile the first group is broader and more popular than the last, for both
-# SAEs: the Matryoshka's first 16 features have a genre entropy of 2.80 bits and a popularity of
-# 0.60, its last 192 features 2.41 and 0.53. But BatchTopK's most frequent 16 features show the
-# same, even more (3.00 and 0.66). On real data, "early features are broad" is first of all
+# SAEs: the Matryoshka's first 16 features have a genre entropy of 2.79 bits and a popularity of
+# 0.60, its last 192 features 2.59 and 0.53. But BatchTopK's most frequent 16 features show the
+# same, even more (3.03 and 0.67). On real data, "early features are broad" is first of all
 # "frequent features are broad": what the nested loss adds is the order, not the breadth.
 #
 # The Matryoshka tree of MF's item features, each labelled with its best genre:
@@ -241,9 +241,9 @@ viz.group_profiles(sasrec_profile, MEASURES).show()
 by_group(sasrec_profile, "sasrec")
 
 # %% [markdown]
-# SASRec tells the same story: the first 64 features fire on about 10% of the positions and read
-# popular, mixed-genre films (entropy 2.43 bits for the Matryoshka, 2.51 for BatchTopK's most
-# frequent 64); the later groups are narrower (about 1.5-1.6 bits, and few distinct items: many
+# SASRec tells the same story: the first 64 features fire on about 9-10% of the positions and
+# read popular, mixed-genre films (entropy 2.47 bits for the Matryoshka, 2.66 for BatchTopK's most
+# frequent 64); the later groups are narrower (about 1.5-1.7 bits, and few distinct items: many
 # are item features, chapter 4), for both SAEs alike.
 
 # %%
@@ -256,8 +256,8 @@ viz.feature_tree(view["tree"], view["labels"], view["fires"],
 #
 # - A Matryoshka SAE orders its features; a plain SAE can be given the same groups by firing
 #   frequency, which makes "early groups are broad" a claim one can test on both.
-# - On planted data the nested loss finds the parents in its first group (F1 0.94 against 0.79)
-#   and hangs more children under them (54% against 38%), far from all of them.
+# - On planted data the nested loss finds the parents in its first group (F1 0.94 against 0.81)
+#   and hangs more children under them (52% against 42%), far from all of them.
 # - On MovieLens, early groups are broader and more popular than late ones, but so are a plain
 #   SAE's most frequent features: the breadth comes with frequency, the nesting orders it.
 # - Next: knobs inside a collaborative autoencoder (ELSA).

@@ -28,9 +28,9 @@ if "google.colab" in sys.modules:
 #   tags, and when they rank the variants wrongly;
 # - whether steering a matched feature raises the items that truly carry its concept.
 #
-# Time: about 2.5 minutes on 2 CPU cores in the `quick` profile (it trains SASRec, MF and ELSA
+# Time: about 4 minutes on 2 CPU cores in the `quick` profile (it trains SASRec, MF and ELSA
 # and 12 SAEs, ReLU's several times, then MF and four SAEs three more times for section 6);
-# about 17 seconds in the `ci` profile. Every number in the text is from the `quick` profile
+# about 40 seconds in the `ci` profile. Every number in the text is from the `quick` profile
 # with `SEED = 0`; `benchmarks/recovery.py` repeats section 3 on three seeds.
 
 # %% tags=["parameters"]
@@ -169,17 +169,18 @@ viz.grouped_bars(scores.reset_index(), "model", "variant", "recovered", title).s
 
 # %% [markdown]
 # **What the answer key says** (`quick` profile). Every SAE beats chance by far (matched F1
-# 0.57-0.84 against 0.16-0.22 for SASRec and MF), but no variant wins everywhere. On MF's item
-# embeddings the Matryoshka SAE matches best (F1 0.836, against 0.818 for BatchTopK, 0.734 for
-# TopK and 0.703 for ReLU; 19 of 20 concepts recovered by all but TopK) and its tree agrees
-# best with the planted hierarchy (0.625, the others 0.13-0.44), as in chapter 7. On SASRec's
-# states the order is reversed: ReLU recovers all 20 concepts (F1 0.708), TopK and BatchTopK
-# 16 (0.677, 0.658), the Matryoshka 12 (0.567), although ReLU reconstructs far worse (FVU 0.231
-# against 0.045-0.053): FVU does not tell which dictionary is right. ELSA's item embeddings
-# defeat all four (F1 0.30-0.37, at most 5 of 20 concepts, FVU about 0.40): ELSA spreads its
-# items over its 64 dimensions with little sparse structure for an SAE to find at k = 4.
-# (ReLU's L0 came to 4.4, 4.0 and 3.0 on the three models: "matched" means within about 20%,
-# and ELSA's did not get there in four rounds.)
+# 0.56-0.84 against 0.15-0.21 for SASRec and MF), but no variant wins everywhere. On MF's item
+# embeddings the Matryoshka SAE matches best (F1 0.838, against 0.794 for ReLU, 0.793 for
+# BatchTopK and 0.750 for TopK; 18 of 20 concepts recovered by each, 19 by ReLU) and its tree
+# agrees best with the planted hierarchy (0.56, the others 0.25-0.44), as in chapter 7. On
+# SASRec's states the order is reversed: ReLU recovers all 20 concepts (F1 0.714), BatchTopK 17
+# (0.648), TopK 15 (0.679), the Matryoshka 12 (0.563), although ReLU reconstructs far worse (FVU
+# 0.236 against 0.044-0.050): FVU does not tell which dictionary is right. ELSA's item
+# embeddings defeat all four (F1 0.22-0.23, near chance at 0.14, and 0.03 for ReLU; no concept
+# recovered; FVU about 0.66): ELSA spreads its items over its 64 dimensions with little sparse
+# structure for an SAE to find at k = 4. (ReLU's L0 came to 4.4, 4.8 and 0.4 on the three
+# models: "matched" means within about 20%, and ELSA's did not get there in four rounds; its
+# ReLU SAE is nearly silent, FVU 1.00.)
 #
 # `benchmarks/recovery.py` repeats this on three synthetic datasets (seeds 0-2, a different
 # planted hierarchy each). The winners hold, by small margins except on ELSA: on MF the
@@ -250,17 +251,18 @@ rankings.round(2)
 
 # %% [markdown]
 # **When the metrics mislead** (`quick` profile). Against the true concepts, paper A's
-# association orders the variants mostly the wrong way (order agreement 0.17 on SASRec and
-# ELSA, 0.33 on MF): it is a precision of the top samples, and a feature can be precise on a
-# narrow corner of a concept while missing most of it; it puts the Matryoshka first on SASRec,
-# where the answer key puts it last. Purity@10 barely separates the variants (0.995-1.00 for
-# every SASRec and MF SAE): some feature is pure on ten items for almost any dictionary. With
-# noisy tags it gets worse: purity@10 on MF falls to 0.70-0.76 and now ranks ReLU first and the
-# two best dictionaries last (agreement 0.08); association on ELSA is exactly reversed (0.00).
-# TF-IDF mappings hold up best on ELSA (agreement 0.83 on true concepts, 1.00 on noisy tags),
-# less so on MF (0.42 and 0.67), and they find the answer key's feature for at most 65% of the
-# concepts, on SASRec for 5-30%. Scored against tags, the answer key's own measure understates
-# every SAE: MF's Matryoshka "recovers" 75% of the concepts against noisy tags, 95% against the
+# association orders the variants mostly the wrong way on SASRec and ELSA (order agreement 0.33
+# on both), though mostly right on MF (0.83): it is a precision of the top samples, and a feature
+# can be precise on a narrow corner of a concept while missing most of it; on SASRec it puts
+# BatchTopK first and ReLU, the answer key's first, last. Purity@10 cannot separate the variants
+# (1.00 for every SASRec and MF SAE): some feature is pure on ten items for almost any
+# dictionary. With noisy tags it gets worse: purity@10 on MF falls to 0.69-0.74 and now ranks
+# ReLU first and the Matryoshka, the best dictionary, last (agreement 0.42); association on ELSA
+# is exactly reversed (0.00). TF-IDF mappings hold up best on SASRec (agreement 0.92 on true
+# concepts and on noisy tags), less so on ELSA (0.58 and 0.67), and on MF they rank the variants
+# nearly backwards (0.17 and 0.00); they find the answer key's feature for at most 65% of the
+# concepts, on SASRec for 20-55%. Scored against tags, the answer key's own measure understates
+# every SAE: MF's Matryoshka "recovers" 75% of the concepts against noisy tags, 90% against the
 # truth.
 #
 # **More noise, live.** The slider sets both shares at once (drop = swap); the table shows
@@ -327,11 +329,11 @@ viz.metric_lines(curves, "strength", ["share", "ndcg"], "line", title).show()
 
 # %% [markdown]
 # **Steering, checked** (`quick` profile). The matched feature does what its label says: at
-# s = 2, the share of the top 10 truly carrying the concept rises from 0.17 to 0.70 on SASRec
-# and from 0.18 to 0.99 on MF (at a price: NDCG@10 falls from 0.17 to 0.05 and from 0.15 to
-# 0.025). The feature that TF-IDF on noisy tags picks is a much weaker knob for the same concept
-# (0.21 on SASRec, 0.44 on MF): a mislabelled feature steers towards something else. On ELSA,
-# whose dictionaries were poor, neither moves the lists much (0.17 to 0.20).
+# s = 2, the share of the top 10 truly carrying the concept rises from 0.17 to 0.71 on SASRec
+# and from 0.18 to 0.92 on MF (at a price: NDCG@10 falls from 0.17 to 0.05 and from 0.15 to
+# 0.03). The feature that TF-IDF on noisy tags picks steers about as far for the same concept
+# (0.67 on SASRec, 0.92 on MF) and costs more NDCG (0.03 on both). On ELSA, whose dictionaries
+# were poor, neither moves the lists much (0.17 to 0.18).
 #
 # ## 6. Turn the generator's knobs
 #
@@ -393,9 +395,9 @@ title = "MF's SAEs on data with more concepts per item (overlap: at most this ma
 viz.metric_lines(grid, "overlap", ["recovered", "f1"], "variant", title).show()
 
 # %% [markdown]
-# With up to three concepts per item (the default) MF's four SAEs recover 18-19 of 20 concepts
+# With up to three concepts per item (the default) MF's four SAEs recover 17-19 of 20 concepts
 # with these shorter runs; with one concept per item the Matryoshka recovers all 20; with up to
-# five, every variant loses about half of the concepts or more (25-55% recovered): when
+# five, every variant loses concepts, most of them but the Matryoshka (5-70% recovered): when
 # concepts overlap on most items, a sparse code can cover their common combinations instead
 # of the concepts themselves.
 #
@@ -407,10 +409,12 @@ viz.metric_lines(grid, "overlap", ["recovered", "f1"], "variant", title).show()
 #   hierarchy best (96.8% of the concepts over three seeds, BatchTopK 94.6%), on SASRec ReLU
 #   does (94.8%, TopK 86.6%, at about five times the FVU), and on ELSA none does well.
 # - The papers' metrics can mislead: purity@10 is saturated and cannot rank dictionaries,
-#   association ranks them nearly backwards, and noisy tags reverse the rankings further.
-#   TF-IDF mappings follow the answer key best, but miss many concepts.
+#   association ranks them mostly backwards on SASRec and ELSA, and noisy tags reverse some
+#   rankings further. TF-IDF mappings follow the answer key on SASRec, not on MF, and miss many
+#   concepts.
 # - Steering the matched feature raises the items truly carrying its concept (SASRec 0.17 to
-#   0.70, MF 0.18 to 0.99 of the top 10); the feature noisy tags point to steers far less.
+#   0.71, MF 0.18 to 0.92 of the top 10); the feature noisy tags point to steers about as far,
+#   at a larger cost in NDCG.
 
 # %% [markdown]
 # ## Exercises

@@ -199,6 +199,7 @@ def train(
             waited += 1
             if waited >= config.patience:
                 break
+    bar.total = bar.n = epoch  # a run that stops early ends its bar full, not red
     bar.close()
     model.load_state_dict(best_state)
     model.eval()
