@@ -28,16 +28,14 @@ def _tiny_split(n_users=12, n_items=30, seed=0) -> Split:
 
 
 def check_add_edit(fn) -> None:
-    """Chapter 5, exercise 5.1: fn(sae, h, j, v) -> h' with v added to feature j's activation,
-    keeping the SAE's error term."""
+    """Exercise 5.1: fn(sae, h, j, v) -> h' with v added to feature j, the error term kept."""
     sae, x = tiny_sae()
     h = x[:10]
     judge_edit("5.1", fn, sae, h, 3, 1.5, "add", (h, 0.0, "adding 0"), "strength 0 is the model.")
 
 
 def check_scale_edit(fn) -> None:
-    """Chapter 5, exercise 5.2: fn(sae, h, j, factor) -> h' with feature j's activation
-    multiplied by factor, keeping the SAE's error term."""
+    """Exercise 5.2: fn(sae, h, j, factor) -> h' with feature j scaled, the error term kept."""
     sae, x = tiny_sae()
     h = x[:20]
     j = int((sae.encode(h) > 0).sum(0).argmax())  # the feature that fires on most of these states
@@ -48,9 +46,8 @@ def check_scale_edit(fn) -> None:
 
 
 def check_genre_share(fn) -> None:
-    """Chapter 5, exercise 5.3: fn(model, split, rows, edit, in_genre, k) -> the mean share of
-    the k recommendations of the split's rows (test histories, seen items masked, edit inside
-    the model) that are in the genre (in_genre: (n_items,) bool)."""
+    """Exercise 5.3: fn(model, split, rows, edit, in_genre, k) -> the genre's share of the
+    steered top k after the rows' test histories."""
     # in training mode, as zoo models are, with a dropout that changes the lists when left on
     model, split = tiny_sasrec(dropout=0.5).train(), _tiny_split()
     rows, k = np.arange(12), 5
