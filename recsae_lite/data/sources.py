@@ -385,13 +385,13 @@ def _int_table(text: str, where: str, sep: str, columns: tuple[str, ...], header
     return [_ints(v, where, first, c) for v, c in zip(values, columns, strict=True)]
 
 
-def _refuse(bad: np.ndarray, values: np.ndarray, where: str, first: int, what: str, rule: str):
+def _refuse(
+    bad, values, where: str, first: int, what: str, rule: str, hint="is it the right file?"
+):
     """Refuse the first row where `bad` holds, naming its line and value."""
     if bad.any():
         row = int(np.argmax(bad))
-        raise DataError(
-            f"{where}, line {first + row}: {what} {values[row]} {rule}: is it the right file?"
-        )
+        raise DataError(f"{where}, line {first + row}: {what} {values[row]} {rule}: {hint}")
 
 
 def _multi_hot(cells: list[str], sep: str, names: list[str], where: str, first: int) -> np.ndarray:
@@ -497,12 +497,9 @@ def _lastfm(files: _Files, n_tags: int = 30, min_tag_users: int = 2) -> Dataset:
     tagged = pd.DataFrame(
         dict(zip(columns, _int_table(text, tagged_where, "\t", columns, True), strict=True))
     )
-    unknown = np.flatnonzero(~tagged["tagID"].isin(tag_names.index))
-    if len(unknown):
-        raise DataError(
-            f"{tagged_where}, line {unknown[0] + 2}: tag {tagged['tagID'][unknown[0]]} is not in "
-            "tags.dat: are the files from the same download?"
-        )
+    unknown = ~tagged["tagID"].isin(tag_names.index).to_numpy()
+    _refuse(unknown, tagged["tagID"].to_numpy(), tagged_where, 2, "tag", "is not in tags.dat",
+            "are the files from the same download?")  # fmt: skip
     # one vote per (user, artist, tag), on artists with plays
     tagged = tagged[tagged["artistID"].isin(item)].drop_duplicates(["userID", "artistID", "tagID"])
     usage = tagged["tagID"].value_counts().sort_index()

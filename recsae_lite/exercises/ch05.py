@@ -18,13 +18,8 @@ def _tiny_split(n_users=12, n_items=30, seed=0) -> Split:
     """Leave-one-out histories of 4-8 distinct items per user (the last two: valid, test)."""
     rng = np.random.default_rng(seed)
     sequences = [rng.choice(n_items, rng.integers(6, 11), replace=False) for _ in range(n_users)]
-    return Split(
-        users=np.arange(n_users),
-        train=[s[:-2] for s in sequences],
-        valid=np.array([s[-2] for s in sequences]),
-        test=np.array([s[-1] for s in sequences]),
-        n_dropped=0,
-    )
+    valid, test = np.array([s[-2:] for s in sequences]).T
+    return Split(np.arange(n_users), [s[:-2] for s in sequences], valid, test, n_dropped=0)
 
 
 def check_add_edit(fn) -> None:
