@@ -131,7 +131,9 @@ def test_glued_numbers_settings_and_names_pass(allowed):
 
 # -- values glued from a result file agree with it ---------------------------------------------
 
-AGGREGATES = {"min": min, "max": max, "mean": statistics.fmean, "median": statistics.median}
+# the last step of a path may summarise the values it reached
+SUMMARIES = {"min": min, "max": max, "mean": statistics.fmean, "median": statistics.median,
+             "minutes": lambda seconds: seconds / 60}  # fmt: skip
 
 
 def same(a, b: str) -> bool:
@@ -154,8 +156,8 @@ def in_result_file(name: str, results: dict) -> object:
         elif "=" in step:  # rows of a table: those whose column has this value
             column, value = step.split("=", 1)
             node = [row for row in node if same(row[column], value)]
-        elif step in AGGREGATES:
-            node = AGGREGATES[step](node)
+        elif step in SUMMARIES:
+            node = SUMMARIES[step](node)
         elif node and isinstance(node[0], dict):  # a column of the rows kept
             node = [row[step] for row in node]
         else:
