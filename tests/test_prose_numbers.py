@@ -133,7 +133,7 @@ def test_glued_numbers_settings_and_names_pass(allowed):
 
 # the last step of a path may summarise the values it reached
 SUMMARIES = {"min": min, "max": max, "mean": statistics.fmean, "median": statistics.median,
-             "minutes": lambda seconds: seconds / 60}  # fmt: skip
+             "count": len, "minutes": lambda seconds: seconds / 60}  # fmt: skip
 
 
 def same(a, b: str) -> bool:
