@@ -175,7 +175,10 @@ def disagreeing(values: dict, results: dict) -> list[str]:
     for name, value in values.items():
         if name.split("/")[0] in results and "/" in name:
             expected = in_result_file(name, results)
-            if value != pytest.approx(expected, rel=1e-9):
+            if isinstance(expected, str) or isinstance(value, str):  # a name: the winner, ...
+                if value != expected:
+                    wrong.append(f"{name}: glued {value!r}, the file has {expected!r}")
+            elif value != pytest.approx(expected, rel=1e-9):
                 wrong.append(f"{name}: glued {value!r}, the file has {expected!r}")
     return wrong
 
@@ -207,6 +210,7 @@ def test_record_glues_invisibly_and_keeps_the_exact_value(tmp_path):
 
 RESULTS_FAKE = {
     "peers": {"figures": [{"id": "paper_c.elsa", "values": {"ndcg@20": 0.36, "curve": [1, 2]}}]},
+    "recovery": {"summary": {"mf": {"winner": "matryoshka"}}},
     "two_tower": {
         "fidelity": [
             {"model": "ncf", "w_pred": 0.0, "rbo": 0.8},
@@ -221,7 +225,7 @@ RESULTS_FAKE = {
     "name, value",
     [("peers/paper_c.elsa/ndcg@20", 0.36), ("peers/paper_c.elsa/curve/1", 2),
      ("two_tower/fidelity/model=ncf/rbo/min", 0.7), ("two_tower/fidelity/model=ncf/rbo/mean", 0.75),
-     ("two_tower/fidelity/model=mf/w_pred=0/rbo", 0.6)],
+     ("two_tower/fidelity/model=mf/w_pred=0/rbo", 0.6), ("two_tower/fidelity/model=ncf/count", 2)],
 )  # fmt: skip
 def test_a_path_name_reads_its_result_file(name, value):
     assert in_result_file(name, RESULTS_FAKE) == pytest.approx(value)
@@ -231,6 +235,14 @@ def test_a_path_name_reads_its_result_file(name, value):
     ]
     with pytest.raises(ValueError, match="end it with min, max or mean"):
         in_result_file("two_tower/fidelity/model=ncf/rbo", RESULTS_FAKE)
+
+
+def test_a_glued_name_must_match_its_result_file():
+    name = "recovery/summary/mf/winner"
+    assert disagreeing({name: "matryoshka"}, RESULTS_FAKE) == []
+    assert disagreeing({name: "relu"}, RESULTS_FAKE) == [
+        f"{name}: glued 'relu', the file has 'matryoshka'"
+    ]
 
 
 def test_glued_result_figures_agree_with_their_files(ci_notebooks):
