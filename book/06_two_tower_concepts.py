@@ -168,8 +168,8 @@ viz.metric_lines(ablation, "w_pred", ["rbo", "kendall tau", "purity@10"], "model
 
 # %%
 for r in ablation.to_dict("records"):
-    _nb.record(f"{r['model']}_w{r['w_pred']:g}_rbo", r["rbo"], ".3f")
-    _nb.record(f"{r['model']}_w{r['w_pred']:g}_tau", r["kendall tau"], ".3f")
+    _nb.record(f"{r['model']}_w{r['w_pred']:g}_rbo", r["rbo"], ".2f")
+    _nb.record(f"{r['model']}_w{r['w_pred']:g}_tau", r["kendall tau"], ".2f")
     _nb.record(f"{r['model']}_w{r['w_pred']:g}_fvu", r["fvu"], ".1%")
 for name, runs in ablation.groupby("model"):
     for stat in ("min", "max"):
@@ -282,7 +282,7 @@ summary = purity.groupby(["model", "coordinates"]).agg(
 )  # fmt: skip
 for (name, kind), row in summary.iterrows():
     key = kind.replace(" ", "_")
-    _nb.record(f"{name}_{key}_purity10", row["mean_purity_10"], ".3f")
+    _nb.record(f"{name}_{key}_purity10", row["mean_purity_10"], ".2f")
 best_of = purity.set_index(["model", "coordinates"])
 pure = best_of.loc[("mf", "SAE 256")].query("`purity@10` == 1")["genre"]
 _nb.record("mf_SAE_256_pure_genres", ", ".join(pure) or "no genre", "s")
@@ -343,7 +343,7 @@ for name in ("mf", "ncf"):
         purity10 = table["purity@10"].mean()
         rows.append({"model": name, "prefix": int(prefix), "rbo": fid["rbo"],
                      "kendall tau": fid["kendall_tau"], "purity@10": purity10})  # fmt: skip
-        _nb.record(f"{name}_matryoshka_prefix{prefix}_rbo", fid["rbo"], ".3f")
+        _nb.record(f"{name}_matryoshka_prefix{prefix}_rbo", fid["rbo"], ".2f")
         _nb.record(f"{name}_matryoshka_prefix{prefix}_purity10", purity10, ".2f")
 nested = pd.DataFrame(rows)
 nested.round(3)
