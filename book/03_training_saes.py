@@ -11,11 +11,11 @@ if "google.colab" in sys.modules:
 # %% [markdown]
 # # 3. Training sparse autoencoders
 #
-# A model's hidden state is a dense vector: 64 numbers for SASRec, none of which means anything on
-# its own. Models represent *more* concepts than they have dimensions, by giving each concept a
-# direction and letting directions overlap (superposition): a user's state is a sparse sum of a few
-# of them. A sparse autoencoder (SAE) looks for those directions: it encodes x into a much wider but
-# sparse code z, and decodes it back,
+# A model's hidden state is a dense vector: {glue:text}`sasrec_hidden_size` numbers for SASRec, none
+# of which means anything on its own. Models represent *more* concepts than they have dimensions, by
+# giving each concept a direction and letting directions overlap (superposition): a user's state is
+# a sparse sum of a few of them. A sparse autoencoder (SAE) looks for those directions: it encodes x
+# into a much wider but sparse code z, and decodes it back,
 #
 # ```text
 # z     = act((x - b_dec) W_enc + b_enc)      W_enc: (d_in, d_sae)
@@ -37,8 +37,9 @@ if "google.colab" in sys.modules:
 # - training each variant on SASRec's hidden states;
 # - the measures of an SAE: FVU, L0, dead features, and NDCG@10 recovered.
 #
-# Time: about 13 minutes on 2 CPU cores in the `quick` profile (12 SAEs of up to 800 steps each);
-# a GPU shortens it (not measured yet).
+# Time: about {glue:text}`book_times/chapter_seconds/quick/03_training_saes/minutes` min on
+# {glue:text}`book_times/machine/cpu_threads` CPU cores in the `quick` profile (12 SAEs of up to 800
+# steps each); a GPU shortens it (not measured yet).
 
 # %% tags=["parameters"]
 PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
@@ -52,7 +53,7 @@ DEVICE = "auto"
 import pandas as pd
 import torch
 
-from recsae_lite import _nb, viz, zoo
+from recsae_lite import _nb, report, viz, zoo
 from recsae_lite.activations import collect, ndcg_recovered, planted
 from recsae_lite.metrics import direction_recovery, sae_metrics
 from recsae_lite.sae import FitConfig, SAEConfig, fit
@@ -64,6 +65,15 @@ BATCH = _nb.pick(PROFILE, ci=1_024, quick=4_096, full=8_192)
 KS = _nb.pick(PROFILE, ci=[4, 16], quick=[8, 16, 32], full=[8, 16, 32, 64])
 EXPANSION = 16  # d_sae = EXPANSION x d_in
 print(f"device: {device}")
+
+# %% tags=["remove-cell"]
+# the figures the prose quotes from benchmarks/results, glued under their path in the file (no need
+# to read; only a clone of the repository has the files, and the book is built from one)
+if report.REPOSITORY_RESULTS.is_dir():
+    times = report.load()["book_times"]
+    _nb.record("book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d")
+    minutes = times["chapter_seconds"]["quick"]["03_training_saes"] / 60
+    _nb.record("book_times/chapter_seconds/quick/03_training_saes/minutes", minutes, ".0f")
 
 # %% [markdown]
 # ## 1. Superposition, and an SAE that untangles it
@@ -91,9 +101,9 @@ _nb.record("toy_mean_best_cosine_pca", cosines["principal components"].mean().it
 # %% [markdown]
 # ## 2. SASRec's hidden states
 #
-# We read SASRec's output (after its last block, the vector scored against the item embeddings)
-# at every position of every training sequence: each position is the representation of a history
-# prefix, so ML-100K gives tens of thousands of samples instead of 943.
+# We read SASRec's output (after its last block, the vector scored against the item embeddings) at
+# every position of every training sequence: each position is the representation of a history
+# prefix, so the {glue:text}`training_sequences` sequences give {glue:text}`hidden_states` samples.
 
 # %%
 sasrec = zoo.model("sasrec", DATASET, PROFILE, seed=SEED, device=device)
@@ -101,16 +111,20 @@ model, split = sasrec.model, sasrec.split
 x = collect(model, split, stage="train", positions="all")
 d_in = x.shape[1]
 print(f"{len(x):,} hidden states of size {d_in}; SAEs with {EXPANSION * d_in} features")
+_nb.record("training_sequences", len(split.train), ",d")
+_nb.record("hidden_states", len(x), ",d")
+_nb.record("sasrec_hidden_size", d_in, "d")
 
 # %% [markdown]
 # ## 3. Each variant, at several sparsities
 #
 # For each variant and each k (for ReLU, an L1 weight that gives a comparable L0) we train an SAE
-# with the book's one fit, `sae.fit`: Adam, and a tenth of the states held out; every 50 steps it
-# measures the loss on them, and it stops when four checks in a row have not improved it by 0.5%
-# (or at `STEPS`), keeping the weights of its best check. So no SAE trains longer than its data
-# rewards, and the same fit serves every chapter. Then we measure on held-out users' last
-# positions (what the model scores):
+# with the book's one fit, `sae.fit`: Adam, and a tenth of the states held out; every
+# {glue:text}`fit_eval_every` steps it measures the loss on them, and it stops when
+# {glue:text}`fit_patience` checks in a row have not improved it by {glue:text}`fit_min_gain` (or at
+# `STEPS`), keeping the weights of its best check. So no SAE trains longer than its data rewards,
+# and the same fit serves every chapter. Then we measure on held-out users' last positions (what the
+# model scores):
 #
 # - **FVU**, the fraction of variance unexplained: sum ||x - x_hat||^2 / sum ||x - mean(x)||^2;
 # - **L0**, the mean number of active features per sample;
@@ -122,6 +136,9 @@ print(f"{len(x):,} hidden states of size {d_in}; SAEs with {EXPANSION * d_in} fe
 held_out = collect(model, split, stage="test", positions="last")
 L1 = {4: 400.0, 8: 250.0, 16: 150.0, 32: 80.0, 64: 40.0}  # relu: L1 weight for an L0 near k
 train_config = FitConfig(max_steps=STEPS, batch_size=BATCH, seed=SEED)
+_nb.record("fit_eval_every", train_config.eval_every, "d")
+_nb.record("fit_patience", train_config.patience, "d")
+_nb.record("fit_min_gain", train_config.min_gain, ".1%")
 rows, saes = [], {}
 for variant in ["relu", "topk", "batchtopk", "matryoshka"]:
     for k in KS:
@@ -179,9 +196,12 @@ for row in rows:
 # ## Summary
 #
 # - An SAE turns a dense state into a sparse code over a learned dictionary; on planted data its
-#   decoder rows are the planted directions, which no orthogonal basis finds.
-# - On SASRec, TopK-style SAEs reach a low FVU at a handful of active features, and the model keeps
-#   most of its NDCG with the SAE spliced in.
+#   decoder rows find the planted directions (mean best cosine
+#   {glue:text}`toy_mean_best_cosine_sae`, against {glue:text}`toy_mean_best_cosine_pca` for the
+#   principal components).
+# - On SASRec, the table of section 5 gives each SAE's FVU at a handful of active features, and how
+#   much of the model's NDCG survives the SAE spliced in (TopK at k = 16: FVU
+#   {glue:text}`topk_k16_fvu`, NDCG@10 recovered {glue:text}`topk_k16_ndcg_recovered`).
 # - Next: what the features mean, and turning them like knobs.
 
 # %% [markdown]

@@ -169,13 +169,16 @@ def pick(profile: str, **by_profile):
 
 
 def record(name: str, value: float, fmt: str = ".4f") -> None:
-    """Print `name: value` with fixed precision and store the exact value for the tests."""
+    """Glue `value`, rounded by `fmt` (a word: "s"), for the prose ({glue:text}`name` in a
+    markdown cell) and store it exact for the tests; nothing shows (myst-nb's hidden glue)."""
     from IPython.display import display
 
     if isinstance(value, (np.generic, torch.Tensor)):  # a numpy or a 0-d torch number
         value = value.item()
-    text = f"{name}: {value:{fmt}}"
-    display({"text/plain": text}, raw=True, metadata={RECORD_KEY: {name: value}})
+    hidden = "application/papermill.record/"  # the mime prefix of myst-nb's glue(display=False)
+    text = repr(f"{value:{fmt}}")  # a quoted string: {glue:text} keeps its trailing zeros
+    glue = {"scrapbook": {"name": name, "mime_prefix": hidden}, "strip_text_quotes": True}
+    display({hidden + "text/plain": text}, raw=True, metadata={RECORD_KEY: {name: value}, **glue})
 
 
 def recorded(notebook: str | Path) -> dict[str, float]:
