@@ -60,8 +60,7 @@ from recsae_lite.sae import FitConfig, SAEConfig, fit
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
-STEPS = _nb.pick(PROFILE, ci=60, quick=800, full=5_000)  # at most, per SAE (the fit stops sooner)
-BATCH = _nb.pick(PROFILE, ci=1_024, quick=4_096, full=8_192)
+STEPS = zoo.SAE_SETTINGS[PROFILE]["max_steps"]  # at most, per SAE (the fit stops sooner)
 KS = _nb.pick(PROFILE, ci=[4, 16], quick=[8, 16, 32], full=[8, 16, 32, 64])
 EXPANSION = 16  # d_sae = EXPANSION x d_in
 print(f"device: {device}")
@@ -85,7 +84,8 @@ if report.REPOSITORY_RESULTS.is_dir():
 
 # %%
 x_toy, directions = planted(20_000, d_in=16, n_directions=64, active=3, seed=SEED)
-toy_config = FitConfig(max_steps=max(STEPS // 2, 60), batch_size=1_024, lr=3e-3, seed=SEED)
+toy_steps = _nb.pick(PROFILE, ci=60, quick=400, full=2_500)
+toy_config = FitConfig(max_steps=toy_steps, batch_size=1_024, lr=3e-3, seed=SEED)
 toy = fit(x_toy.to(device), SAEConfig(d_in=16, d_sae=256, variant="topk", k=3), toy_config)
 principal = torch.linalg.svd(x_toy - x_toy.mean(0), full_matrices=False).Vh  # (16, 16)
 cosines = {
@@ -134,25 +134,19 @@ _nb.record("sasrec_hidden_size", d_in, "d")
 
 # %%
 held_out = collect(model, split, stage="test", positions="last")
-L1 = {4: 400.0, 8: 250.0, 16: 150.0, 32: 80.0, 64: 40.0}  # relu: L1 weight for an L0 near k
-train_config = FitConfig(max_steps=STEPS, batch_size=BATCH, seed=SEED)
+train_config = zoo.sae_settings(d_in, PROFILE, SEED)[1]  # every SAE of the grid: its fit
 _nb.record("fit_eval_every", train_config.eval_every, "d")
 _nb.record("fit_patience", train_config.patience, "d")
 _nb.record("fit_min_gain", train_config.min_gain, ".1%")
 rows, saes = [], {}
 for variant in ["relu", "topk", "batchtopk", "matryoshka"]:
     for k in KS:
-        d_sae = EXPANSION * d_in
-        groups = (d_sae // 8, d_sae // 8, d_sae // 4, d_sae // 2)
-        config = SAEConfig(
-            d_in, d_sae, variant, k=k, l1_coefficient=L1[k], l1_warmup_steps=STEPS // 4,
-            groups=groups if variant == "matryoshka" else (),
-        )  # fmt: skip
-        sae = fit(x, config, train_config)
+        config, train_config = zoo.sae_settings(d_in, PROFILE, SEED, k, EXPANSION, variant)
+        sae, _ = zoo.sae(sasrec, config, train_config, device=device, progress=False)
         stats = sae_metrics(sae, held_out)
         recovered = ndcg_recovered(model, sae, split)
         rows.append(
-            {"variant": variant, "label": f"k={k}" if variant != "relu" else f"l1={L1[k]}",
+            {"variant": variant, "label": f"k={k}" if variant != "relu" else f"l1={zoo.RELU_L1[k]}",
              "k": k, "fvu": stats["fvu"], "l0": stats["l0"], "dead": stats["dead_fraction"],
              "ndcg@10": recovered["spliced"], "ndcg_recovered": recovered["recovered"]}
         )  # fmt: skip

@@ -47,7 +47,7 @@ from recsae_lite import _nb, hierarchy, interpret, report, two_tower, viz, zoo
 from recsae_lite.activations import collect
 from recsae_lite.data import load_dataset
 from recsae_lite.metrics import sae_metrics
-from recsae_lite.sae import FitConfig, SAEConfig, fit
+from recsae_lite.sae import FitConfig, fit
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
@@ -274,16 +274,14 @@ viz.feature_tree(view["tree"], view["labels"], view["fires"],
 # %%
 sasrec = zoo.model("sasrec", DATASET, PROFILE, seed=SEED, device=device)
 d = sasrec.model.config.hidden_size
-SASREC_SIZES = (d, 3 * d, 12 * d)
-_nb.record("sasrec_sizes", " + ".join(map(str, SASREC_SIZES)), "s")
-_nb.record("sasrec_first_group", d, "d")
-train_config = FitConfig(**zoo.SAE_SETTINGS[PROFILE], seed=SEED)
 x_states, position_items = collect(sasrec.model, sasrec.split, "train", "all", items=True)
 position_items = position_items.cpu().numpy()
+SASREC_SIZES = (d, 3 * d, 12 * d)  # zoo.sae_settings' groups, shared with chapter 3
+_nb.record("sasrec_sizes", " + ".join(map(str, SASREC_SIZES)), "s")
+_nb.record("sasrec_first_group", d, "d")
 sasrec_views = {}
 for variant in VARIANTS:
-    groups = SASREC_SIZES if variant == "matryoshka" else ()
-    config = SAEConfig(d_in=d, d_sae=sum(SASREC_SIZES), variant=variant, k=8, groups=groups)
+    config, train_config = zoo.sae_settings(d, PROFILE, SEED, k=8, variant=variant)
     sae, _ = zoo.sae(sasrec, config, train_config, device=device, progress=False)
     sasrec_views[variant] = describe(sae, x_states, SASREC_SIZES, position_items, dataset, variant)
     _nb.record(f"sasrec_{variant}_fvu", sae_metrics(sae, x_states)["fvu"], ".3f")
