@@ -72,8 +72,8 @@ sae, _ = zoo.sae(sasrec, *zoo.sae_settings(model.config.hidden_size, PROFILE, SE
 x, items = collect(model, split, "train", "all", items=True)
 items = items.cpu().numpy()
 context = features.position_index(split, model.config.max_len)
+z = features.sparse_codes(sae, x)  # (N, 1,024), only the active features' values kept
 with torch.no_grad():
-    z = torch.cat([sae.encode(chunk) for chunk in x.split(8_192)]).cpu()
     # the second view: the genres of the item the model ranks first at each position
     predicted = torch.cat([model.scores_from_hidden(c, None).argmax(1) for c in x.split(8_192)])
 predicted = predicted.cpu().numpy()
@@ -112,8 +112,8 @@ coordinates = {
     "random rotation (both signs)": interpret.signed(centred @ rotation),
 }
 views = {"input": dataset.genres[items][:, keep], "predicted": dataset.genres[predicted][:, keep]}
-scores = {
-    (kind, view): interpret.genre_scores(acts, labels, TOP)
+scores = {  # per_feature: a block of coordinates at a time (dense codes take 4 GB on ML-1M)
+    (kind, view): features.per_feature(interpret.genre_scores, acts, labels, TOP)
     for kind, acts in coordinates.items()
     for view, labels in views.items()
 }
@@ -126,7 +126,8 @@ def hover_text(top, n=4):
     return f"{len(top)} top positions; " + "; ".join(titles[found])
 
 
-tops = {kind: interpret.top_items(acts, items, TOP) for kind, acts in coordinates.items()}
+tops = {kind: features.per_feature(interpret.top_items, acts, items, TOP)
+        for kind, acts in coordinates.items()}  # fmt: skip
 hover = {kind: [hover_text(top) for top in tops[kind]] for kind in coordinates}
 
 # %% [markdown]
@@ -207,7 +208,7 @@ def auto_label(row, top):
 sae_tops = tops["SAE features"]
 table["label"] = [auto_label(table.loc[j], top) for j, top in enumerate(sae_tops)]
 table.insert(0, "feature", np.arange(len(table)))
-table["firing rate"] = (z > 0).float().mean(0).numpy()
+table["firing rate"] = (features.firing_counts(z) / len(x)).numpy()
 table["distinct items"] = [len(set(top)) for top in sae_tops]
 viz.sortable_table(table.round(3))
 
@@ -223,8 +224,9 @@ with torch.no_grad():  # (d_sae, n_items): the score change from each feature's 
 genre_features = table[table["distinct items"] >= MIN_ITEMS].sort_values("score", ascending=False)
 shown = genre_features.drop_duplicates("best genre").head(3)["feature"].tolist()
 for j in shown:
+    column = z[:, j].to_dense()  # (N,) feature j at every position
     card = features.feature_card(
-        j, z[:, j], items, context, split, dataset, effects[j], title=table.loc[j, "label"]
+        j, column, items, context, split, dataset, effects[j], title=table.loc[j, "label"]
     )
     viz.feature_dashboard(card).show()
 
@@ -275,7 +277,7 @@ def my_item_features(acts, items, top, min_items):
 exercises.check_item_features(my_item_features)
 
 # %%
-mine = int(my_item_features(z, items, TOP, MIN_ITEMS).sum())
+mine = int(features.per_feature(my_item_features, z, items, TOP, MIN_ITEMS).sum())
 print(f"item features of the SAE: {mine} with my_item_features, "
       f"{lookup.loc[('SAE features', 'input'), 'item features']} in the table")  # fmt: skip
 
@@ -303,7 +305,7 @@ exercises.check_genre_score(my_genre_score)
 j_shown = shown[0] if shown else 0  # the first feature with a dashboard above
 sae_scores = scores[("SAE features", "input")]
 genre_g = int(np.nanargmax(sae_scores[j_shown]))
-mine = my_genre_score(z[:, j_shown], views["input"][:, genre_g], TOP)
+mine = my_genre_score(z[:, j_shown].to_dense(), views["input"][:, genre_g], TOP)
 print(f"feature {j_shown}, {genre_names[genre_g]}: {mine:.4f} with my_genre_score, "
       f"{sae_scores[j_shown, genre_g]:.4f} in the heatmap")  # fmt: skip
 

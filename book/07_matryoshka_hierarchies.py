@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsae_lite import _nb, hierarchy, interpret, report, two_tower, viz, zoo
+from recsae_lite import _nb, features, hierarchy, interpret, report, two_tower, viz, zoo
 from recsae_lite.activations import collect
 from recsae_lite.data import load_dataset
 from recsae_lite.metrics import sae_metrics
@@ -102,17 +102,18 @@ TOP = 50  # a feature's strongest samples that its profile and label read
 
 
 def describe(sae, x, sizes, items, data, name):
-    """Codes, groups, tree, profile and labels of one SAE on samples x, whose items are `items`."""
-    with torch.no_grad():
-        codes = torch.cat([sae.encode(chunk) for chunk in x.split(8_192)]).cpu()
+    """Codes (sparse: `features.sparse_codes`), groups, tree, profile and labels of one SAE on
+    samples x, whose items are `items`."""
+    codes = features.sparse_codes(sae, x)
     groups = hierarchy.feature_groups(sae, codes, sizes)
     table = hierarchy.profile(codes, groups, items, data.genres, data.popularity, TOP)
-    scores = interpret.genre_scores(codes, data.genres[items], TOP, min_active=5)
+    genres = data.genres[items]  # (N, G) the genres of each sample's item
+    scores = features.per_feature(interpret.genre_scores, codes, genres, TOP, min_active=5)
     labels = [f"{j}: {interpret.label(row, 0.5)}"
               for j, row in interpret.best_genres(scores, data.genre_names).iterrows()]  # fmt: skip
     return {"codes": codes, "groups": groups, "tree": hierarchy.tree(codes, groups),
             "profile": table.assign(sae=name), "labels": labels,
-            "fires": (codes > 0).sum(0).numpy()}  # fmt: skip
+            "fires": features.firing_counts(codes).numpy()}  # fmt: skip
 
 
 # %% [markdown]
@@ -338,6 +339,7 @@ viz.feature_tree(view["tree"], view["labels"], view["fires"],
 from recsae_lite import exercises
 
 plain = mf_views["batchtopk"]  # the plain BatchTopK SAE on MF's item embeddings (section 3)
+plain_codes = plain["codes"].to_dense()  # (n_items, 256): dense, as your functions expect
 
 # %% [markdown]
 # ### Exercise 7.1 (easy): groups by firing frequency
@@ -360,7 +362,7 @@ def my_frequency_groups(codes, sizes):
 exercises.check_frequency_groups(my_frequency_groups)
 
 # %%
-same = np.array_equal(my_frequency_groups(plain["codes"], MF_SIZES), plain["groups"])
+same = np.array_equal(my_frequency_groups(plain_codes, MF_SIZES), plain["groups"])
 print(f"my_frequency_groups gives the plain SAE's groups: {same}")
 
 # %% [markdown]
@@ -388,7 +390,7 @@ def my_tree(codes, groups):
 exercises.check_tree(my_tree)
 
 # %%
-same = np.array_equal(my_tree(plain["codes"], plain["groups"]), plain["tree"])
+same = np.array_equal(my_tree(plain_codes, plain["groups"]), plain["tree"])
 print(f"my_tree gives the plain SAE's tree: {same}")
 
 # %% [markdown]
