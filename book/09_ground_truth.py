@@ -64,7 +64,8 @@ from recsae_lite.interventions import feature_edit
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
 D = _nb.pick(PROFILE, ci=16, quick=64, full=64)  # the hidden size of all three models
-STEPS = _nb.pick(PROFILE, ci=150, quick=1_000, full=5_000)  # optimiser steps per SAE
+# at most, per SAE (benchmarks/results/fit_budget.json)
+STEPS = _nb.pick(PROFILE, ci=150, quick=800, full=5_000)
 BATCH = _nb.pick(PROFILE, ci=1_024, quick=2_048, full=8_192)  # samples per SAE step
 EXPLORE_STEPS = _nb.pick(PROFILE, ci=60, quick=300, full=1_500)  # per SAE in section 6
 STEERED_USERS = _nb.pick(PROFILE, ci=50, quick=200, full=1_000)  # test users in section 5
