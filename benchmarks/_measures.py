@@ -91,7 +91,7 @@ def at_equal_levels(x_a, y_a, x_b, y_b, n: int = 5) -> tuple[np.ndarray, np.ndar
     reach = min(np.max(x_a), np.max(x_b))
     if not reach > start:
         return np.array([]), np.array([])
-    levels = start + (reach - start) * np.arange(1, n + 1) / n
+    levels = np.linspace(start, reach, n + 1)[1:]  # the last exactly `reach`: always reached
     return (np.array([along(x_a, y_a, v) for v in levels]),
             np.array([along(x_b, y_b, v) for v in levels]))  # fmt: skip
 

@@ -51,7 +51,8 @@ def main(argv: list[str]) -> None:
 
     device = pick_device(args.device)
     hidden = 16 if args.profile == "ci" else HIDDEN
-    steps, batch_size = (zoo.SAE_SETTINGS[args.profile][k] for k in ("max_steps", "batch_size"))
+    steps = zoo.SAE_SETTINGS[args.profile]["max_steps"]
+    batch_size = min(2_048, zoo.SAE_SETTINGS[args.profile]["batch_size"])  # chapter 9's at most
     rows, concepts, ran_on = [], [], set()
     for seed in args.seeds:
         seed_everything(seed)

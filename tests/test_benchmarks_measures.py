@@ -129,6 +129,12 @@ def test_at_equal_levels_compares_where_both_curves_reach():
     np.testing.assert_allclose(a, [0.4, 0.8, 1.2, 1.6, 2.0])
     np.testing.assert_allclose(b, [0.2, 0.4, 0.6, 0.8, 1.0])
     assert measures.at_equal_levels(cost_a, gain_a, np.zeros(3), gain_b)[0].size == 0
+    # the furthest level is where the shorter curve ends, and it is reached, whatever the rounding
+    # here start + (reach - start) * 5 / 5 rounds to just beyond reach
+    start, reach = -0.004097352393619469, -0.00016527635528529094
+    x_a, x_b = np.array([start, reach]), np.array([start, reach / 2])
+    a, b = measures.at_equal_levels(x_a, np.array([0.0, 4.0]), x_b, np.array([0.0, 4.0]))
+    assert a[-1] == 4.0 and not np.isnan(b).any()
 
 
 def test_coverage_of_the_lists_of_resampled_users():
