@@ -103,11 +103,10 @@ def main(argv: list[str]) -> None:
             for w in w_grid:
                 config = SAEConfig(x.shape[1], 256, "topk", 16, pred_coefficient=w)
                 saes[w] = sae = fit(x, config, settings, prediction=term, progress=False)
-                users[name, "topk", w, seed] = fidelity_per_user(book.model, sae, split, scored)
-                means = {m: float(np.nanmean(v[len(rows["validation"]) :]))
-                         for m, v in users[name, "topk", w, seed].items()}  # fmt: skip
-                fidelity.append({"model": name, "seed": seed, "w_pred": w, "l0": 16,
-                                 "fvu": sae_metrics(sae, x)["fvu"], **means})  # fmt: skip
+                found = users[name, "topk", w, seed] = fidelity_per_user(book.model, sae, split,
+                                                                         scored)  # fmt: skip
+                fidelity.append(fidelity_row(found, sae, x, len(rows["test"]), model=name,
+                                             seed=seed, w_pred=w, l0=16))  # fmt: skip
             config = SAEConfig(x.shape[1], 22, "topk", 8, pred_coefficient=w_grid[-1])
             small = fit(x, config, settings, prediction=term, progress=False)
 
@@ -117,10 +116,10 @@ def main(argv: list[str]) -> None:
             for w in W_PRED_B:
                 saes_b[w] = sae = fit(x_b, paper_b_config(w), settings, prediction=term_b,
                                       progress=False)  # fmt: skip
-                users[name, "paper b", w, seed] = fidelity_per_user(paper.model, sae, split, scored)
-                fidelity_b.append({"model": name, "seed": seed, "w_pred": w,
-                                   "fvu": sae_metrics(sae, x_b)["fvu"],
-                                   "l0": sae_metrics(sae, x_b)["l0"]})  # fmt: skip
+                found = users[name, "paper b", w, seed] = fidelity_per_user(paper.model, sae, split,
+                                                                            scored)  # fmt: skip
+                fidelity_b.append(fidelity_row(found, sae, x_b, len(rows["test"]), model=name,
+                                               seed=seed, w_pred=w))  # fmt: skip
             control = untrained(paper_b_config(0.0), x_b, seed)
             ran_on |= devices_of(book.model, paper.model, small, control, *saes.values(),
                                  *saes_b.values())  # fmt: skip
@@ -209,6 +208,15 @@ def main(argv: list[str]) -> None:
         "purity": purity,
     }  # fmt: skip
     write_report(args.out or result_path("two_tower", args.profile), report, ran_on)
+
+
+def fidelity_row(per_user: dict, sae, x, n_test: int, **fields) -> dict:
+    """A row of the fidelity tables: `fields`, the SAE's FVU and L0 (unless fields give it) on its
+    training embeddings x, and each fidelity measure's mean over the test users (the last n_test
+    of `per_user`)."""
+    fit_of = sae_metrics(sae, x)
+    means = {m: float(np.nanmean(v[-n_test:])) for m, v in per_user.items()}
+    return {"l0": fit_of["l0"], **fields, "fvu": fit_of["fvu"], **means}
 
 
 def unrelated(dataset, histories) -> np.ndarray:
