@@ -1,12 +1,13 @@
 """What several benchmarks measure the same way (no need to read): SAE fit settings, the untrained
-SAE control, validation and test users, curves compared at equal levels, and figures whose
-bootstrap resamples users (or items) and recomputes something heavier than a mean.
+SAE control, validation and test users, curves compared at equal levels, per-unit terms of the
+package's means (`fidelity_per_user`, `child_agreement`), and figures whose bootstrap resamples
+users (or items) and recomputes something heavier than a mean.
 
 A figure of a result file is `common.bootstrap_interval` of a statistic; where the statistic is
 not a function of per-user numbers alone (a share of coordinates that pass a test on their top
 positions, the coverage of all lists, a concept-feature activity matrix) it reads the resampled
 units' indices (`over_units`) and recomputes from them: `TopPositions` (paper A's genre scores
-with users resampled; `Resampled` computes it for many resamples at once), `coverage`,
+with users resampled; `Resampled` computes a statistic for many resamples at once), `coverage`,
 `WeightedActivity` (paper C's A = P S with items resampled).
 """
 

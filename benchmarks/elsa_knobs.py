@@ -147,7 +147,6 @@ def main(argv: list[str]) -> None:
         elsa = ELSA(ELSAConfig(dataset.n_items, sizes["hidden"])).to(device)
         recipe = replace(knobs.TRAIN_ELSA, seed=seed, epochs=sizes["epochs"] or 100)
         epochs.append(train(elsa, split, recipe, progress=False).best_epoch)
-        test_users = split.users["test"]
         which = {"seed": seed, "split seed": split_seed}
         per_user.append(score(elsa, split, quality, **which, sae="none", views=np.nan))
         x = knobs.views(elsa, split, 1, keep=0.8, seed=seed)  # the training users' embeddings
@@ -176,9 +175,8 @@ def main(argv: list[str]) -> None:
         steering = Steering(elsa, sae, split, dataset)
         pairs = {stage: knobs.steerable(split, dataset.genres, genres, stage)
                  for stage in ("valid", "test")}  # fmt: skip
-        runs.append({"seed": seed, "split seed": split_seed, "codes": codes,
-                     "steering": steering, "pairs": pairs, "test users": test_users,
-                     "valid users": split.users["valid"]})  # fmt: skip
+        runs.append({"split seed": split_seed, "codes": codes, "steering": steering,
+                     "pairs": pairs, "test users": len(split.users["test"])})  # fmt: skip
         print(f"split {split_seed}: {quality[-1]}", flush=True)
 
     def maps(run, min_items) -> dict:
@@ -238,7 +236,7 @@ def main(argv: list[str]) -> None:
         len(users), lambda r: curve(unique, r)["segment"][half] / curve(best, r)["segment"][half]
     )
     figures["five over one at equal personal"] = over_units(len(users), five_over_one)
-    figures.update(monosemanticity(runs, dataset, genres, min_items))
+    figures.update(monosemanticity(runs, dataset, min_items))
     print({name: np.round([f["value"], *f["ci"]], 3).tolist() for name, f in figures.items()})
 
     steering_table = [
@@ -256,7 +254,7 @@ def main(argv: list[str]) -> None:
         "splits": [
             {
                 "split seed": r["split seed"],
-                "test users": len(r["test users"]),
+                "test users": r["test users"],
                 "steerable test users": len({u for _, rows in r["pairs"]["test"] for u in rows}),
             }
             for r in runs
@@ -288,12 +286,12 @@ def main(argv: list[str]) -> None:
     write_report(args.out or result_path("elsa_knobs", args.profile), report, ran_on)
 
 
-def monosemanticity(runs, dataset, genres, min_items) -> dict:
-    """Paper C's entropy and KL of each feature's genre distribution (its column of A = P S),
-    the mean over the features that fire on at least min_items films, averaged over the splits:
-    the SAE's over the raw dimensions' (each sign its own, centred) and over the untrained SAE's;
-    items resampled."""
-    concepts = dataset.genres[:, genres]
+def monosemanticity(runs, dataset, min_items) -> dict:
+    """Paper C's entropy and KL of each feature's genre distribution (its column of A = P S, the
+    genres as the maps read them), the mean over the features that fire on at least min_items
+    films, averaged over the splits: the SAE's over the raw dimensions' (each sign its own,
+    centred) and over the untrained SAE's; items resampled."""
+    concepts = dataset.genres
     activities = {}
     for i, run in enumerate(runs):
         for kind, codes in run["codes"].items():
