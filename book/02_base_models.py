@@ -1,12 +1,24 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite; Colab's own torch is kept.
+# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    package = "recsae-lite @ git+https://github.com/recsae-lite/recsae-lite"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
+    repository = "https://github.com/recsae-lite/recsae-lite"
+    source = f"git+{repository}@v0.1.0"
+    print(f"Installing recsae-lite from {source} (about a minute) ...")
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
+        raise RuntimeError(
+            f"Installing recsae-lite from {source} failed (pip says why "
+            "above). Check that this runtime is online and run this cell "
+            "again. If the version is not found, install the newest one with "
+            f"`!pip install git+{repository}` and tell us at "
+            f"{repository}/issues."
+        )
+    print("recsae-lite installed.")
 
 # %% [markdown]
 # # 2. Base recommenders: what the SAEs will read
@@ -36,7 +48,8 @@ if "google.colab" in sys.modules:
 # the `ci` profile.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+# ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+PROFILE = "quick"
 SEED = 0
 DEVICE = "auto"
 
@@ -81,13 +94,20 @@ for name in zoo.MODELS:
 
 # %%
 split = trained["sasrec"].split
-batch = make_batch(split.users[:4], split.history("test")[:4], dataset.n_items).to(device)
+batch = make_batch(
+    split.users[:4], split.history("test")[:4], dataset.n_items
+).to(device)
 with torch.no_grad():
     for name in ["mf", "ncf", "neumf", "elsa", "sasrec"]:
         model = trained[name].model
         h = model.hidden(batch)
-        same = torch.allclose(model.scores_from_hidden(h, batch), model.scores(batch), atol=1e-5)
-        print(f"{name:>7}: hidden {tuple(h.shape)}, scores_from_hidden(hidden) == scores: {same}")
+        same = torch.allclose(
+            model.scores_from_hidden(h, batch), model.scores(batch), atol=1e-5
+        )
+        print(
+            f"{name:>7}: hidden {tuple(h.shape)}, "
+            f"scores_from_hidden(hidden) == scores: {same}"
+        )
 
 # %% [markdown]
 # ## 2. How good are they?
@@ -110,10 +130,22 @@ with torch.no_grad():
 # ranking.
 
 # %%
-# RecBole NDCG@10 (benchmarks/results/peers.json): Pop, BPR, NeuMF, EASE, SASRec
-REFERENCE = {"pop": 0.0354, "mf": 0.0673, "neumf": 0.0649, "elsa": 0.0709, "sasrec": 0.1054}
-NAMES = {"pop": "popularity", "mf": "MF", "ncf": "NCF", "neumf": "NeuMF", "elsa": "ELSA",
-         "sasrec": "SASRec"}  # fmt: skip
+# RecBole's NDCG@10 (benchmarks/results/peers.json)
+REFERENCE = {
+    "pop": 0.0354,
+    "mf": 0.0673,
+    "neumf": 0.0649,
+    "elsa": 0.0709,
+    "sasrec": 0.1054,
+}
+NAMES = {
+    "pop": "popularity",
+    "mf": "MF",
+    "ncf": "NCF",
+    "neumf": "NeuMF",
+    "elsa": "ELSA",
+    "sasrec": "SASRec",
+}
 rows = {
     NAMES[name]: evaluate(t.model, t.split, "test", ks=(10,), dataset=dataset)
     for name, t in trained.items()
@@ -129,7 +161,9 @@ for name in trained:
     _nb.record(f"{name}_test_hr@10", rows[NAMES[name]]["hr@10"])
 
 # %%
-viz.model_comparison(table, ["ndcg@10", "hr@10", "mrr@10", "coverage@10", "diversity@10"]).show()
+viz.model_comparison(
+    table, ["ndcg@10", "hr@10", "mrr@10", "coverage@10", "diversity@10"]
+).show()
 
 # %% [markdown]
 # ## 3. Training
@@ -139,7 +173,9 @@ viz.model_comparison(table, ["ndcg@10", "hr@10", "mrr@10", "coverage@10", "diver
 # restored (the stars).
 
 # %%
-viz.training_curves({NAMES[n]: t.history for n, t in trained.items() if n != "pop"}).show()
+viz.training_curves(
+    {NAMES[n]: t.history for n, t in trained.items() if n != "pop"}
+).show()
 
 # %% [markdown]
 # ## 4. What the SAEs will read
@@ -153,7 +189,9 @@ viz.training_curves({NAMES[n]: t.history for n, t in trained.items() if n != "po
 # %%
 for name in ["mf", "elsa", "sasrec"]:
     emb = trained[name].model.item_embeddings().detach().cpu().numpy()
-    viz.embedding_map(emb, dataset, f"{NAMES[name]}: item embeddings ({emb.shape[1]} dims)").show()
+    viz.embedding_map(
+        emb, dataset, f"{NAMES[name]}: item embeddings ({emb.shape[1]} dims)"
+    ).show()
 
 # %% [markdown]
 # ## Summary
@@ -195,8 +233,10 @@ exercises.check_popularity(my_popularity)
 
 # %%
 counts = trained["pop"].model.counts.cpu().numpy()
-print("same counts as the chapter's popularity model:",
-      np.array_equal(my_popularity(split, dataset.n_items), counts))  # fmt: skip
+print(
+    "same counts as the chapter's popularity model:",
+    np.array_equal(my_popularity(split, dataset.n_items), counts),
+)
 
 # %% [markdown]
 # ### Exercise 2.2 (medium): NDCG@K with the seen items masked
@@ -214,9 +254,11 @@ def my_ndcg(scores, history, targets, k):
     n_items = scores.shape[1]
     scores = scores.clone()  # never change the caller's scores
     for row, items in enumerate(history):
-        scores[row, items[items != n_items]] = float("-inf")  # the seen items, not the padding
+        # the seen items, not the padding
+        scores[row, items[items != n_items]] = float("-inf")
     target_scores = scores[torch.arange(len(targets)), targets]
-    ranks = (scores >= target_scores[:, None]).sum(1) - 1  # - 1: the target itself
+    # - 1: the target itself
+    ranks = (scores >= target_scores[:, None]).sum(1) - 1
     gains = torch.where(ranks < k, 1 / torch.log2(ranks + 2.0), 0.0)
     return gains.mean().item()
 
@@ -243,7 +285,8 @@ print(f"popularity NDCG@10: {mine:.4f} with my_ndcg, "
 
 # %% tags=["hide-input", "solution"]
 def my_diversity(top, genres):
-    i, j = torch.triu_indices(top.shape[1], top.shape[1], offset=1)  # the pairs i < j
+    # the pairs i < j
+    i, j = torch.triu_indices(top.shape[1], top.shape[1], offset=1)
     g = genres[top].float()  # (B, k, n_genres)
     inter = (g[:, i] * g[:, j]).sum(-1)  # (B, pairs)
     union = ((g[:, i] + g[:, j]) > 0).sum(-1)
@@ -255,6 +298,8 @@ exercises.check_diversity(my_diversity)
 
 # %%
 masked = mask_seen(pop_scores, test_batch.history, pad=dataset.n_items)
-mine = my_diversity(masked.topk(10, dim=1).indices, torch.as_tensor(dataset.genres))
+mine = my_diversity(
+    masked.topk(10, dim=1).indices, torch.as_tensor(dataset.genres)
+)
 print(f"popularity diversity@10: {mine:.4f} with my_diversity, "
       f"{rows['popularity']['diversity@10']:.4f} in the table")  # fmt: skip

@@ -1,12 +1,24 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite; Colab's own torch is kept.
+# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    package = "recsae-lite @ git+https://github.com/recsae-lite/recsae-lite"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
+    repository = "https://github.com/recsae-lite/recsae-lite"
+    source = f"git+{repository}@v0.1.0"
+    print(f"Installing recsae-lite from {source} (about a minute) ...")
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
+        raise RuntimeError(
+            f"Installing recsae-lite from {source} failed (pip says why "
+            "above). Check that this runtime is online and run this cell "
+            "again. If the version is not found, install the newest one with "
+            f"`!pip install git+{repository}` and tell us at "
+            f"{repository}/issues."
+        )
+    print("recsae-lite installed.")
 
 # %% [markdown]
 # # 3. Training sparse autoencoders
@@ -41,7 +53,8 @@ if "google.colab" in sys.modules:
 # a GPU shortens it (not measured yet).
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+# ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+PROFILE = "quick"
 SEED = 0
 DEVICE = "auto"
 
@@ -59,7 +72,8 @@ from recsae_lite.sae import FitConfig, SAEConfig, fit
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
-STEPS = _nb.pick(PROFILE, ci=60, quick=800, full=5_000)  # at most, per SAE (the fit stops sooner)
+# at most, per SAE (the fit stops sooner)
+STEPS = _nb.pick(PROFILE, ci=60, quick=800, full=5_000)
 BATCH = _nb.pick(PROFILE, ci=1_024, quick=4_096, full=8_192)
 KS = _nb.pick(PROFILE, ci=[4, 16], quick=[8, 16, 32], full=[8, 16, 32, 64])
 EXPANSION = 16  # d_sae = EXPANSION x d_in
@@ -74,10 +88,19 @@ print(f"device: {device}")
 # features and k = 3 is asked only to reconstruct the samples sparsely, and finds the directions.
 
 # %%
-x_toy, directions = planted(20_000, d_in=16, n_directions=64, active=3, seed=SEED)
-toy_config = FitConfig(max_steps=max(STEPS // 2, 60), batch_size=1_024, lr=3e-3, seed=SEED)
-toy = fit(x_toy.to(device), SAEConfig(d_in=16, d_sae=256, variant="topk", k=3), toy_config)
-principal = torch.linalg.svd(x_toy - x_toy.mean(0), full_matrices=False).Vh  # (16, 16)
+x_toy, directions = planted(
+    20_000, d_in=16, n_directions=64, active=3, seed=SEED
+)
+toy_config = FitConfig(
+    max_steps=max(STEPS // 2, 60), batch_size=1_024, lr=3e-3, seed=SEED
+)
+toy = fit(
+    x_toy.to(device),
+    SAEConfig(d_in=16, d_sae=256, variant="topk", k=3),
+    toy_config,
+)
+# (16, 16)
+principal = torch.linalg.svd(x_toy - x_toy.mean(0), full_matrices=False).Vh
 cosines = {
     "principal components": direction_recovery(directions, principal),
     "SAE decoder rows": direction_recovery(directions, toy.W_dec.cpu()),
@@ -85,8 +108,16 @@ cosines = {
 viz.recovery_histogram(cosines).show()
 
 # %%
-_nb.record("toy_mean_best_cosine_sae", cosines["SAE decoder rows"].mean().item(), ".3f")
-_nb.record("toy_mean_best_cosine_pca", cosines["principal components"].mean().item(), ".3f")
+_nb.record(
+    "toy_mean_best_cosine_sae",
+    cosines["SAE decoder rows"].mean().item(),
+    ".3f",
+)
+_nb.record(
+    "toy_mean_best_cosine_pca",
+    cosines["principal components"].mean().item(),
+    ".3f",
+)
 
 # %% [markdown]
 # ## 2. SASRec's hidden states
@@ -100,7 +131,10 @@ sasrec = zoo.model("sasrec", DATASET, PROFILE, seed=SEED, device=device)
 model, split = sasrec.model, sasrec.split
 x = collect(model, split, stage="train", positions="all")
 d_in = x.shape[1]
-print(f"{len(x):,} hidden states of size {d_in}; SAEs with {EXPANSION * d_in} features")
+print(
+    f"{len(x):,} hidden states of size {d_in}; "
+    f"SAEs with {EXPANSION * d_in} features"
+)
 
 # %% [markdown]
 # ## 3. Each variant, at several sparsities
@@ -120,7 +154,8 @@ print(f"{len(x):,} hidden states of size {d_in}; SAEs with {EXPANSION * d_in} fe
 
 # %%
 held_out = collect(model, split, stage="test", positions="last")
-L1 = {4: 400.0, 8: 250.0, 16: 150.0, 32: 80.0, 64: 40.0}  # relu: L1 weight for an L0 near k
+# relu: L1 weight for an L0 near k
+L1 = {4: 400.0, 8: 250.0, 16: 150.0, 32: 80.0, 64: 40.0}
 train_config = FitConfig(max_steps=STEPS, batch_size=BATCH, seed=SEED)
 rows, saes = [], {}
 for variant in ["relu", "topk", "batchtopk", "matryoshka"]:
@@ -128,17 +163,29 @@ for variant in ["relu", "topk", "batchtopk", "matryoshka"]:
         d_sae = EXPANSION * d_in
         groups = (d_sae // 8, d_sae // 8, d_sae // 4, d_sae // 2)
         config = SAEConfig(
-            d_in, d_sae, variant, k=k, l1_coefficient=L1[k], l1_warmup_steps=STEPS // 4,
+            d_in,
+            d_sae,
+            variant,
+            k=k,
+            l1_coefficient=L1[k],
+            l1_warmup_steps=STEPS // 4,
             groups=groups if variant == "matryoshka" else (),
-        )  # fmt: skip
+        )
         sae = fit(x, config, train_config)
         stats = sae_metrics(sae, held_out)
         recovered = ndcg_recovered(model, sae, split)
         rows.append(
-            {"variant": variant, "label": f"k={k}" if variant != "relu" else f"l1={L1[k]}",
-             "k": k, "fvu": stats["fvu"], "l0": stats["l0"], "dead": stats["dead_fraction"],
-             "ndcg@10": recovered["spliced"], "ndcg_recovered": recovered["recovered"]}
-        )  # fmt: skip
+            {
+                "variant": variant,
+                "label": f"k={k}" if variant != "relu" else f"l1={L1[k]}",
+                "k": k,
+                "fvu": stats["fvu"],
+                "l0": stats["l0"],
+                "dead": stats["dead_fraction"],
+                "ndcg@10": recovered["spliced"],
+                "ndcg_recovered": recovered["recovered"],
+            }
+        )
         saes[(variant, k)] = (sae, stats)
 table = pd.DataFrame(rows)
 table.round(3)
@@ -156,7 +203,10 @@ viz.fvu_vs_l0(table).show()
 # %%
 k_show = 16 if 16 in KS else KS[-1]
 viz.density_histogram(
-    {v: saes[(v, k_show)][1]["density"] for v in ["relu", "topk", "batchtopk", "matryoshka"]}
+    {
+        v: saes[(v, k_show)][1]["density"]
+        for v in ["relu", "topk", "batchtopk", "matryoshka"]
+    }
 ).show()
 
 # %% [markdown]
@@ -165,7 +215,10 @@ viz.density_histogram(
 # The SAE's reconstruction replaces SASRec's state and the rest of the model runs unchanged.
 
 # %%
-print(f"clean model NDCG@10: {recovered['clean']:.4f}; mean-ablated: {recovered['ablated']:.4f}")
+print(
+    f"clean model NDCG@10: {recovered['clean']:.4f}; "
+    f"mean-ablated: {recovered['ablated']:.4f}"
+)
 table.pivot(index="k", columns="variant", values="ndcg_recovered").round(3)
 
 # %%
@@ -196,7 +249,8 @@ for row in rows:
 # %%
 from recsae_lite import exercises
 
-sae, stats = saes[("topk", k_show)]  # a TopK SAE trained above, and its measures
+# a TopK SAE trained above, and its measures
+sae, stats = saes[("topk", k_show)]
 
 # %% [markdown]
 # ### Exercise 3.1 (easy): the fraction of variance unexplained
@@ -217,7 +271,10 @@ exercises.check_fvu(my_fvu)
 # %%
 with torch.no_grad():
     mine = my_fvu(held_out, sae(held_out))
-print(f"FVU of the TopK SAE (k = {k_show}): {mine:.4f} with my_fvu, {stats['fvu']:.4f} above")
+print(
+    f"FVU of the TopK SAE (k = {k_show}): {mine:.4f} with my_fvu, "
+    f"{stats['fvu']:.4f} above"
+)
 
 # %% [markdown]
 # ### Exercise 3.2 (easy): L0 and dead features
@@ -230,7 +287,9 @@ print(f"FVU of the TopK SAE (k = {k_show}): {mine:.4f} with my_fvu, {stats['fvu'
 # %% tags=["hide-input", "solution"]
 def my_sparsity(z):
     active = z > 0
-    return active.sum(1).float().mean().item(), (~active.any(0)).float().mean().item()
+    return active.sum(1).float().mean().item(), (
+        ~active.any(0)
+    ).float().mean().item()
 
 
 # %%
@@ -239,8 +298,10 @@ exercises.check_sparsity(my_sparsity)
 # %%
 with torch.no_grad():
     l0, dead = my_sparsity(sae.encode(held_out))
-print(f"L0 {l0:.2f} and dead {dead:.3f} with my_sparsity; {stats['l0']:.2f} and "
-      f"{stats['dead_fraction']:.3f} above")  # fmt: skip
+print(
+    f"L0 {l0:.2f} and dead {dead:.3f} with my_sparsity; {stats['l0']:.2f} and "
+    f"{stats['dead_fraction']:.3f} above"
+)
 
 # %% [markdown]
 # ### Exercise 3.3 (medium): the TopK encoder
@@ -264,5 +325,9 @@ exercises.check_topk_encode(my_topk_encode)
 
 # %%
 with torch.no_grad():
-    same = torch.allclose(my_topk_encode(sae, held_out), sae.encode(held_out), atol=1e-5)
-print(f"my_topk_encode gives the SAE's own codes on the held-out states: {same}")
+    same = torch.allclose(
+        my_topk_encode(sae, held_out), sae.encode(held_out), atol=1e-5
+    )
+print(
+    f"my_topk_encode gives the SAE's own codes on the held-out states: {same}"
+)

@@ -1,12 +1,24 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite; Colab's own torch is kept.
+# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    package = "recsae-lite @ git+https://github.com/recsae-lite/recsae-lite"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
+    repository = "https://github.com/recsae-lite/recsae-lite"
+    source = f"git+{repository}@v0.1.0"
+    print(f"Installing recsae-lite from {source} (about a minute) ...")
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
+        raise RuntimeError(
+            f"Installing recsae-lite from {source} failed (pip says why "
+            "above). Check that this runtime is online and run this cell "
+            "again. If the version is not found, install the newest one with "
+            f"`!pip install git+{repository}` and tell us at "
+            f"{repository}/issues."
+        )
+    print("recsae-lite installed.")
 
 # %% [markdown]
 # # 5. Steering SASRec with its SAE features
@@ -26,7 +38,8 @@ if "google.colab" in sys.modules:
 # (it is loaded from the cache; otherwise add a minute); 30 seconds in the `ci` profile.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+# ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+PROFILE = "quick"
 SEED = 0
 DEVICE = "auto"
 
@@ -39,12 +52,17 @@ import torch
 
 from recsae_lite import _nb, steer, viz, widgets, zoo
 from recsae_lite.activations import collect
-from recsae_lite.interventions import direction_edit, feature_direction, feature_edit
+from recsae_lite.interventions import (
+    direction_edit,
+    feature_direction,
+    feature_edit,
+)
 from recsae_lite.train import recommend
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
-STRENGTHS = [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0]  # x the mean norm of a state
+# x the mean norm of a state
+STRENGTHS = [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0]
 MIN_GENRE_ITEMS = 50  # genres steered: those with at least this many items
 MIN_ITEMS, TOP = 10, 100  # as in chapter 4
 
@@ -67,10 +85,15 @@ MIN_ITEMS, TOP = 10, 100  # as in chapter 4
 # %%
 sasrec = zoo.model("sasrec", DATASET, PROFILE, seed=SEED, device=device)
 model, split, dataset = sasrec.model, sasrec.split, sasrec.dataset
-sae, x = zoo.sae(sasrec, *zoo.sae_settings(model.config.hidden_size, PROFILE, SEED), device=device)
+sae, x = zoo.sae(
+    sasrec,
+    *zoo.sae_settings(model.config.hidden_size, PROFILE, SEED),
+    device=device,
+)
 row = 0  # the first user of the split
 with torch.no_grad():  # edits that change nothing: adding 0, scaling by 1
-    h = collect(model, split, "test")[:50]  # the states the model scores for the first 50 users
+    # the states the model scores for the first 50 users
+    h = collect(model, split, "test")[:50]
     unchanged = [feature_edit(sae, j, 0.0, "add")(h) for j in range(5)]
     unchanged += [feature_edit(sae, j, 1.0, "scale")(h) for j in range(5)]
     gap = max((edited - h).abs().max().item() for edited in unchanged)
@@ -108,18 +131,35 @@ chosen.round(3)
 
 # %%
 with torch.no_grad():
-    peak = torch.cat([sae.encode(c) for c in x.split(8_192)]).max(0).values.cpu().numpy()
+    peak = (
+        torch.cat([sae.encode(c) for c in x.split(8_192)])
+        .max(0)
+        .values.cpu()
+        .numpy()
+    )
 genre_features = dict(zip(chosen["genre"], chosen["feature"], strict=True))
 unit = {j: float(peak[j]) for j in range(sae.config.d_sae)}
-widgets.equalizer(model, sae, split, dataset, genre_features, unit, rows=np.arange(20))
+widgets.equalizer(
+    model, sae, split, dataset, genre_features, unit, rows=np.arange(20)
+)
 
 # %%
-show_genre = "Sci-Fi" if "Sci-Fi" in genre_features else chosen["genre"].iloc[0]
+show_genre = (
+    "Sci-Fi" if "Sci-Fi" in genre_features else chosen["genre"].iloc[0]
+)
 frames = widgets.static_equalizer(
-    model, sae, split, dataset, row, genre_features[show_genre], unit[genre_features[show_genre]],
+    model,
+    sae,
+    split,
+    dataset,
+    row,
+    genre_features[show_genre],
+    unit[genre_features[show_genre]],
     strengths=[0.0, 0.5, 1.0, 1.5, 2.0, 3.0],
-)  # fmt: skip
-viz.steering_frames(frames, f"User {split.users[row]}: the {show_genre} feature turned up").show()
+)
+viz.steering_frames(
+    frames, f"User {split.users[row]}: the {show_genre} feature turned up"
+).show()
 
 # %% [markdown]
 # ## 4. Strength sweeps over many users
@@ -135,12 +175,19 @@ viz.steering_frames(frames, f"User {split.users[row]}: the {show_genre} feature 
 rng = np.random.default_rng(SEED)
 order = rng.permutation(len(split.users))
 users = {"validation": np.sort(order[::2]), "test": np.sort(order[1::2])}
-norm = float(collect(model, split, "test")[users["validation"]].norm(dim=1).mean())
-table = steer.compare(model, split, dataset, directions, STRENGTHS, norm, users)
+norm = float(
+    collect(model, split, "test")[users["validation"]].norm(dim=1).mean()
+)
+table = steer.compare(
+    model, split, dataset, directions, STRENGTHS, norm, users
+)
 metrics = ["share", "ndcg", "hr", "coverage", "diversity", "popularity"]
-drawn = [g for g in ("Sci-Fi", "Horror", "Children's", "Romance") if g in genres] or genres[:4]
+drawn = [
+    g for g in ("Sci-Fi", "Horror", "Children's", "Romance") if g in genres
+] or genres[:4]
 test_rows = table[(table["users"] == "test") & table["genre"].isin(drawn)]
-viz.steering_curves(test_rows, metrics).show()  # four genres, to keep it readable
+# four genres, to keep it readable
+viz.steering_curves(test_rows, metrics).show()
 
 # %%
 result = steer.moderate(table)
@@ -150,9 +197,19 @@ test.round(3)
 # %%
 for method in ("SAE", "probe", "centroid"):
     rows = test[test["method"] == method]
-    _nb.record(f"{method.lower()}_genres_tripled", int((rows["share x"] >= 3).sum()), "d")
-    _nb.record(f"{method.lower()}_median_share_x", rows["share x"].median(), ".2f")
-    _nb.record(f"{method.lower()}_median_ndcg_change", rows["ndcg change"].median(), ".3f")
+    _nb.record(
+        f"{method.lower()}_genres_tripled",
+        int((rows["share x"] >= 3).sum()),
+        "d",
+    )
+    _nb.record(
+        f"{method.lower()}_median_share_x", rows["share x"].median(), ".2f"
+    )
+    _nb.record(
+        f"{method.lower()}_median_ndcg_change",
+        rows["ndcg change"].median(),
+        ".3f",
+    )
 _nb.record("genres_steered", len(genres), "d")
 
 # %% [markdown]
@@ -184,19 +241,30 @@ _nb.record("genres_steered", len(genres), "d")
 
 # %%
 with torch.no_grad():
-    effects = model.scores_from_hidden(sae.W_dec * sae.input_scale, None).cpu().numpy()
+    effects = (
+        model.scores_from_hidden(sae.W_dec * sae.input_scale, None)
+        .cpu()
+        .numpy()
+    )
 log_pop = np.log1p(dataset.popularity)
 corr = [np.corrcoef(e, log_pop)[0, 1] for e in effects]
 pop_feature = int(np.nanargmax(corr))
 popular = dataset.popularity >= np.quantile(dataset.popularity, 0.9)
 pop_direction = feature_direction(sae, pop_feature)
-down = {(-s if s else 0.0): direction_edit(pop_direction, -s * norm) for s in STRENGTHS}
+down = {
+    (-s if s else 0.0): direction_edit(pop_direction, -s * norm)
+    for s in STRENGTHS
+}
 popularity = steer.sweep(model, split, users["test"], down, dataset, popular)
-print(f"popularity feature: {pop_feature} (correlation {corr[pop_feature]:.2f})")
+print(
+    f"popularity feature: {pop_feature} (correlation {corr[pop_feature]:.2f})"
+)
 popularity.round(3)
 
 # %%
-pop_moderate = popularity[popularity["ndcg"] >= 0.9 * popularity["ndcg"].iloc[0]].iloc[-1]
+pop_moderate = popularity[
+    popularity["ndcg"] >= 0.9 * popularity["ndcg"].iloc[0]
+].iloc[-1]
 _nb.record("popular_share_before", popularity["share"].iloc[0], ".3f")
 _nb.record("popular_share_moderate", pop_moderate["share"], ".3f")
 
@@ -235,7 +303,8 @@ from recsae_lite.interventions import Spliced
 from recsae_lite.metrics import mask_seen
 from recsae_lite.models import make_batch
 
-j_genre = genre_features[show_genre]  # the genre feature of the equalizer figure
+# the genre feature of the equalizer figure
+j_genre = genre_features[show_genre]
 
 # %% [markdown]
 # ### Exercise 5.1 (easy): add to a feature, keep the error term
@@ -257,7 +326,9 @@ exercises.check_add_edit(my_add_edit)
 # %%
 with torch.no_grad():
     mine = my_add_edit(sae, h, j_genre, unit[j_genre])
-    same = torch.allclose(mine, feature_edit(sae, j_genre, unit[j_genre], "add")(h))
+    same = torch.allclose(
+        mine, feature_edit(sae, j_genre, unit[j_genre], "add")(h)
+    )
 print(f"my_add_edit on the {show_genre} feature equals feature_edit: {same}")
 
 # %% [markdown]
@@ -280,7 +351,9 @@ exercises.check_scale_edit(my_scale_edit)
 # %%
 with torch.no_grad():
     mine = my_scale_edit(sae, h, j_genre, 3.0)
-    same = torch.allclose(mine, feature_edit(sae, j_genre, 3.0, "scale")(h), atol=1e-5)
+    same = torch.allclose(
+        mine, feature_edit(sae, j_genre, 3.0, "scale")(h), atol=1e-5
+    )
 print(f"my_scale_edit on the {show_genre} feature equals feature_edit: {same}")
 
 # %% [markdown]
@@ -296,7 +369,9 @@ print(f"my_scale_edit on the {show_genre} feature equals feature_edit: {same}")
 # %% tags=["hide-input", "solution"]
 def my_genre_share(model, split, rows, edit, in_genre, k):
     histories = split.history("test")
-    batch = make_batch(split.users[rows], [histories[r] for r in rows], model.n_items)
+    batch = make_batch(
+        split.users[rows], [histories[r] for r in rows], model.n_items
+    )
     batch = batch.to(model.device)
     with torch.no_grad():
         scores = Spliced(model, edit).eval().scores(batch)  # eval: no dropout
@@ -315,5 +390,7 @@ mine = my_genre_share(model, split, users["test"], push, in_show_genre, 10)
 swept = table.set_index(["method", "genre", "users", "strength"]).loc[
     ("SAE", show_genre, "test", 1.0), "share"
 ]
-print(f"{show_genre} share@10 at strength 1: {mine:.4f} with my_genre_share, {swept:.4f} in "
-      f"the sweep")  # fmt: skip
+print(
+    f"{show_genre} share@10 at strength 1: {mine:.4f} with my_genre_share, "
+    f"{swept:.4f} in the sweep"
+)

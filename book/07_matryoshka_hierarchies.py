@@ -1,12 +1,24 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite; Colab's own torch is kept.
+# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    package = "recsae-lite @ git+https://github.com/recsae-lite/recsae-lite"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
+    repository = "https://github.com/recsae-lite/recsae-lite"
+    source = f"git+{repository}@v0.1.0"
+    print(f"Installing recsae-lite from {source} (about a minute) ...")
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
+        raise RuntimeError(
+            f"Installing recsae-lite from {source} failed (pip says why "
+            "above). Check that this runtime is online and run this cell "
+            "again. If the version is not found, install the newest one with "
+            f"`!pip install git+{repository}` and tell us at "
+            f"{repository}/issues."
+        )
+    print("recsae-lite installed.")
 
 # %% [markdown]
 # # 7. Matryoshka hierarchies: broad features first
@@ -30,7 +42,8 @@ if "google.colab" in sys.modules:
 # SASRec; under a minute in the `ci` profile.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+# ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+PROFILE = "quick"
 SEED = 0
 DEVICE = "auto"
 
@@ -52,7 +65,10 @@ device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
 STEPS = _nb.pick(PROFILE, ci=200, quick=1_500, full=5_000)
 SEEDS = _nb.pick(
-    PROFILE, ci=[SEED], quick=[SEED, SEED + 1, SEED + 2], full=[SEED, SEED + 1, SEED + 2]
+    PROFILE,
+    ci=[SEED],
+    quick=[SEED, SEED + 1, SEED + 2],
+    full=[SEED, SEED + 1, SEED + 2],
 )
 VARIANTS = ["matryoshka", "batchtopk"]
 
@@ -80,17 +96,33 @@ TOP = 50  # a feature's strongest samples that its profile and label read
 
 
 def describe(sae, x, sizes, items, data, name):
-    """Codes, groups, tree, profile and labels of one SAE on samples x, whose items are `items`."""
+    """Codes, groups, tree, profile and labels of one SAE on samples x,
+    whose items are `items`."""
     with torch.no_grad():
-        codes = torch.cat([sae.encode(chunk) for chunk in x.split(8_192)]).cpu()
+        codes = torch.cat(
+            [sae.encode(chunk) for chunk in x.split(8_192)]
+        ).cpu()
     groups = hierarchy.feature_groups(sae, codes, sizes)
-    table = hierarchy.profile(codes, groups, items, data.genres, data.popularity, TOP)
-    scores = interpret.genre_scores(codes, data.genres[items], TOP, min_active=5)
-    labels = [f"{j}: {interpret.label(row, 0.5)}"
-              for j, row in interpret.best_genres(scores, data.genre_names).iterrows()]  # fmt: skip
-    return {"codes": codes, "groups": groups, "tree": hierarchy.tree(codes, groups),
-            "profile": table.assign(sae=name), "labels": labels,
-            "fires": (codes > 0).sum(0).numpy()}  # fmt: skip
+    table = hierarchy.profile(
+        codes, groups, items, data.genres, data.popularity, TOP
+    )
+    scores = interpret.genre_scores(
+        codes, data.genres[items], TOP, min_active=5
+    )
+    labels = [
+        f"{j}: {interpret.label(row, 0.5)}"
+        for j, row in interpret.best_genres(
+            scores, data.genre_names
+        ).iterrows()
+    ]
+    return {
+        "codes": codes,
+        "groups": groups,
+        "tree": hierarchy.tree(codes, groups),
+        "profile": table.assign(sae=name),
+        "labels": labels,
+        "fires": (codes > 0).sum(0).numpy(),
+    }
 
 
 # %% [markdown]
@@ -108,21 +140,33 @@ synthetic = load_dataset("synthetic", seed=SEED)
 truth = synthetic.truth
 mf_synthetic = zoo.model("mf", synthetic, PROFILE, seed=SEED, device=device)
 x_synthetic = two_tower.embeddings(mf_synthetic.model)[1].detach()
-SIZES, K = (8, 24, 96), 4  # a small first group: room for the 4 parents, not the 16 children
+# a small first group: room for the 4 parents, not the 16 children
+SIZES, K = (8, 24, 96), 4
 
 rows, synthetic_saes = [], {}
 for variant in VARIANTS:
     for seed in SEEDS:
         config = hierarchy.sae_config(x_synthetic.shape[1], variant, SIZES, K)
-        sae = fit(x_synthetic, config, FitConfig(max_steps=STEPS, seed=seed), progress=False)
+        sae = fit(
+            x_synthetic,
+            config,
+            FitConfig(max_steps=STEPS, seed=seed),
+            progress=False,
+        )
         codes = sae.encode(x_synthetic).detach()
         groups = hierarchy.feature_groups(sae, codes, SIZES)
         synthetic_saes[(variant, seed)] = sae
-        scores = hierarchy.score(codes, groups, truth.item_concepts, truth.parent)
+        scores = hierarchy.score(
+            codes, groups, truth.item_concepts, truth.parent
+        )
         fvu = sae_metrics(sae, x_synthetic)["fvu"]
         rows.append({"sae": variant, "seed": seed, **scores, "fvu": fvu})
 planted = pd.DataFrame(rows)
-planted_mean = planted.groupby("sae", sort=False).mean(numeric_only=True).drop(columns="seed")
+planted_mean = (
+    planted.groupby("sae", sort=False)
+    .mean(numeric_only=True)
+    .drop(columns="seed")
+)
 for variant, row in planted_mean.iterrows():
     _nb.record(f"synthetic_{variant}_agreement", row["agreement"], ".3f")
     _nb.record(f"synthetic_{variant}_parent_f1", row["parent f1"], ".3f")
@@ -137,8 +181,17 @@ planted_mean.round(3)
 
 # %%
 sae = synthetic_saes[("matryoshka", SEED)]
-view = describe(sae, x_synthetic, SIZES, np.arange(synthetic.n_items), synthetic, "matryoshka")
-title = "Synthetic data, Matryoshka SAE: features by group, under their parents"
+view = describe(
+    sae,
+    x_synthetic,
+    SIZES,
+    np.arange(synthetic.n_items),
+    synthetic,
+    "matryoshka",
+)
+title = (
+    "Synthetic data, Matryoshka SAE: features by group, under their parents"
+)
 viz.feature_tree(view["tree"], view["labels"], view["fires"], title).show()
 
 # %% [markdown]
@@ -175,10 +228,19 @@ MF_SIZES = (16, 48, 192)
 
 
 mf_fit = FitConfig(max_steps=STEPS, seed=SEED)
-mf_saes = {v: fit(x_items, hierarchy.sae_config(x_items.shape[1], v, MF_SIZES, 4), mf_fit,
-                  progress=False) for v in VARIANTS}  # fmt: skip
-mf_views = {v: describe(sae, x_items, MF_SIZES, np.arange(dataset.n_items), dataset, v)
-            for v, sae in mf_saes.items()}  # fmt: skip
+mf_saes = {
+    v: fit(
+        x_items,
+        hierarchy.sae_config(x_items.shape[1], v, MF_SIZES, 4),
+        mf_fit,
+        progress=False,
+    )
+    for v in VARIANTS
+}
+mf_views = {
+    v: describe(sae, x_items, MF_SIZES, np.arange(dataset.n_items), dataset, v)
+    for v, sae in mf_saes.items()
+}
 mf_profile = pd.concat([view["profile"] for view in mf_views.values()])
 MEASURES = ["firing rate", "genre entropy", "popularity", "distinct items"]
 viz.group_profiles(mf_profile, MEASURES).show()
@@ -186,13 +248,15 @@ viz.group_profiles(mf_profile, MEASURES).show()
 
 # %%
 def by_group(table, prefix):
-    """Per SAE and group, the mean of each measure; the first and last groups' recorded."""
+    """Per SAE and group, the mean of each measure; the first and last
+    groups' recorded."""
     means = table.groupby(["sae", "group"])[MEASURES].mean()
     last = table["group"].max()
     for (variant, group), row in means.iterrows():
         for measure in ("genre entropy", "popularity"):
             if group in (0, last):
-                name = f"{prefix}_{variant}_group{group}_{measure.replace(' ', '_')}"
+                key = measure.replace(" ", "_")
+                name = f"{prefix}_{variant}_group{group}_{key}"
                 _nb.record(name, row[measure], ".3f")
     return means.round(3)
 
@@ -210,8 +274,12 @@ by_group(mf_profile, "mf")
 
 # %%
 view = mf_views["matryoshka"]
-viz.feature_tree(view["tree"], view["labels"], view["fires"],
-                 "MF item embeddings, Matryoshka SAE: the tree of features").show()  # fmt: skip
+viz.feature_tree(
+    view["tree"],
+    view["labels"],
+    view["fires"],
+    "MF item embeddings, Matryoshka SAE: the tree of features",
+).show()
 
 # %% [markdown]
 # ## 4. SASRec hidden states
@@ -225,15 +293,25 @@ sasrec = zoo.model("sasrec", DATASET, PROFILE, seed=SEED, device=device)
 d = sasrec.model.config.hidden_size
 SASREC_SIZES = (d, 3 * d, 12 * d)
 train_config = FitConfig(**zoo.SAE_SETTINGS[PROFILE], seed=SEED)
-x_states, position_items = collect(sasrec.model, sasrec.split, "train", "all", items=True)
+x_states, position_items = collect(
+    sasrec.model, sasrec.split, "train", "all", items=True
+)
 position_items = position_items.cpu().numpy()
 sasrec_views = {}
 for variant in VARIANTS:
     groups = SASREC_SIZES if variant == "matryoshka" else ()
-    config = SAEConfig(d_in=d, d_sae=sum(SASREC_SIZES), variant=variant, k=8, groups=groups)
-    sae, _ = zoo.sae(sasrec, config, train_config, device=device, progress=False)
-    sasrec_views[variant] = describe(sae, x_states, SASREC_SIZES, position_items, dataset, variant)
-    _nb.record(f"sasrec_{variant}_fvu", sae_metrics(sae, x_states)["fvu"], ".3f")
+    config = SAEConfig(
+        d_in=d, d_sae=sum(SASREC_SIZES), variant=variant, k=8, groups=groups
+    )
+    sae, _ = zoo.sae(
+        sasrec, config, train_config, device=device, progress=False
+    )
+    sasrec_views[variant] = describe(
+        sae, x_states, SASREC_SIZES, position_items, dataset, variant
+    )
+    _nb.record(
+        f"sasrec_{variant}_fvu", sae_metrics(sae, x_states)["fvu"], ".3f"
+    )
 sasrec_profile = pd.concat([view["profile"] for view in sasrec_views.values()])
 viz.group_profiles(sasrec_profile, MEASURES).show()
 
@@ -248,8 +326,12 @@ by_group(sasrec_profile, "sasrec")
 
 # %%
 view = sasrec_views["matryoshka"]
-viz.feature_tree(view["tree"], view["labels"], view["fires"],
-                 "SASRec hidden states, Matryoshka SAE: the tree of features").show()  # fmt: skip
+viz.feature_tree(
+    view["tree"],
+    view["labels"],
+    view["fires"],
+    "SASRec hidden states, Matryoshka SAE: the tree of features",
+).show()
 
 # %% [markdown]
 # ## Summary
@@ -274,7 +356,8 @@ viz.feature_tree(view["tree"], view["labels"], view["fires"],
 # %%
 from recsae_lite import exercises
 
-plain = mf_views["batchtopk"]  # the plain BatchTopK SAE on MF's item embeddings (section 3)
+# the plain BatchTopK SAE on MF's item embeddings (section 3)
+plain = mf_views["batchtopk"]
 
 # %% [markdown]
 # ### Exercise 7.1 (easy): groups by firing frequency
@@ -287,7 +370,8 @@ plain = mf_views["batchtopk"]  # the plain BatchTopK SAE on MF's item embeddings
 
 # %% tags=["hide-input", "solution"]
 def my_frequency_groups(codes, sizes):
-    order = np.argsort(-(codes > 0).sum(0).numpy(), kind="stable")  # most frequent first
+    # most frequent first
+    order = np.argsort(-(codes > 0).sum(0).numpy(), kind="stable")
     groups = np.empty(codes.shape[1], dtype=int)
     groups[order] = np.repeat(np.arange(len(sizes)), sizes)
     return groups
@@ -297,7 +381,9 @@ def my_frequency_groups(codes, sizes):
 exercises.check_frequency_groups(my_frequency_groups)
 
 # %%
-same = np.array_equal(my_frequency_groups(plain["codes"], MF_SIZES), plain["groups"])
+same = np.array_equal(
+    my_frequency_groups(plain["codes"], MF_SIZES), plain["groups"]
+)
 print(f"my_frequency_groups gives the plain SAE's groups: {same}")
 
 # %% [markdown]
@@ -312,7 +398,8 @@ print(f"my_frequency_groups gives the plain SAE's groups: {same}")
 # %% tags=["hide-input", "solution"]
 def my_tree(codes, groups):
     fired = (codes > 0).float()
-    together = (fired.T @ fired).numpy()  # (d_sae, d_sae) samples where both fire
+    # (d_sae, d_sae) samples where both fire
+    together = (fired.T @ fired).numpy()
     parents = np.full(codes.shape[1], -1)
     for j in range(codes.shape[1]):
         earlier = np.flatnonzero(groups < groups[j])
@@ -354,12 +441,20 @@ exercises.check_matryoshka_loss(my_matryoshka_loss)
 # %%
 nested = mf_saes["matryoshka"]
 with torch.no_grad():
-    nested.train()  # the training loss: each sample keeps the batch's k x B strongest features
+    # the training loss: each sample keeps the batch's k x B strongest features
+    nested.train()
     out = nested.losses(x_items)
     nested.eval()
-    picked_rows, picked_cols, picked = out["codes"]  # the active features, as sparse triples
-    z_train = torch.zeros(len(x_items), nested.config.d_sae, device=x_items.device)
+    # the active features, as sparse triples
+    picked_rows, picked_cols, picked = out["codes"]
+    z_train = torch.zeros(
+        len(x_items), nested.config.d_sae, device=x_items.device
+    )
     z_train[picked_rows, picked_cols] = picked
-    mine = float(my_matryoshka_loss(nested, z_train, nested.normalise(x_items)))
-print(f"Matryoshka loss on MF's item embeddings: {mine:.4f} with my_matryoshka_loss, "
-      f"{out['mse'].item():.4f} from SAE.losses")  # fmt: skip
+    mine = float(
+        my_matryoshka_loss(nested, z_train, nested.normalise(x_items))
+    )
+print(
+    f"Matryoshka loss on MF's item embeddings: {mine:.4f} with "
+    f"my_matryoshka_loss, {out['mse'].item():.4f} from SAE.losses"
+)

@@ -1,12 +1,24 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite; Colab's own torch is kept.
+# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    package = "recsae-lite @ git+https://github.com/recsae-lite/recsae-lite"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
+    repository = "https://github.com/recsae-lite/recsae-lite"
+    source = f"git+{repository}@v0.1.0"
+    print(f"Installing recsae-lite from {source} (about a minute) ...")
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
+        raise RuntimeError(
+            f"Installing recsae-lite from {source} failed (pip says why "
+            "above). Check that this runtime is online and run this cell "
+            "again. If the version is not found, install the newest one with "
+            f"`!pip install git+{repository}` and tell us at "
+            f"{repository}/issues."
+        )
+    print("recsae-lite installed.")
 
 # %% [markdown]
 # # 10. The reproduction report: what holds, measured
@@ -27,10 +39,12 @@ if "google.colab" in sys.modules:
 # clone has: in Colab, clone the repository and point `RESULTS` at that folder.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+# ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+PROFILE = "quick"
 SEED = 0
 DEVICE = "auto"
-RESULTS = None  # the benchmarks' result files (make bench); None: this repository's
+# the benchmarks' result files (make bench); None: this repository's
+RESULTS = None
 
 # %% [markdown]
 # ## Setup (no need to read)
@@ -48,11 +62,20 @@ _nb.setup(SEED, DEVICE, PROFILE)
 pd.set_option("display.max_colwidth", None)
 results = report.load(RESULTS)
 machines = pd.DataFrame(
-    [{"benchmark": name, "profile": r.get("profile"), "device": r["machine"]["device"],
-      "cpu threads": r["machine"]["cpu_threads"], "torch": r["machine"]["torch"],
-      "seconds": r.get("seconds"), "peak memory (MB)": r.get("peak_memory_mb")}
-     for name, r in results.items() if name != "peers"]
-)  # fmt: skip
+    [
+        {
+            "benchmark": name,
+            "profile": r.get("profile"),
+            "device": r["machine"]["device"],
+            "cpu threads": r["machine"]["cpu_threads"],
+            "torch": r["machine"]["torch"],
+            "seconds": r.get("seconds"),
+            "peak memory (MB)": r.get("peak_memory_mb"),
+        }
+        for name, r in results.items()
+        if name != "peers"
+    ]
+)
 machines
 
 # %% [markdown]
@@ -77,13 +100,16 @@ _nb.record("claims_holding", (measured["holds"] == "yes").sum(), "d")
 def table(paper: str) -> pd.DataFrame:
     """The paper's claims in five columns, narrow enough to read on a page."""
     rows = claims[claims["paper"] == paper]
-    return pd.DataFrame({
-        "claim": rows["claim"],
-        "paper": rows["paper's figure"] + rows["cites"].map(lambda c: f" ({c})" if c else ""),
-        "ours": rows["ours"],
-        "holds": rows["holds"] + " (if " + rows["holds if"] + ")",
-        "measured on": rows["data and protocol"] + "; " + rows["source"],
-    }).reset_index(drop=True)  # fmt: skip
+    return pd.DataFrame(
+        {
+            "claim": rows["claim"],
+            "paper": rows["paper's figure"]
+            + rows["cites"].map(lambda c: f" ({c})" if c else ""),
+            "ours": rows["ours"],
+            "holds": rows["holds"] + " (if " + rows["holds if"] + ")",
+            "measured on": rows["data and protocol"] + "; " + rows["source"],
+        }
+    ).reset_index(drop=True)
 
 
 # %% [markdown]
@@ -152,11 +178,20 @@ bases.round(4)
 
 # %%
 speed = report.sae_speed(results)
-long = speed.reset_index().melt(id_vars=["device", "variant"], var_name="d_in x d_sae",
-                                value_name="ratio to ceiling")  # fmt: skip
-viz.grouped_bars(long, "variant", "d_in x d_sae", "ratio to ceiling",
-                 "SAE training step: throughput over the dense-matmul ceiling",
-                 line=(1.0, "dense ceiling"), panel="device").show()  # fmt: skip
+long = speed.reset_index().melt(
+    id_vars=["device", "variant"],
+    var_name="d_in x d_sae",
+    value_name="ratio to ceiling",
+)
+viz.grouped_bars(
+    long,
+    "variant",
+    "d_in x d_sae",
+    "ratio to ceiling",
+    "SAE training step: throughput over the dense-matmul ceiling",
+    line=(1.0, "dense ceiling"),
+    panel="device",
+).show()
 speed.round(2)
 
 # %% [markdown]
@@ -172,7 +207,10 @@ if "book_times" in results:
     times.loc["total"] = times.sum()
     display(times.round(0))
 else:
-    print("not measured yet: run `python benchmarks/book_times.py` (part of make bench)")
+    print(
+        "not measured yet: run `python benchmarks/book_times.py` "
+        "(part of make bench)"
+    )
 
 # %% [markdown]
 # ## 5. On a GPU
@@ -186,7 +224,10 @@ full = report.gpu_results(results)
 if full:
     print("GPU results:", ", ".join(full))
 else:
-    print("No GPU result exists yet: every number in this chapter was measured on a CPU.")
+    print(
+        "No GPU result exists yet: every number in this chapter was measured "
+        "on a CPU."
+    )
 _nb.record("gpu_result_files", len(full), "d")
 
 # %% [markdown]

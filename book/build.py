@@ -31,9 +31,16 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 CELL_MARK = "\n# %%"
-KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+KERNELSPEC = {
+    "name": "python3",
+    "display_name": "Python 3",
+    "language": "python",
+}
 BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
-TABLE_START, TABLE_END = "<!-- chapters: made by book/build.py sync -->", "<!-- /chapters -->"
+TABLE_START, TABLE_END = (
+    "<!-- chapters: made by book/build.py sync -->",
+    "<!-- /chapters -->",
+)
 
 
 def config() -> dict:
@@ -47,16 +54,37 @@ def chapters() -> list[Path]:
     return [ROOT / f"{f}.py" for f in files if (ROOT / f"{f}.py").exists()]
 
 
-def colab_cell(repo_url: str) -> str:
+def version() -> str:
+    """The package's version (recsae_lite/__init__.py), read without importing it."""
+    init = (ROOT / "recsae_lite" / "__init__.py").read_text(encoding="utf-8")
+    return re.search(r'^__version__ = "(.+)"$', init, re.MULTILINE).group(1)
+
+
+def colab_cell(repo_url: str, release: str | None = None) -> str:
+    """The first cell of every chapter: in Colab, install recsae-lite at the git tag v{release}
+    (default: the package's version), which must exist in the repository."""
+    release = release or version()
     return f"""# %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite; Colab's own torch is kept.
+# Colab only (no need to read): install recsae-lite {release}, the version this
+# notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    package = "recsae-lite @ git+{repo_url}"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
+    repository = "{repo_url}"
+    source = f"git+{{repository}}@v{release}"
+    print(f"Installing recsae-lite from {{source}} (about a minute) ...")
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"recsae-lite @ {{source}}"]).returncode != 0:
+        raise RuntimeError(
+            f"Installing recsae-lite from {{source}} failed (pip says why "
+            "above). Check that this runtime is online and run this cell "
+            "again. If the version is not found, install the newest one with "
+            f"`!pip install git+{{repository}}` and tell us at "
+            f"{{repository}}/issues."
+        )
+    print("recsae-lite installed.")
 """
 
 
@@ -70,7 +98,9 @@ def with_colab_cell(source: str, repo_url: str) -> str:
 
 
 def title(chapter: Path) -> str:
-    match = re.search(r"^# # (.+)$", chapter.read_text(encoding="utf-8"), re.MULTILINE)
+    match = re.search(
+        r"^# # (.+)$", chapter.read_text(encoding="utf-8"), re.MULTILINE
+    )
     if match is None:
         raise ValueError(f"{chapter}: no '# # Title' markdown heading found.")
     return match.group(1).strip()
@@ -116,10 +146,16 @@ def synced() -> dict[Path, str]:
     text = readme.read_text(encoding="utf-8")
     start, end = text.find(TABLE_START), text.find(TABLE_END)
     if start < 0 or end < 0:
-        raise ValueError(f"{readme}: the markers {TABLE_START} ... {TABLE_END} are missing.")
-    out[readme] = text[:start] + readme_table(cfg) + text[end + len(TABLE_END) :]
+        raise ValueError(
+            f"{readme}: the markers {TABLE_START} ... {TABLE_END} are missing."
+        )
+    out[readme] = (
+        text[:start] + readme_table(cfg) + text[end + len(TABLE_END) :]
+    )
     for py in chapters():
-        out[py] = with_colab_cell(py.read_text(encoding="utf-8"), cfg["repository"]["url"])
+        out[py] = with_colab_cell(
+            py.read_text(encoding="utf-8"), cfg["repository"]["url"]
+        )
         out[py.with_suffix(".ipynb")] = notebook_text(out[py])
     return out
 
@@ -163,7 +199,9 @@ def execute(
             source = nbformat.read(nb, as_version=4)
             source.cells.insert(0, nbformat.v4.new_code_cell(first_cell))
         start = time.perf_counter()
-        settings = ", ".join(f"{name}={value}" for name, value in parameters.items())
+        settings = ", ".join(
+            f"{name}={value}" for name, value in parameters.items()
+        )
         print(f"executing {nb.name} ({settings}) ...", flush=True)
         papermill.execute_notebook(
             source,
@@ -196,8 +234,25 @@ def assemble(src: Path, executed: Path) -> None:
         shutil.copy(ROOT / name, src / name)
     for page in [*BOOK.glob("*.md"), BOOK / "sphinx_fixes.py"]:
         shutil.copy(page, book / page.name)
+    for notebook in book.glob("*.ipynb"):
+        hide_injected_parameters(notebook)
     (src / "assets").mkdir(exist_ok=True)
-    shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", src / "assets")
+    shutil.copy(
+        Path(plotly.__file__).parent / "package_data" / "plotly.min.js",
+        src / "assets",
+    )
+
+
+def hide_injected_parameters(notebook: Path) -> None:
+    """Hide the cell of parameters papermill adds below the parameters cell: plumbing."""
+    content = json.loads(notebook.read_text(encoding="utf-8"))
+    for cell in content["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    notebook.write_text(
+        json.dumps(content, indent=1, ensure_ascii=False), encoding="utf-8"
+    )
 
 
 def stage(profile: str, src: Path, timeout: int) -> None:
@@ -210,24 +265,44 @@ def stage(profile: str, src: Path, timeout: int) -> None:
 
 def render(src: Path, out: Path) -> Path:
     """Jupyter Book 1 renders the assembled source into out/_build/html (any warning fails)."""
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")  # this environment's
-    command = [jupyter_book, "build", src, "--path-output", out, "--warningiserror", "--quiet"]
+    jupyter_book = Path(sys.executable).with_name(
+        "jupyter-book"
+    )  # this environment's
+    command = [
+        jupyter_book,
+        "build",
+        src,
+        "--path-output",
+        out,
+        "--warningiserror",
+        "--quiet",
+    ]
     subprocess.run([str(part) for part in command], check=True)
     return out / "_build" / "html"
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["sync", "check", "execute", "stage", "render"])
-    parser.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
+    parser.add_argument(
+        "command", choices=["sync", "check", "execute", "stage", "render"]
+    )
+    parser.add_argument(
+        "--profile", default="quick", choices=["ci", "quick", "full"]
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "ci")
-    parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    parser.add_argument(
+        "--timeout", type=int, default=3600, help="seconds per cell"
+    )
     args = parser.parse_args(argv)
     if args.command == "sync":
         sync()
     elif args.command == "check":
         if files := stale():
-            print("out of date (run `python book/build.py sync`):", *files, sep="\n  ")
+            print(
+                "out of date (run `python book/build.py sync`):",
+                *files,
+                sep="\n  ",
+            )
             return 1
     elif args.command == "execute":
         execute(args.profile, args.out, args.timeout)

@@ -1,7 +1,8 @@
 """Chapter set-up (no need to read): seed, device, plotly renderer, Colab; record() for the tests.
 
-Every chapter calls `setup()` in its set-up cell and prints the numbers it reports with `record()`,
-which also stores them in the executed notebook, where tests/test_notebooks.py reads them back.
+Every chapter calls `setup()` in its set-up cell and stores the numbers the tests check with
+`record()`: kept in the executed notebook, where tests/test_book.py reads them back, and shown
+neither in Jupyter nor in the book.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import plotly.io as pio
 import torch
 from plotly.io._base_renderers import MimetypeRenderer
@@ -27,6 +29,9 @@ __all__ = [
 
 PROFILES = ("ci", "quick", "full")
 RECORD_KEY = "recsae_record"  # output-metadata key that holds a recorded number
+# myst-nb's (and scrapbook's) prefix for a stored output: no front end renders its mime type,
+# and the book can quote it in prose as {glue:text}`name`
+GLUE_PREFIX = "application/papermill.record/"
 
 
 def in_colab() -> bool:
@@ -109,8 +114,9 @@ def use_book_renderer() -> None:
 
 
 def setup(seed: int = 0, device: str = "auto", profile: str = "ci") -> torch.device:
-    """Seed everything, choose the device, set the plotly renderer; returns the device. Outside
-    the ci profile, every cell that runs for long says how long it took."""
+    """Seed everything, choose the device, set the plotly renderer and the tables' precision;
+    returns the device. Outside the ci profile, every cell that runs for long says how long it
+    took."""
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"SEED must be an integer, got {seed!r}.")
     if not 0 <= seed < 2**32:  # numpy's seeds
@@ -121,6 +127,7 @@ def setup(seed: int = 0, device: str = "auto", profile: str = "ci") -> torch.dev
     chosen = pick_device(device)  # before anything is set: a wrong DEVICE changes nothing
     seed_everything(seed)
     use_book_renderer()
+    pd.set_option("display.precision", 4)  # tables: at most 4 decimals, no float32 noise
     time_long_cells(on=profile != "ci")
     return chosen
 
@@ -169,13 +176,15 @@ def pick(profile: str, **by_profile):
 
 
 def record(name: str, value: float, fmt: str = ".4f") -> None:
-    """Print `name: value` with fixed precision and store the exact value for the tests."""
+    """Store the exact value for the tests, and `value` formatted with `fmt` for the book's prose,
+    in an output that nothing shows (the numbers a reader needs are in tables and sentences)."""
     from IPython.display import display
 
     if isinstance(value, (np.generic, torch.Tensor)):  # a numpy or a 0-d torch number
         value = value.item()
-    text = f"{name}: {value:{fmt}}"
-    display({"text/plain": text}, raw=True, metadata={RECORD_KEY: {name: value}})
+    glue = {"name": name, "mime_prefix": GLUE_PREFIX}
+    metadata = {RECORD_KEY: {name: value}, "scrapbook": glue}
+    display({f"{GLUE_PREFIX}text/plain": f"{value:{fmt}}"}, raw=True, metadata=metadata)
 
 
 def recorded(notebook: str | Path) -> dict[str, float]:
