@@ -32,6 +32,18 @@ if "google.colab" in sys.modules:
 # a **synthetic** dataset with *planted* concepts, where we know the answer: later chapters check
 # whether SAEs recover it.
 #
+# **Read alongside.** The book reproduces three papers: paper A, Klenitskiy et al. 2025, [*Sparse
+# Autoencoders for Sequential Recommendation Models: Interpretation and Flexible
+# Control*](https://arxiv.org/abs/2507.12202); paper B, Arviv et al. 2025, [*Extracting
+# Interaction-Aware Monosemantic Concepts in Recommender
+# Systems*](https://arxiv.org/abs/2511.18024); and paper C, Spišák et al. 2026, [*From Knots to
+# Knobs: Towards Steerable Collaborative Filtering Using Sparse
+# Autoencoders*](https://arxiv.org/abs/2601.11182). Background: Harper and Konstan 2015, [*The
+# MovieLens Datasets: History and Context*](https://doi.org/10.1145/2827872). Terms are defined in
+# the [glossary](glossary.md).
+#
+# **Before this chapter:** Python and pandas; nothing of recommenders or interpretability.
+#
 # **What you will learn**
 # - the `Dataset` every chapter uses, and where MovieLens-100K comes from (offline too);
 # - the popularity long tail, and why it matters for "what a feature means";

@@ -36,6 +36,17 @@ if "google.colab" in sys.modules:
 # | ELSA | shallow linear autoencoder (paper C) | u = x A, the encoded interaction row |
 # | SASRec | transformer over the user's sequence (paper A) | the state at the last position |
 #
+# **Read alongside.** Its paper: Klenitskiy and Vasilev 2023, [*Turning Dross Into Gold Loss: is
+# BERT4Rec really better than SASRec?*](https://arxiv.org/abs/2309.07602) (SASRec+, paper A's
+# recipe), and Kang and McAuley 2018, [*Self-Attentive Sequential
+# Recommendation*](https://arxiv.org/abs/1808.09781). Background: He et al. 2017, [*Neural
+# Collaborative Filtering*](https://arxiv.org/abs/1708.05031); Vančura et al. 2022, [*Scalable
+# Linear Shallow Autoencoder for Collaborative Filtering*](https://doi.org/10.1145/3523227.3551482)
+# (ELSA); paper B, Arviv et al. 2025, [*Extracting Interaction-Aware Monosemantic Concepts in
+# Recommender Systems*](https://arxiv.org/abs/2511.18024) (MF and NCF as two towers).
+#
+# **Before this chapter:** chapter 1 (the data and the leave-one-out split); PyTorch basics.
+#
 # **What you will learn**
 # - the one interface every model implements: `hidden(batch)` and `scores_from_hidden(h, batch)`;
 # - the evaluation protocol: leave-one-out by time, full ranking, seen items masked;

@@ -44,6 +44,16 @@ if "google.colab" in sys.modules:
 # | `batchtopk` | keep the k x B largest of the whole batch; a learned threshold at inference |
 # | `matryoshka` | BatchTopK, and every prefix of the dictionary must reconstruct x on its own |
 #
+# **Read alongside.** Its paper: Gao et al. 2024, [*Scaling and Evaluating Sparse
+# Autoencoders*](https://arxiv.org/abs/2406.04093) (TopK and AuxK). Background: Bricken et al. 2023,
+# [*Towards Monosemanticity*](https://transformer-circuits.pub/2023/monosemantic-features); Elhage
+# et al. 2022, [*Toy Models of Superposition*](https://arxiv.org/abs/2209.10652); Bussmann et al.
+# 2024, [*BatchTopK Sparse Autoencoders*](https://arxiv.org/abs/2412.06410); Bussmann et al. 2025,
+# [*Learning Multi-Level Features with Matryoshka Sparse
+# Autoencoders*](https://arxiv.org/abs/2503.17547).
+#
+# **Before this chapter:** chapter 2 (SASRec's hidden state); PyTorch's autograd and optimisers.
+#
 # **What you will learn**
 # - superposition, and an SAE untangling it where the answer is known;
 # - training each variant on SASRec's hidden states;

@@ -29,6 +29,13 @@ if "google.colab" in sys.modules:
 # MovieLens, against two baselines: SASRec's raw hidden dimensions, and a random rotation of them
 # (a basis that has no reason to line up with anything).
 #
+# **Read alongside.** Its paper: paper A, Klenitskiy et al. 2025, [*Sparse Autoencoders for
+# Sequential Recommendation Models: Interpretation and Flexible
+# Control*](https://arxiv.org/abs/2507.12202). Background: Bricken et al. 2023, [*Towards
+# Monosemanticity*](https://transformer-circuits.pub/2023/monosemantic-features).
+#
+# **Before this chapter:** chapters 2 and 3 (SASRec, and the SAE trained on its states).
+#
 # **What you will learn**
 # - how to score a coordinate (a feature, a dimension) against item genres, and why this score;
 # - feature-genre heatmaps, and how many coordinates of each kind are about one genre;

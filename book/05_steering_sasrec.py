@@ -28,6 +28,14 @@ if "google.colab" in sys.modules:
 # score the changed state. This chapter builds that knob, measures what it does and what it costs
 # over many users, and compares it with a supervised baseline: a linear probe's direction.
 #
+# **Read alongside.** Its paper: paper A, Klenitskiy et al. 2025, [*Sparse Autoencoders for
+# Sequential Recommendation Models: Interpretation and Flexible
+# Control*](https://arxiv.org/abs/2507.12202). Background: Templeton et al. 2024, [*Scaling
+# Monosemanticity*](https://transformer-circuits.pub/2024/scaling-monosemanticity) (steering with
+# features).
+#
+# **Before this chapter:** chapters 3 and 4 (the SAE, and what its features mean).
+#
 # **What you will learn**
 # - the steering edit, and why keeping the SAE's error term makes strength 0 exactly harmless;
 # - an equalizer: one slider per genre, live;

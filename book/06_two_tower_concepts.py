@@ -31,6 +31,14 @@ if "google.colab" in sys.modules:
 # faithful the reconstructed recommendations are, how pure the genre features are, and intervenes
 # on features (paper B's "neurons").
 #
+# **Read alongside.** Its paper: paper B, Arviv et al. 2025, [*Extracting Interaction-Aware
+# Monosemantic Concepts in Recommender Systems*](https://arxiv.org/abs/2511.18024). Background: He
+# et al. 2017, [*Neural Collaborative Filtering*](https://arxiv.org/abs/1708.05031); Bussmann et al.
+# 2025, [*Learning Multi-Level Features with Matryoshka Sparse
+# Autoencoders*](https://arxiv.org/abs/2503.17547).
+#
+# **Before this chapter:** chapters 2 and 3 (MF and NCF, and training an SAE).
+#
 # **What you will learn**
 # - one shared SAE for users and items, and the prediction-aware loss;
 # - fidelity of the lists (rank-biased overlap, Kendall tau) and what the prediction term buys;

@@ -31,6 +31,13 @@ if "google.colab" in sys.modules:
 # data whose hierarchy we planted, then on MF item embeddings and SASRec hidden states of
 # MovieLens-100K, always against a plain BatchTopK SAE of the same size and sparsity.
 #
+# **Read alongside.** Its paper: Bussmann et al. 2025, [*Learning Multi-Level Features with
+# Matryoshka Sparse Autoencoders*](https://arxiv.org/abs/2503.17547). Background: paper B, Arviv et
+# al. 2025, [*Extracting Interaction-Aware Monosemantic Concepts in Recommender
+# Systems*](https://arxiv.org/abs/2511.18024).
+#
+# **Before this chapter:** chapter 3 (the Matryoshka variant); chapter 6 helps.
+#
 # **What you will learn**
 # - what the nested loss does, and how to compare it fairly with a plain SAE;
 # - a tree of features: each feature hangs under the earlier one it fires together with most;

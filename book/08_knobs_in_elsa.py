@@ -30,6 +30,13 @@ if "google.colab" in sys.modules:
 # it up and the recommendations move towards what the feature stands for. This chapter rebuilds
 # that on MovieLens-100K with paper C's evaluation protocol, maps genres to features, and steers.
 #
+# **Read alongside.** Its paper: paper C, Spišák et al. 2026, [*From Knots to Knobs: Towards
+# Steerable Collaborative Filtering Using Sparse Autoencoders*](https://arxiv.org/abs/2601.11182).
+# Background: Vančura et al. 2022, [*Scalable Linear Shallow Autoencoder for Collaborative
+# Filtering*](https://doi.org/10.1145/3523227.3551482) (ELSA).
+#
+# **Before this chapter:** chapters 2 and 3 (ELSA, and TopK SAEs).
+#
 # **What you will learn**
 # - the autoencoder protocol: users split, a share of each test user's items held out;
 # - what inserting an SAE costs in Recall@20 and NDCG@20, for k = 8 to 64;

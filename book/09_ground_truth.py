@@ -32,6 +32,18 @@ if "google.colab" in sys.modules:
 # them against the answer key, then asks how far the papers' own metrics can be trusted when
 # they are computed, as in practice, on noisy tags.
 #
+# **Read alongside.** Its paper: paper A, Klenitskiy et al. 2025, [*Sparse Autoencoders for
+# Sequential Recommendation Models: Interpretation and Flexible
+# Control*](https://arxiv.org/abs/2507.12202); paper B, Arviv et al. 2025, [*Extracting
+# Interaction-Aware Monosemantic Concepts in Recommender
+# Systems*](https://arxiv.org/abs/2511.18024); paper C, Spišák et al. 2026, [*From Knots to Knobs:
+# Towards Steerable Collaborative Filtering Using Sparse
+# Autoencoders*](https://arxiv.org/abs/2601.11182). Background: Bricken et al. 2023, [*Towards
+# Monosemanticity*](https://transformer-circuits.pub/2023/monosemantic-features).
+#
+# **Before this chapter:** chapter 1 (the synthetic data), chapter 3 (the four SAE variants) and the
+# measures of chapters 4, 6 and 8.
+#
 # **What you will learn**
 # - how to score a dictionary against planted concepts: a one-to-one matching of concepts to
 #   features, and the precision and recall of each matched feature as a detector;

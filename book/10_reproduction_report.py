@@ -29,14 +29,24 @@ if "google.colab" in sys.modules:
 # number here is read from a result file that `make bench` wrote (`benchmarks/results/*.json`,
 # one per benchmark script); nothing is trained.
 #
+# **Read alongside.** Its paper: paper A, Klenitskiy et al. 2025, [*Sparse Autoencoders for
+# Sequential Recommendation Models: Interpretation and Flexible
+# Control*](https://arxiv.org/abs/2507.12202); paper B, Arviv et al. 2025, [*Extracting
+# Interaction-Aware Monosemantic Concepts in Recommender
+# Systems*](https://arxiv.org/abs/2511.18024); paper C, Spišák et al. 2026, [*From Knots to Knobs:
+# Towards Steerable Collaborative Filtering Using Sparse
+# Autoencoders*](https://arxiv.org/abs/2601.11182).
+#
+# **Before this chapter:** none; chapters 4-9 explain what each claim measures.
+#
 # **What you will learn**
 # - which claims of papers A, B and C hold on MovieLens-100K, which do not, and which are not
 #   measured yet;
 # - how the book's base models compare with published figures on the same protocol;
 # - how fast the SAE trainer is against its dense-matmul ceiling, and how long each chapter takes.
 #
-# Time: seconds; it reads JSON. It needs the repository's `benchmarks/results` folder, which a
-# clone has: in Colab, clone the repository and point `RESULTS` at that folder.
+# Time: seconds; it reads JSON: the repository's `benchmarks/results`, which the installed package
+# carries too (as `recsae_lite/results`), so the chapter runs in Colab without a clone.
 
 # %% tags=["parameters"]
 # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M

@@ -7,6 +7,7 @@ them with nbval (a chapter must reproduce its own outputs from its seed).
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 from pathlib import Path
 
@@ -49,6 +50,33 @@ def test_first_cells(chapter):
     assert len(parameters) == 1, "one parameters cell per chapter"
     names = {t.id for node in ast.parse(parameters[0].source).body for t in node.targets}
     assert {"PROFILE", "SEED", "DEVICE"} <= names
+
+
+# the paper each chapter reproduces or teaches: its arXiv number, which the chapter's first
+# section must link (A: 2507.12202, B: 2511.18024, C: 2601.11182; the SAE variants: Gao et al.
+# 2406.04093, Bussmann et al. 2503.17547; SASRec+: Klenitskiy and Vasilev 2309.07602)
+PAPERS = {
+    "01_data": ["2507.12202", "2511.18024", "2601.11182"],
+    "02_base_models": ["2309.07602"],
+    "03_training_saes": ["2406.04093"],
+    "04_sasrec_features": ["2507.12202"],
+    "05_steering_sasrec": ["2507.12202"],
+    "06_two_tower_concepts": ["2511.18024"],
+    "07_matryoshka_hierarchies": ["2503.17547"],
+    "08_knobs_in_elsa": ["2601.11182"],
+    "09_ground_truth": ["2507.12202", "2511.18024", "2601.11182"],
+    "10_reproduction_report": ["2507.12202", "2511.18024", "2601.11182"],
+}
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_first_section_links_its_paper(chapter):
+    cells = jupytext.read(chapter).cells
+    first = next(cell for cell in cells if cell.cell_type == "markdown")  # title to first code
+    links = re.findall(r"\]\((https?://[^)\s]+)\)", first.source)
+    for number in PAPERS[chapter.stem]:
+        assert f"https://arxiv.org/abs/{number}" in links, f"{chapter.name} does not link {number}"
+    assert "**Before this chapter:**" in first.source, f"{chapter.name}: no prerequisites"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
