@@ -221,8 +221,9 @@ def execute(
 
 
 def assemble(src: Path, executed: Path) -> None:
-    """Assemble the Jupyter Book source in `src`: config, pages, the Sphinx extension, plotly.js
-    and the chapters executed into `executed` (copied into src/book unless already there)."""
+    """Assemble the Jupyter Book source in `src`: config, pages, the Sphinx extension, plotly.js,
+    the book's CSS and the chapters executed into `executed` (copied into src/book unless
+    already there), their injected parameters hidden."""
     import plotly
 
     book = src / "book"
@@ -236,11 +237,11 @@ def assemble(src: Path, executed: Path) -> None:
         shutil.copy(page, book / page.name)
     for notebook in book.glob("*.ipynb"):
         hide_injected_parameters(notebook)
-    (src / "assets").mkdir(exist_ok=True)
-    shutil.copy(
-        Path(plotly.__file__).parent / "package_data" / "plotly.min.js",
-        src / "assets",
-    )
+    assets = src / "assets"
+    assets.mkdir(exist_ok=True)
+    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    shutil.copy(plotly_js, assets)
+    shutil.copy(BOOK / "book.css", assets)
 
 
 def hide_injected_parameters(notebook: Path) -> None:
