@@ -56,6 +56,8 @@ if "google.colab" in sys.modules:
 #
 # **What you will learn**
 # - superposition, and an SAE untangling it where the answer is known;
+# - a TopK SAE written from scratch (encoder, top-k, decoder, loss, AuxK, unit-norm decoder rows,
+#   a training loop), checked equal to the library's;
 # - training each variant on SASRec's hidden states;
 # - the measures of an SAE: FVU, L0, dead features, and NDCG@10 recovered.
 #
@@ -78,7 +80,7 @@ import torch
 from recsae_lite import _nb, viz, zoo
 from recsae_lite.activations import collect, ndcg_recovered, planted
 from recsae_lite.metrics import direction_recovery, sae_metrics
-from recsae_lite.sae import FitConfig, SAEConfig, fit
+from recsae_lite.sae import SAE, FitConfig, SAEConfig, fit
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
@@ -90,17 +92,191 @@ EXPANSION = 16  # d_sae = EXPANSION x d_in
 print(f"device: {device}")
 
 # %% [markdown]
-# ## 1. Superposition, and an SAE that untangles it
+# ## 1. Superposition, and an SAE written from scratch
 #
 # We plant 4 x 16 = 64 random unit directions in a 16-dimensional space and make each sample the
 # sum of 3 of them. No basis of 16 dimensions can give each direction its own axis: the principal
 # components (the best 16 orthogonal directions) each mix many planted ones. A TopK SAE with 256
 # features and k = 3 is asked only to reconstruct the samples sparsely, and finds the directions.
+# We first write that SAE from scratch, piece by piece, train it on these samples, and check that
+# it computes exactly what the library's SAE computes; then the chapter uses the library.
 
 # %%
 x_toy, directions = planted(
     20_000, d_in=16, n_directions=64, active=3, seed=SEED
 )
+print(f"samples {tuple(x_toy.shape)}, directions {tuple(directions.shape)}")
+
+# %% [markdown]
+# ### Encode and decode
+#
+# The encoder computes every feature's pre-activation, (x - b_dec) W_enc + b_enc. TopK keeps each
+# sample's k largest (through a ReLU, so a kept value is never negative) and sets the others to 0:
+# that is the sparse code z. The decoder adds up the kept features' directions, the rows of
+# W_dec, each times its activation. W_dec starts as random unit rows, W_enc as its transpose.
+
+# %%
+from torch import nn
+
+
+class ScratchSAE(nn.Module):
+    """A TopK SAE in plain PyTorch: what the library's `SAE` computes."""
+
+    def __init__(self, d_in, d_sae, k, generator):
+        super().__init__()
+        self.k = k
+        rows = torch.randn(d_sae, d_in, generator=generator)
+        # (d_sae, d_in): row j is feature j's direction, of norm 1
+        self.W_dec = nn.Parameter(rows / rows.norm(dim=1, keepdim=True))
+        # (d_in, d_sae): the decoder's transpose, to start with
+        self.W_enc = nn.Parameter(self.W_dec.detach().T.clone())
+        self.b_enc = nn.Parameter(torch.zeros(d_sae))
+        self.b_dec = nn.Parameter(torch.zeros(d_in))
+
+    def pre_acts(self, x):  # (B, d_in) -> (B, d_sae)
+        return (x - self.b_dec) @ self.W_enc + self.b_enc
+
+    def decode(self, z):  # (B, d_sae) -> (B, d_in)
+        return z @ self.W_dec + self.b_dec
+
+
+def top_k(pre, k):
+    """Each row's k largest values, through a ReLU; 0 elsewhere."""
+    values, columns = pre.topk(k, dim=1)
+    return torch.zeros_like(pre).scatter(1, columns, values.relu())
+
+
+# %% [markdown]
+# ### The loss, and AuxK
+#
+# The loss is the squared error of the reconstruction, summed over dimensions and averaged over
+# the batch. TopK has a failure mode: a feature that is never among a sample's k largest gets no
+# gradient, so it never becomes one, and stays dead. AuxK (Gao et al.) gives the dead features
+# work: the k_aux = d_in / 2 largest pre-activations among them try to reconstruct what the live
+# features missed, the residual x - x_hat. Its error, divided by the residual's variance, joins
+# the loss with a weight of 1/32 once some features are dead.
+
+
+# %%
+def losses(sae, x, dead):
+    """The reconstruction loss, AuxK and the codes of a batch x (B, d_in);
+    dead: (d_sae,) bool, the features that have not fired for a while."""
+    pre = sae.pre_acts(x)
+    z = top_k(pre, sae.k)
+    x_hat = sae.decode(z)
+    mse = (x_hat - x).pow(2).sum(1).mean()
+    # AuxK: the best of the dead features reconstruct what the live ones missed
+    residual = (x - x_hat).detach()
+    z_aux = top_k(pre.masked_fill(~dead, -torch.inf), x.shape[1] // 2)
+    variance = (residual - residual.mean(0)).pow(2).sum(1).mean()
+    aux = (z_aux @ sae.W_dec - residual).pow(2).sum(1).mean() / variance
+    return mse, aux, z
+
+
+# %% [markdown]
+# ### The decoder-norm step
+#
+# TopK's sparsity does not depend on the length of W_dec's rows, so they are kept at norm 1: an
+# activation then says how much of its direction a sample holds, and the encoder cannot shrink a
+# feature to hide it. Before each optimiser step we remove the part of W_dec's gradient along
+# each row (a step then turns a row rather than stretches it), and after the step we rescale the
+# rows back to norm 1.
+
+
+# %%
+@torch.no_grad()
+def drop_parallel_gradient(sae):
+    """Remove the component of each W_dec row's gradient along the row."""
+    w, g = sae.W_dec, sae.W_dec.grad
+    g -= (g * w).sum(1, keepdim=True) * w / w.pow(2).sum(1, keepdim=True)
+
+
+@torch.no_grad()
+def renormalise(sae):
+    sae.W_dec /= sae.W_dec.norm(dim=1, keepdim=True)
+
+
+# %% [markdown]
+# ### A training loop
+#
+# Adam on random batches. A feature counts as dead once it has not fired for a whole pass over
+# the data, and only then does AuxK join the loss. The library's `sae.fit` adds a warm-up of the
+# learning rate, gradient clipping, a held-out share of the data to stop on, and it first centres
+# and scales the inputs (these samples need none of that).
+
+
+# %%
+def train(sae, x, steps, batch_size=1_024, lr=3e-3, seed=SEED):
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(sae.parameters(), lr=lr)
+    since_fired = torch.zeros(len(sae.b_enc))  # samples since each fired
+    for _ in range(steps):
+        rows = torch.randint(len(x), (batch_size,), generator=generator)
+        batch = x[rows]
+        dead = since_fired >= len(x)
+        mse, aux, z = losses(sae, batch, dead)
+        loss = mse + aux / 32 if dead.any() else mse
+        optimizer.zero_grad()
+        loss.backward()
+        drop_parallel_gradient(sae)
+        optimizer.step()
+        renormalise(sae)
+        fired = (z > 0).any(0)
+        since_fired = torch.where(fired, 0, since_fired + batch_size)
+    return sae
+
+
+scratch = ScratchSAE(
+    16, 256, k=3, generator=torch.Generator().manual_seed(SEED)
+)
+train(scratch, x_toy, steps=100)
+scratch_cosines = direction_recovery(directions, scratch.W_dec)
+print(
+    "each planted direction's best cosine with a decoder row: mean "
+    f"{scratch_cosines.mean():.3f}, lowest {scratch_cosines.min():.3f}"
+)
+
+# %% [markdown]
+# ### Checked against the library
+#
+# The library's `SAE` computes the same loss faster: it decodes only the k rows of W_dec a
+# sample uses, and computes gradients only where a feature was kept. Given our weights, the same
+# batch and the same dead features (half of them, so that AuxK has work), both must give the same
+# losses and the same gradient for every weight, before and after the decoder-norm step.
+
+# %%
+config = SAEConfig(d_in=16, d_sae=256, variant="topk", k=3)
+library = SAE(config, torch.Generator().manual_seed(SEED))
+# our four weights; its input scaling stays the identity
+library.load_state_dict(scratch.state_dict(), strict=False)
+batch, dead = x_toy[:1_024], torch.arange(256) % 2 == 0
+scratch.zero_grad()
+mse, aux, _ = losses(scratch, batch, dead)
+(mse + aux / 32).backward()
+theirs = library.losses(batch, dead)
+theirs["loss"].backward()
+pairs = [(mse, theirs["mse"]), (aux, theirs["aux"])]
+pairs += [
+    (getattr(scratch, n).grad, w.grad) for n, w in library.named_parameters()
+]
+drop_parallel_gradient(scratch)
+library.remove_parallel_grad()
+pairs.append((scratch.W_dec.grad, library.W_dec.grad))
+for mine, reference in pairs:
+    torch.testing.assert_close(mine, reference)
+gap = max((mine - reference).abs().max().item() for mine, reference in pairs)
+print(
+    f"mse {mse:.4f}, AuxK {aux:.4f}: both losses and every gradient equal to "
+    "the library's (to float32 rounding)"
+)
+
+# %% [markdown]
+# ### The library's SAE
+#
+# From here on the chapter trains SAEs with the library's one fit, `sae.fit`. On the planted data
+# it finds the directions too, which the principal components cannot:
+
+# %%
 toy_config = FitConfig(
     max_steps=max(STEPS // 2, 60), batch_size=1_024, lr=3e-3, seed=SEED
 )
@@ -109,7 +285,7 @@ toy = fit(
     SAEConfig(d_in=16, d_sae=256, variant="topk", k=3),
     toy_config,
 )
-# (16, 16)
+# the principal components: (16, 16)
 principal = torch.linalg.svd(x_toy - x_toy.mean(0), full_matrices=False).Vh
 cosines = {
     "principal components": direction_recovery(directions, principal),
@@ -118,6 +294,10 @@ cosines = {
 viz.recovery_histogram(cosines).show()
 
 # %%
+_nb.record(
+    "toy_scratch_mean_best_cosine", scratch_cosines.mean().item(), ".3f"
+)
+_nb.record("toy_scratch_library_gap", gap, ".0e")
 _nb.record(
     "toy_mean_best_cosine_sae",
     cosines["SAE decoder rows"].mean().item(),

@@ -199,6 +199,13 @@ def test_training_saes_chapter_numbers(executed):
         assert 0 < numbers[f"batchtopk_k{k}_l0"] <= 2 * k  # k on average, by a fitted threshold
 
 
+def test_training_saes_chapter_writes_an_sae_from_scratch(executed):
+    numbers = executed["03_training_saes"]
+    # it finds the planted directions, and computes what the library's SAE computes
+    assert numbers["toy_scratch_mean_best_cosine"] > 0.9
+    assert numbers["toy_scratch_library_gap"] < 1e-5
+
+
 def test_features_chapter_numbers(executed):
     numbers = executed["04_sasrec_features"]
     for kind, units in (("sae", 16 * 16), ("raw", 32), ("rotation", 32)):  # ci: hidden size 16
