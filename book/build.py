@@ -1,6 +1,7 @@
 """The book's build pipeline (no need to read; the Makefile calls it).
 
-    python book/build.py sync     each chapter's .ipynb from its .py; the README's chapter table
+    python book/build.py sync     each chapter's .ipynb from its .py, and its learner's copy
+                                  (book/handouts/: solutions emptied); the README's chapter table
                                   and each chapter's Colab cell from _config.yml
     python book/build.py check    fail when `sync` would change a file
     python book/build.py execute --profile ci --out _build/ci
@@ -16,6 +17,7 @@ the README's Colab links and into the first cell of every chapter.
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import re
@@ -26,6 +28,7 @@ import time
 from pathlib import Path
 
 import jupytext
+import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +40,13 @@ KERNELSPEC = {
     "language": "python",
 }
 BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+HANDOUTS = BOOK / "handouts"  # the learner's copies: solution cells emptied
+LEARNER_NOTE = (
+    "*The learner's copy.* Each exercise's solution cell holds only the function's "
+    "signature: write its body, run the cell, then run the check below it, which "
+    "tells you when the function is right. The teacher's copy, with the solutions, "
+    "is `book/{name}`."
+)
 TABLE_START, TABLE_END = (
     "<!-- chapters: made by book/build.py sync -->",
     "<!-- /chapters -->",
@@ -115,18 +125,62 @@ def colab_link(cfg: dict, notebook: str) -> str:
 
 
 def readme_table(cfg: dict) -> str:
-    rows = ["| # | Chapter | Open |", "|---|---|---|"]
+    rows = [
+        "| # | Chapter (with the solutions) | Open | Learner's copy |",
+        "|---|---|---|---|",
+    ]
     for py in chapters():
         nb = py.with_suffix(".ipynb").relative_to(ROOT).as_posix()
         badge = f"[![Open in Colab]({BADGE})]({colab_link(cfg, nb)})"
-        rows.append(f"| {py.stem[:2]} | [{title(py)}]({nb}) | {badge} |")
+        handout = handout_path(py).relative_to(ROOT).as_posix()
+        learner = f"[![Open in Colab]({BADGE})]({colab_link(cfg, handout)})"
+        row = f"| {py.stem[:2]} | [{title(py)}]({nb}) | {badge} | {learner} |"
+        rows.append(row)
     return "\n".join([TABLE_START, *rows, TABLE_END])
 
 
-def notebook_text(source: str) -> str:
+def handout_path(chapter: Path) -> Path:
+    """Where the learner's copy of a chapter goes: book/handouts/NN_name.ipynb."""
+    return HANDOUTS / chapter.with_suffix(".ipynb").name
+
+
+def without_solutions(notebook, name: str) -> None:
+    """The learner's copy: each cell tagged `solution` keeps only the signature
+    and docstring of the functions it defines, whose body says what to do, and
+    a note under the Colab cell says so."""
+    for cell in notebook.cells:
+        if "solution" not in cell.metadata.get("tags", []):
+            continue
+        lines, stubs = cell.source.splitlines(), []
+        for node in ast.parse(cell.source).body:
+            if not isinstance(node, ast.FunctionDef):
+                continue  # an import the solution used: the learner picks their own
+            first = node.body[0]  # its docstring, if it has one
+            head = (
+                first.end_lineno
+                if ast.get_docstring(node)
+                else first.lineno - 1
+            )
+            todo = "write it: the task is above, its check below"
+            stub = [
+                *lines[node.lineno - 1 : head],
+                f'    raise NotImplementedError("{todo}")',
+            ]
+            stubs.append("\n".join(stub))
+        cell.source = "\n\n\n".join(stubs)
+        # shown, not hidden behind a toggle
+        cell.metadata["tags"] = ["solution"]
+    note = nbformat.v4.new_markdown_cell(LEARNER_NOTE.format(name=name))
+    notebook.cells.insert(1, note)
+
+
+def notebook_text(source: str, teacher: str | None = None) -> str:
     """The .ipynb of a py:percent source, with cell ids made from the cells' text (jupytext would
-    draw random ones, and every sync would change every notebook)."""
+    draw random ones, and every sync would change every notebook). With `teacher`, the name of
+    the chapter's notebook: its learner's copy, without the solutions."""
     notebook = jupytext.reads(source, fmt="py:percent")
+    if teacher is not None:
+        without_solutions(notebook, teacher)
     notebook.metadata["kernelspec"] = KERNELSPEC
     notebook.metadata["language_info"] = {"name": "python"}
     seen = set()
@@ -157,10 +211,13 @@ def synced() -> dict[Path, str]:
             py.read_text(encoding="utf-8"), cfg["repository"]["url"]
         )
         out[py.with_suffix(".ipynb")] = notebook_text(out[py])
+        teacher = py.with_suffix(".ipynb").name
+        out[handout_path(py)] = notebook_text(out[py], teacher)
     return out
 
 
 def sync() -> None:
+    HANDOUTS.mkdir(exist_ok=True)
     for path, content in synced().items():
         if not path.exists() or path.read_text(encoding="utf-8") != content:
             path.write_text(content, encoding="utf-8")

@@ -85,6 +85,31 @@ def test_notebooks_are_committed_without_outputs(chapter):
     assert not any(cell.get("outputs") for cell in notebook.cells)
 
 
+def solution_cells(notebook: Path) -> list:
+    cells = jupytext.read(notebook).cells
+    return [cell for cell in cells if "solution" in cell.metadata.get("tags", [])]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_learner_copy_holds_no_solution_code(chapter):
+    teacher, handout = chapter.with_suffix(".ipynb"), build.handout_path(chapter)
+    assert handout.exists(), f"no learner's copy {handout.name}: run book/build.py sync"
+    solutions, stubs = solution_cells(teacher), solution_cells(handout)
+    assert len(stubs) == len(solutions)
+    for solution, stub in zip(solutions, stubs, strict=True):
+        wanted = [n.name for n in ast.parse(solution.source).body if hasattr(n, "name")]
+        functions = ast.parse(stub.source).body
+        assert [f.name for f in functions] == wanted  # the same functions, to write
+        for function in functions:  # a docstring at most, then the request to write it
+            *docstring, body = function.body
+            assert all(isinstance(node, ast.Expr) for node in docstring)
+            assert isinstance(body, ast.Raise), ast.unparse(function)
+    # every other cell is the teacher's
+    others = [c.source for c in jupytext.read(teacher).cells if c not in solutions]
+    kept = [c.source for c in jupytext.read(handout).cells if c not in stubs]
+    assert [source for source in kept if source in others] == others
+
+
 def test_sync_keeps_every_cell_of_a_chapter_written_without_a_colab_cell():
     url = build.config()["repository"]["url"]
     new = '# %% [markdown]\n# # 11. A new chapter\n\n# %% tags=["parameters"]\nSEED = 0\n'
