@@ -1,8 +1,7 @@
 """Chapter set-up (no need to read): seed, device, plotly renderer, Colab; record() for the tests.
 
 Every chapter calls `setup()` in its set-up cell and stores the numbers the tests check with
-`record()`: kept in the executed notebook, where tests/test_book.py reads them back, and shown
-neither in Jupyter nor in the book.
+`record()`, in the executed notebook (tests/test_book.py reads them back) but on no page.
 """
 
 from __future__ import annotations
@@ -22,29 +21,23 @@ import torch
 from plotly.io._base_renderers import MimetypeRenderer
 
 __all__ = [
-    "PROFILES", "RECORD_KEY", "in_colab", "seed_everything", "pick_device", "BookRenderer",
+    "PROFILES", "RECORD_KEY", "seed_everything", "pick_device", "BookRenderer",
     "use_book_renderer", "setup", "LONG_CELL_SECONDS", "time_long_cells", "pick", "record",
     "recorded"
 ]  # fmt: skip
 
 PROFILES = ("ci", "quick", "full")
 RECORD_KEY = "recsae_record"  # output-metadata key that holds a recorded number
-# myst-nb's (and scrapbook's) prefix for a stored output: no front end renders its mime type,
-# and the book can quote it in prose as {glue:text}`name`
+# myst-nb's prefix of a stored output, whose mime type nothing renders ({glue:text}`name` quotes it)
 GLUE_PREFIX = "application/papermill.record/"
-
-
-def in_colab() -> bool:
-    return "google.colab" in sys.modules
 
 
 CUBLAS_DETERMINISTIC = (":4096:8", ":16:8")  # the workspace settings that make cuBLAS repeatable
 
 
 def seed_everything(seed: int) -> None:
-    """Seed every generator and make torch deterministic: same seed, same numbers (the notebook
-    tests re-execute each chapter and compare its outputs). On a GPU the numbers differ from the
-    CPU's, but repeat from run to run; an op without a deterministic CUDA kernel raises."""
+    """Seed every generator and make torch deterministic: same seed, same numbers (on a GPU, other
+    numbers than the CPU's, repeated run to run; an op without a deterministic kernel raises)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -85,28 +78,19 @@ def pick_device(device: str = "auto") -> torch.device:
 
 
 class BookRenderer(MimetypeRenderer):
-    """A figure as HTML that loads nothing: neither plotly.js nor MathJax from a CDN.
-
-    The rendered book loads one shared plotly.min.js (see _config.yml), so figures draw offline.
-    (plotly's own HtmlRenderer always adds a MathJax <script> from a CDN.)
-    """
+    """A figure as HTML that loads nothing from a CDN (plotly's HtmlRenderer adds MathJax): the
+    book serves one plotly.min.js (_config.yml), so figures draw offline."""
 
     def to_mimebundle(self, fig_dict):
-        html = pio.to_html(
-            fig_dict,
-            include_plotlyjs=False,
-            include_mathjax=False,
-            full_html=False,
-            default_width="100%",
-            validate=False,
-        )
+        html = pio.to_html(fig_dict, include_plotlyjs=False, include_mathjax=False,
+                           full_html=False, default_width="100%", validate=False)  # fmt: skip
         return {"text/html": html}
 
 
 def use_book_renderer() -> None:
     """Figures as offline HTML for the book, plus plotly's own JSON for JupyterLab; Colab renders
     neither, so it gets plotly's Colab renderer."""
-    if in_colab():
+    if "google.colab" in sys.modules:
         pio.renderers.default = "colab"
         return
     pio.renderers["book"] = BookRenderer()
@@ -115,8 +99,7 @@ def use_book_renderer() -> None:
 
 def setup(seed: int = 0, device: str = "auto", profile: str = "ci") -> torch.device:
     """Seed everything, choose the device, set the plotly renderer and the tables' precision;
-    returns the device. Outside the ci profile, every cell that runs for long says how long it
-    took."""
+    returns the device. Outside the ci profile, a cell that runs long says how long it took."""
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"SEED must be an integer, got {seed!r}.")
     if not 0 <= seed < 2**32:  # numpy's seeds

@@ -298,8 +298,7 @@ def cell_text(value) -> str:
     zeros and no float32 noise (0.7710000276565552 -> 0.771); anything else as str() gives it."""
     if not isinstance(value, (float, np.floating)):
         return str(value)
-    large = bool(abs(value) >= 1)  # 4 decimals; below 1, 4 digits after the leading zeros
-    return np.format_float_positional(value, precision=4, fractional=large, trim="-")
+    return np.format_float_positional(value, 4, fractional=bool(abs(value) >= 1), trim="-")
 
 
 def table_trace(table: pd.DataFrame, **trace) -> go.Table:
