@@ -265,10 +265,7 @@ pairs.append((scratch.W_dec.grad, library.W_dec.grad))
 for mine, reference in pairs:
     torch.testing.assert_close(mine, reference)
 gap = max((mine - reference).abs().max().item() for mine, reference in pairs)
-print(
-    f"mse {mse:.4f}, AuxK {aux:.4f}: both losses and every gradient equal to "
-    "the library's (to float32 rounding)"
-)
+print(f"mse {mse:.4f}, AuxK {aux:.4f}: losses and gradients as the library's")
 
 # %% [markdown]
 # ### The library's SAE

@@ -70,10 +70,10 @@ FIGURES_JS = f"""() => Array.from(document.querySelectorAll('.plotly-graph-div')
 }}))"""
 
 
-# what a page shows of the plumbing: the text of every code cell's output, of every table cell
-# (HTML tables, and plotly's), the code cells papermill injected, and the code cells whose lines
-# are wider than the cell (they scroll sideways)
-PLUMBING_JS = """() => ({
+# what a page shows of the plumbing, every hidden cell opened: the text of every code cell's
+# output, of every table cell (HTML tables, and plotly's), the code cells papermill injected, and
+# the code cells whose lines are wider than the cell (they scroll sideways)
+PLUMBING_JS = """() => (document.querySelectorAll('details').forEach(d => d.open = true), {
   outputs: Array.from(document.querySelectorAll('.cell_output')).map(o => o.innerText),
   cells: Array.from(document.querySelectorAll('table td, .table-control-view .cell-text'))
     .map(c => c.textContent),
@@ -81,7 +81,7 @@ PLUMBING_JS = """() => ({
     + Array.from(document.querySelectorAll('.cell_input'))
       .filter(c => c.innerText.trim().startsWith('# Parameters')).length,
   too_wide: Array.from(document.querySelectorAll('.cell_input pre'))
-    .filter(p => p.scrollWidth > p.clientWidth).map(p => p.innerText.split('\\n')[0]),
+    .filter(p => p.scrollWidth > p.clientWidth).map(p => p.textContent.split('\\n')[0]),
 })"""
 
 
