@@ -6,6 +6,10 @@ benchmarks/results/NAME.json (NAME-full.json for the full profile, which wants a
 device a result names is read off the work (`devices_of` the models, SAEs and tensors it computed
 with), never taken from a --device flag: a result labelled "cuda" ran there. `make bench` runs
 them all.
+
+The report (recsae_lite/report.py, chapter 10) judges each claim from a result file's "figures",
+each a value with its 95% interval (`bootstrap_interval`), and "knobs", each choice a verdict
+depends on and where it was made (`knob`); report.CLAIMS names the fields each claim reads.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import resource
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 import recsae_lite
@@ -42,6 +47,37 @@ def devices_of(*work) -> set[str]:
         else:
             found.add(str(thing.device))
     return found
+
+
+def bootstrap_interval(a, b=None, statistic=None, resamples=2000, level=0.95, seed=0) -> dict:
+    """A figure and its bootstrap interval over users, in the shape the report reads:
+    {"value": statistic on every user, "ci": [low, high], "n": users}.
+
+    `a` holds one row per user (a row may hold several numbers: one per genre, seed, ...); `b`,
+    when given, the same users in the same order, scored by another method (paired). The figure
+    is statistic(a) or statistic(a, b); by default a's mean, or the difference of means a - b.
+    The interval is the percentile interval of the statistic over `resamples` resamplings of the
+    users with replacement (the same users for a and b), drawn from a generator seeded by `seed`.
+    """
+    arrays = [np.asarray(a, dtype=float)] + ([] if b is None else [np.asarray(b, dtype=float)])
+    if len(arrays) == 2 and len(arrays[1]) != len(arrays[0]):
+        raise ValueError(
+            f"bootstrap_interval: a and b must hold the same users (one row each, same order); "
+            f"got {len(arrays[0])} and {len(arrays[1])} rows"
+        )
+    if statistic is None:
+        statistic = np.mean if b is None else lambda x, y: np.mean(x) - np.mean(y)
+    users = np.random.default_rng(seed).integers(0, len(arrays[0]), (resamples, len(arrays[0])))
+    draws = [statistic(*(x[rows] for x in arrays)) for rows in users]
+    low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    return {"value": float(statistic(*arrays)), "ci": [float(low), float(high)],
+            "n": len(arrays[0])}  # fmt: skip
+
+
+def knob(value, chosen_on: str, how: str) -> dict:
+    """A choice a verdict depends on, in the shape the report reads: its value, where it was made
+    ("validation users", "validation splits", "training data", "fixed before measuring") and how."""
+    return {"value": value, "chosen on": chosen_on, "how": how}
 
 
 def machine(ran_on: set[str]) -> dict:
@@ -72,6 +108,18 @@ def write_report(path: Path, report: dict, ran_on: set[str]) -> None:
         )
     if not ran_on:
         raise ValueError("a benchmark report needs the devices its work ran on: devices_of(...)")
+    for name, figure in report.get("figures", {}).items():
+        if not (isinstance(figure, dict) and len(figure.get("ci", ())) == 2 and "value" in figure):
+            raise ValueError(
+                f"figures[{name!r}] of {path.name} must be {{'value': v, 'ci': [low, high]}} "
+                f"(what bootstrap_interval returns), got {figure!r}"
+            )
+    for name, choice in report.get("knobs", {}).items():
+        if not (isinstance(choice, dict) and {"value", "chosen on", "how"} <= set(choice)):
+            raise ValueError(
+                f"knobs[{name!r}] of {path.name} must say its value, where it was chosen and how "
+                f"(what knob(value, chosen_on, how) returns), got {choice!r}"
+            )
     report["machine"] = machine(ran_on)
     report["seconds"] = round(time.perf_counter() - START, 1)
     report["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

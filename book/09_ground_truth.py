@@ -32,7 +32,7 @@ if "google.colab" in sys.modules:
 # them against the answer key, then asks how far the papers' own metrics can be trusted when
 # they are computed, as in practice, on noisy tags.
 #
-# **Read alongside.** Its paper: paper A, Klenitskiy et al. 2025, [*Sparse Autoencoders for
+# **Read alongside.** The three papers: paper A, Klenitskiy et al. 2025, [*Sparse Autoencoders for
 # Sequential Recommendation Models: Interpretation and Flexible
 # Control*](https://arxiv.org/abs/2507.12202); paper B, Arviv et al. 2025, [*Extracting
 # Interaction-Aware Monosemantic Concepts in Recommender

@@ -88,18 +88,10 @@ def item_features(tops: list[np.ndarray], min_items: int = 10) -> np.ndarray:
 
 def best_genres(scores: np.ndarray, genre_names: list[str]) -> pd.DataFrame:
     """Per feature: its best genre and score, and the second, for auto-labels."""
-    filled = np.nan_to_num(scores, nan=-np.inf)
-    order = np.argsort(-filled, axis=1)
-    rows = np.arange(len(scores))
-    first, second = order[:, 0], order[:, 1]
-    return pd.DataFrame(
-        {
-            "best genre": [genre_names[g] for g in first],
-            "score": scores[rows, first],
-            "second genre": [genre_names[g] for g in second],
-            "second score": scores[rows, second],
-        }
-    )
+    order = np.argsort(-np.nan_to_num(scores, nan=-np.inf), axis=1)[:, :2]  # (F, 2)
+    names, best = np.array(genre_names, dtype=object)[order], np.take_along_axis(scores, order, 1)
+    return pd.DataFrame({"best genre": names[:, 0], "score": best[:, 0],
+                         "second genre": names[:, 1], "second score": best[:, 1]})  # fmt: skip
 
 
 def best_score(scores: np.ndarray) -> np.ndarray:

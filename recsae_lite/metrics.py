@@ -1,17 +1,14 @@
-"""Ranking metrics for the book's one protocol: leave-one-out, full ranking over every item, the
-items a user has already seen masked (chapter 2, with the base models' evaluation).
+"""Ranking metrics: full ranking over every item, the items a user has seen masked (chapter 2).
 
     scores = mask_seen(model_scores, history, pad=n_items)   # (B, n_items)
     metrics = RankingMetrics(k=(10, 20), n_items=n_items, genres=genres, popularity=popularity)
     metrics.add(scores, targets)                              # once per batch
     metrics.result()  # {"ndcg@10": ..., "ndcg@20": ..., "hr@10": ..., ...}
 
-Each user has one relevant item, the target, and its 0-based rank is the number of other items
-scored at least as high (ties count against it). Everything runs in torch on the scores' device,
-so evaluation on a GPU never copies the (B, n_items) scores to the host.
-
-Also here: how well an SAE fits (`sae_metrics`, chapter 3), and how far two top lists agree
-(chapter 6): the book's RBO and Kendall tau beside paper B's, named apart.
+A relevant item's 0-based rank is the number of other items scored at least as high (ties count
+against it). Everything runs in torch on the scores' device: evaluation on a GPU never copies the
+(B, n_items) scores to the host. Also here: how well an SAE fits (`sae_metrics`, chapter 3), and
+how far two top lists agree (chapter 6): the book's RBO and Kendall tau beside paper B's.
 """
 
 from __future__ import annotations
@@ -143,17 +140,13 @@ class RankingMetrics:
             raise ValueError(
                 f"k is {self.k!r}; each K must be between 1 and n_items ({self.n_items})"
             )
-        for name, columns in (("genres", None), ("popularity", ()), ("share_of", ())):
+        for name, ndim in (("genres", 2), ("popularity", 1), ("share_of", 1)):
             value = getattr(self, name)
             if value is None:
                 continue
             value = torch.as_tensor(value, dtype=torch.float32)
-            if (
-                value.shape[0] != self.n_items
-                or (columns == () and value.ndim != 1)
-                or (columns is None and value.ndim != 2)
-            ):
-                want = "(n_items, n_genres)" if columns is None else "(n_items,)"
+            if value.ndim != ndim or value.shape[0] != self.n_items:
+                want = "(n_items, n_genres)" if ndim == 2 else "(n_items,)"
                 raise ValueError(
                     f"{name} has shape {tuple(value.shape)}; expected {want} with n_items = "
                     f"{self.n_items}"

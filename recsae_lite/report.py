@@ -1,37 +1,44 @@
-"""The reproduction report (chapter 10): each headline claim of the three papers next to what this
-book measured, read from the benchmarks' result files and never re-trained.
+"""The reproduction report (chapter 10): each headline claim of the three papers, judged by a rule
+written before its figures were measured, from the benchmarks' result files (never re-trained).
 
-- `load`: every benchmarks/results/*.json (written by `make bench`), by name; among them
-  peers.json, the peers' figures with their sources (written by hand, not by a benchmark).
-- `claims`: one row per claim: the paper's figure, ours, the data and protocol, whether it holds,
-  and the result file it comes from. A claim whose file is missing reads "not measured yet".
-- `peer_figures`, `base_models`, `sae_speed`, `book_times`, `gpu_results`: the other tables.
+A result file (benchmarks/results/NAME.json) holds, beside its tables:
+- "figures": {name: {"value": v, "ci": [low, high], "n": units resampled}}, each figure a verdict
+  reads with its 95% bootstrap interval (benchmarks/common.py's `bootstrap_interval` writes it);
+- "knobs": {name: {"value": v, "chosen on": where, "how": how}}, each choice a verdict depends on:
+  "validation users", "validation splits", "training data", or "fixed before measuring".
+Unless a claim's `measured` says otherwise, a figure is measured on test users (never those that
+chose a knob), per user the mean over 3+ seeds, and its interval resamples those users (the same
+users on both sides of a ratio or difference), the figure recomputed on each resample.
 
-A claim is a function of the loaded results returning (what we measured, whether it holds); the
-paper's side and the verdict's rule are written next to it, so a reader can check both. Every
-peer figure a claim cites is read from peers.json, never typed here.
+A rule is one or more conditions, each a figure, a direction and a threshold (`Condition`). A
+condition holds when the figure's interval lies wholly on the passing side of the threshold, does
+not hold when wholly on the failing side, and is inconclusive when it straddles it (`verdict`); a
+claim holds when every condition holds, does not hold when one does not. Its sensitivity line is
+the verdict with every threshold moved by 20% either way. A claim whose figures are not in its
+file reads "not measured yet". Peer figures come from peers.json.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 # our base model -> its RecBole counterpart in peers.json (same ML-100K protocol)
 COUNTERPARTS = {"pop": "recbole.pop", "mf": "recbole.bpr", "neumf": "recbole.neumf",
                 "elsa": "recbole.ease", "sasrec": "recbole.sasrec"}  # fmt: skip
-
+HOLDS, FAILS, INCONCLUSIVE, UNMEASURED = "holds", "does not hold", "inconclusive", "—"
+SENSITIVITY = (0.8, 1.2)  # the thresholds moved by 20% either way
 
 # where the results are when the package runs from a clone of the repository (pip install -e)
 REPOSITORY_RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 
 
-def load(folder: str | Path | None = None) -> dict[str, dict]:
-    """Every result file in `folder` (default: the repository's benchmarks/results), by benchmark
-    name (its file stem)."""
+def results_folder(folder: str | Path | None = None) -> Path:
+    """The folder of result files: `folder`, or by default the repository's benchmarks/results."""
     folder = REPOSITORY_RESULTS if folder is None else Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(
@@ -39,13 +46,13 @@ def load(folder: str | Path | None = None) -> dict[str, dict]:
             "clone of the repository; clone it (git clone) and set RESULTS in the parameters "
             "cell to its benchmarks/results folder."
         )
-    return {
-        p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))
-    }
+    return folder
 
 
-def _frame(results: dict, name: str, key: str) -> pd.DataFrame:
-    return pd.DataFrame(results[name][key])
+def load(folder: str | Path | None = None) -> dict[str, dict]:
+    """Every result file of `results_folder(folder)`, by benchmark name (its file stem)."""
+    paths = sorted(results_folder(folder).glob("*.json"))
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in paths}
 
 
 def _peer(results: dict, figure: str) -> dict:
@@ -53,317 +60,305 @@ def _peer(results: dict, figure: str) -> dict:
     return next(f["values"] for f in results["peers"]["figures"] if f["id"] == figure)
 
 
-# -- the claims: (paper, claim, the paper's figure, data and protocol, source, measure, rule) ----
-# measure(results) -> (what we measured, whether the rule holds); `claims` calls it only when the
-# source's result file is there
+@dataclass(frozen=True)
+class Condition:
+    """One test of a rule: the figure `field` of a result file's "figures" against a threshold."""
+
+    field: str
+    label: str  # what the figure is, as the table shows it
+    threshold: float | tuple  # a number, or (peer figure id, key of its values, factor)
+    unit: str = ""  # "%": a share, shown as a percentage; "x": a ratio; "": a plain number
+    direction: str = ">="  # ">=": its interval must lie at or above the threshold; "<=": under
+
+    def limit(self, results: dict) -> float:
+        """The threshold as a number: factor x the peer's value where it cites a peer figure."""
+        if isinstance(self.threshold, tuple):
+            figure, key, factor = self.threshold
+            return factor * _peer(results, figure)[key]
+        return self.threshold
 
 
-def _a_monosemantic(r):
-    m = _frame(r, "sasrec_steering", "monosemanticity").set_index(["kind", "view"])["pass share"]
-    sae, raw = m["SAE features"], m["raw dimensions"]
-    text = ", ".join(f"{v}: SAE {sae[v]:.0%} vs raw {raw[v]:.0%}" for v in sae.index)
-    return f"features with a genre score >= 0.5 ({text})", bool((sae >= 1.5 * raw).all())
+at_least, at_most = partial(Condition, direction=">="), partial(Condition, direction="<=")
 
 
-def _a_cost(r):
-    change = r["sasrec_steering"]["steering_summary"]["SAE"]["median_ndcg_change"]
-    return f"median NDCG@10 change {change:+.1%} at the chosen strength", abs(change) <= 0.10
+@dataclass(frozen=True)
+class Claim:
+    """A headline claim, its rule (its conditions, all of which must hold) and what it reads."""
+
+    paper: str  # "A", "B", "C", or "book" for the book's own goals
+    claim: str
+    theirs: str | tuple  # the paper's figure: text, or (peer figure id, its values -> text)
+    data: str  # the data and protocol
+    source: str  # the result file's benchmark name (benchmarks/results/SOURCE.json)
+    conditions: tuple[Condition, ...]
+    knobs: tuple[str, ...]  # names in the source's "knobs" that the verdict depends on
+    measured: str  # how the benchmark measures each figure and knob: what it must write
 
 
-def _a_steers(r):
-    x = r["sasrec_steering"]["steering_summary"]["SAE"]["median_share_x"]
-    return f"median genre share x{x:.2f} (14 genres, <= 10% NDCG lost on validation)", x > 1
+def verdict(low: float, high: float, threshold: float, direction: str) -> str:
+    """Holds when the interval [low, high] lies entirely on the passing side of the threshold,
+    does not hold when it lies entirely on the failing side, inconclusive when it straddles it."""
+    if direction not in (">=", "<="):
+        raise ValueError(f"a condition's direction is '>=' or '<=', got {direction!r}")
+    if direction == "<=":  # mirrored: staying at or below t is -figure reaching -t
+        low, high, threshold = -high, -low, -threshold
+    return HOLDS if low >= threshold else FAILS if high < threshold else INCONCLUSIVE
 
 
-def _a_probe(r):
-    s = r["sasrec_steering"]["steering_summary"]
-    sae, probe = s["SAE"]["median_share_x"] - 1, s["probe"]["median_share_x"] - 1
-    return f"share gained: SAE +{sae:.0%}, probe +{probe:.0%}", sae >= 0.75 * probe
+def judge(claim: Claim, results: dict, scale: float = 1.0) -> str:
+    """The claim's verdict, with every threshold multiplied by `scale` (1: as written)."""
+    figures = results[claim.source]["figures"]
+    found = {
+        verdict(*figures[c.field]["ci"], scale * c.limit(results), c.direction)
+        for c in claim.conditions
+    }
+    return FAILS if FAILS in found else HOLDS if found == {HOLDS} else INCONCLUSIVE
 
 
-def _a_sasrec_ml1m(r):
-    m = r["base_models-full"]["models"]["sasrec"]["test"]
-    theirs = _peer(r, "sasrec_plus.full_ce")["ndcg@10"]
-    return f"NDCG@10 {m['ndcg@10']:.4f}, HR@10 {m['hr@10']:.4f}", m["ndcg@10"] >= 0.9 * theirs
+def _number(x: float, unit: str) -> str:
+    return f"{x:.1%}" if unit == "%" else f"{x:.2f}x" if unit == "x" else f"{x:.3f}"
 
 
-def _fidelity(r):
-    return _frame(r, "two_tower", "fidelity").groupby(["model", "w_pred"])[["rbo", "kendall_tau"]]
+def _rule(c: Condition, results: dict) -> str:
+    sign = "≥" if c.direction == ">=" else "≤"
+    if isinstance(c.threshold, tuple):
+        figure, key, factor = c.threshold
+        theirs = f" ({_peer(results, figure)[key]:g})" if "peers" in results else ""
+        return f"{c.label} {sign} {'' if factor == 1 else f'{factor:g} × '}theirs{theirs}"
+    return f"{c.label} {sign} {100 * c.threshold if c.unit == '%' else c.threshold:g}{c.unit}"
 
 
-def _b_pred_term(r):
-    f = _fidelity(r).mean()["rbo"]
-    text = "; ".join(
-        f"{m}: RBO {f[m].iloc[0]:.2f} at w 0, {f[m].iloc[-1]:.2f} at w 10" for m in ("mf", "ncf")
-    )
-    return text, bool(all(f[m].iloc[-1] > f[m].iloc[0] + 0.01 for m in ("mf", "ncf")))
-
-
-def _b_fidelity(model, goal):
-    """goal: (RBO, tau) to reach, or the id of the peer figure that holds them."""
-
-    def measure(r):
-        theirs = {} if isinstance(goal, tuple) else _peer(r, goal)
-        rbo, tau = goal if isinstance(goal, tuple) else (theirs["rbo"], theirs["kendall_tau"])
-        best = _fidelity(r).mean().loc[model].sort_values("rbo").iloc[-1]
-        text = f"RBO {best['rbo']:.2f}, tau {best['kendall_tau']:.2f} (16 of 256 active)"
-        return text, bool(best["rbo"] >= rbo and best["kendall_tau"] >= tau)
-
-    return measure
-
-
-def _b_purity(model, figure):
-    def measure(r):
-        theirs = _peer(r, figure)["mean"]
-        p = _frame(r, "two_tower", "purity")
-        ours = p[(p.model == model) & (p.coordinates == "SAE 22")]["purity@10"].mean()
-        return f"mean purity@10 {ours:.2f} (22 features, 8 genres, 3 seeds)", bool(ours > theirs)
-
-    return measure
-
-
-def _b_pure_genres(r):
-    p = _frame(r, "two_tower", "purity")
-    p = p[(p.model == "mf") & (p.coordinates == "SAE 256") & p.genre.isin(["Comedy", "Horror"])]
-    means = p.groupby("genre")[["purity@10", "purity@50", "purity@100"]].mean()
-    # NaN: a K above the genre's number of films (Horror has 92), where purity cannot reach 1
-    text = "; ".join(f"{g}: " + "/".join(f"{v:.2f}" for v in row) for g, row in means.iterrows())
-    return f"purity@10/50/100 (256 features) {text}", bool((means.fillna(1.0) == 1.0).all().all())
-
-
-def _b_broad_first(r):
-    g = _frame(r, "hierarchy", "mf_groups")
-    g = g[g.variant == "matryoshka"].groupby("group")[["popularity", "genre entropy"]].mean()
-    first, last = g.iloc[0], g.iloc[-1]
-    text = (f"popularity percentile of top items {first['popularity']:.2f} (first group) vs "
-            f"{last['popularity']:.2f} (last); genre entropy {first['genre entropy']:.2f} vs "
-            f"{last['genre entropy']:.2f}")  # fmt: skip
-    holds = (
-        first["popularity"] > last["popularity"] and first["genre entropy"] > last["genre entropy"]
-    )
-    return text, bool(holds)
-
-
-def _c_cost(r):
-    q = _frame(r, "elsa_knobs", "quality")
-    base = q[q.sae == "none"].set_index("seed")["ndcg@20"]
-    drops = {}
-    for k in ("k16", "k64"):
-        with_sae = q[(q.sae == k) & (q.views == 50)].set_index("seed")["ndcg@20"]
-        drops[k] = float((1 - with_sae / base).mean())
-    text = f"NDCG@20 lost: {drops['k16']:.1%} at k = 16, {drops['k64']:.1%} at k = 64"
-    return text, 0.05 <= drops["k16"] <= 0.10 and drops["k64"] <= 0.03
-
-
-def _c_base(r):
-    q = _frame(r, "elsa_knobs", "quality")
-    base = q[q.sae == "none"][["recall@20", "ndcg@20"]].mean()
-    theirs = _peer(r, "paper_c_code.elsa")
-    text = f"Recall@20 {base['recall@20']:.3f}, NDCG@20 {base['ndcg@20']:.3f} (our split, 3 seeds)"
-    return text, bool((base >= pd.Series(theirs)).all())
-
-
-def _steering(r, mapping="best characterizes", features=1):
-    s = _frame(r, "elsa_knobs", "steering")
-    s = s[(s.mapping == mapping) & (s.features == features)]
-    return s.groupby("alpha")[["personal ndcg", "segment ndcg"]].mean()
-
-
-def _c_tradeoff(r):
-    s = _steering(r)
-    text = "; ".join(f"{a:g}: {p:.3f} / {g:.3f}" for a, (p, g) in s.iterrows())
-    reached = s[s["personal ndcg"] >= 0.28]["segment ndcg"].max()
-    return f"alpha: personal / segment NDCG@20 {text}", bool(reached >= 0.20)
-
-
-def _c_unique(r):
-    best, unique = _steering(r).iloc[-1], _steering(r, "most unique").iloc[-1]
-    text = (f"segment NDCG@20 at alpha .5: most unique {unique['segment ndcg']:.3f}, "
-            f"best characterizes {best['segment ndcg']:.3f}")  # fmt: skip
-    return text, bool(unique["segment ndcg"] < 0.5 * best["segment ndcg"])
-
-
-def _c_spread(r):
-    one, five = _steering(r), _steering(r, features=5)
-    # segment NDCG of each curve at equal personal NDCG, over the range both curves cover
-    low = max(one["personal ndcg"].min(), five["personal ndcg"].min())
-    high = min(one["personal ndcg"].max(), five["personal ndcg"].max())
-    levels = np.linspace(low, high, 5)
-    at = {n: np.interp(levels, *s.sort_values("personal ndcg").to_numpy().T)
-          for n, s in (("1", one), ("5", five))}  # fmt: skip
-    text = (f"segment NDCG@20 at equal personal NDCG ({low:.2f}-{high:.2f}), mean: "
-            f"1 feature {at['1'].mean():.3f}, 5 features {at['5'].mean():.3f}")  # fmt: skip
-    return text, bool(at["5"].mean() > at["1"].mean())
-
-
-def _book_hierarchy(r):
-    p = _frame(r, "hierarchy", "planted").groupby(["setting", "variant"])["agreement"].mean()
-    text = "; ".join(f"{s}: Matryoshka {p[s]['matryoshka']:.2f}, BatchTopK {p[s]['batchtopk']:.2f}"
-                     for s in p.index.levels[0])  # fmt: skip
-    return f"hierarchy agreement (5 seeds) {text}", bool(
-        (p.xs("matryoshka", level=1) > p.xs("batchtopk", level=1)).all()
-    )
-
-
-def _book_above_chance(r):
-    runs = pd.DataFrame(r["recovery"]["runs"])
-    means = runs.groupby(["model", "variant"])[["f1", "chance f1"]].mean()
-    ratio = means["f1"] / means["chance f1"]
-    text = f"matched-feature F1 over chance F1: {ratio.min():.1f}x to {ratio.max():.1f}x"
-    return f"{text} (3 models x 4 variants, 3 seeds)", bool((ratio > 2).all())
-
-
-def _book_matryoshka_recovers(r):
-    summary = r["recovery"]["summary"]
-    text = "; ".join(f"{m}: {s['winner']} (+{s['recovered margin']:.0%} recovered over "
-                     f"{s['runner-up']})" for m, s in summary.items())  # fmt: skip
-    return f"winner by concepts recovered: {text}", all(
-        s["winner"] == "matryoshka" for s in summary.values()
-    )
+def _ours(c: Condition, figure: dict) -> str:
+    value, (low, high) = figure["value"], figure["ci"]
+    return f"{c.label} {_number(value, c.unit)} [{_number(low, c.unit)}, {_number(high, c.unit)}]"
 
 
 def _fidelity_text(v):
     return f"RBO {v['rbo']:.2f}, tau {v['kendall_tau']:.2f}"
 
 
-def _steered(alpha):
-    return lambda v: f"alpha {alpha}: {v[alpha][0]:.3f} / {v[alpha][1]:.3f}"
-
-
 ML100K_LOO = "ML-100K, leave-one-out by time, full ranking, seen items masked"
 ML100K_B = "ML-100K, any rating positive, a fifth of users held out, top-30 lists"
-ML100K_C = "ML-100K, paper C's split (ratings >= 4, 80/10/10 users, 20% held out)"
+ML100K_C = "ML-100K, paper C's split (ratings >= 4, 80/10/10 users, 20% held out), 5+ splits"
+SYNTHETIC = "synthetic data, SASRec, MF and ELSA"
+B_REGIME = "paper B's regime (ReLU + L1 + KL at rho .05, 22 features, MF/NCF at d = 20)"
+UNTRAINED = "and over the same for the SAE at its random initialisation (untrained)"
+W_PRED, STEERED = ("w_pred (paper B regime)",), ("moderate strength", "genre features")
 CLAIMS = [
-    ("A", "SAE features are markedly more monosemantic than raw hidden dimensions",
-     "qualitative", ML100K_LOO, "sasrec_steering", _a_monosemantic,
-     "SAE's share at least 1.5x the raw dimensions' in both views"),
-    ("A", "Moderate interventions cost under 10% of NDCG", "< 10%", ML100K_LOO,
-     "sasrec_steering", _a_cost, "median change within 10%"),
-    ("A", "Raising a genre's feature adds that genre's films", "qualitative", ML100K_LOO,
-     "sasrec_steering", _a_steers, "median share rises"),
-    ("A", "The unsupervised SAE steers about as well as a supervised probe", "comparable",
-     ML100K_LOO, "sasrec_steering", _a_probe, "SAE's gain at least 75% of the probe's"),
-    ("A", "SASRec+ on ML-1M",
-     ("sasrec_plus.full_ce", lambda v: f"NDCG@10 {v['ndcg@10']:.4f}, HR@10 {v['hr@10']:.4f}"),
-     "ML-1M, leave-one-out (full profile)", "base_models-full", _a_sasrec_ml1m,
-     "NDCG@10 at least 90% of the paper's"),
-    ("B", "Raising w_pred raises fidelity (RBO, Kendall tau)", "rises", ML100K_B, "two_tower",
-     _b_pred_term, "RBO at w 10 above w 0 by > .01 for MF and NCF"),
-    ("B", "NCF fidelity, against paper B's code on ML-100K",
-     ("paper_b_code.ncf_fidelity", _fidelity_text), ML100K_B, "two_tower",
-     _b_fidelity("ncf", "paper_b_code.ncf_fidelity"), "ours at least theirs, both measures"),
-    ("B", "MF fidelity, against paper B's code on ML-100K (real MF lists)",
-     ("paper_b_code.mf_fidelity", _fidelity_text), ML100K_B, "two_tower",
-     _b_fidelity("mf", "paper_b_code.mf_fidelity"), "ours at least theirs, both"),
-    ("B", "Fidelity goal of this book: RBO >= .85 and tau >= .7, NCF", "RBO .85, tau .70",
-     ML100K_B, "two_tower", _b_fidelity("ncf", (0.85, 0.70)), "both reached"),
-    ("B", "Fidelity goal of this book: RBO >= .85 and tau >= .7, MF", "RBO .85, tau .70",
-     ML100K_B, "two_tower", _b_fidelity("mf", (0.85, 0.70)), "both reached"),
-    ("B", "Genre purity@10 of MF's 22 features, against paper B's code",
-     ("paper_b_code.mf_purity10", lambda v: f"mean {v['mean']:.2f}"), ML100K_B,
-     "two_tower", _b_purity("mf", "paper_b_code.mf_purity10"), "ours above theirs"),
-    ("B", "Genre purity@10 of NCF's 22 features, against paper B's code",
-     ("paper_b_code.ncf_purity10", lambda v: f"mean {v['mean']:.2f}"), ML100K_B,
-     "two_tower", _b_purity("ncf", "paper_b_code.ncf_purity10"), "ours above theirs"),
-    ("B", "MF's Comedy and Horror features reach purity 1.0 at every K",
-     ("paper_b.pure_genres", lambda v: f"Comedy {v['Comedy']:.1f}, Horror {v['Horror']:.1f} "
-      "(ML-1M)"), ML100K_B, "two_tower", _b_pure_genres,
-     "1.0 at each K of 10, 50, 100 that the genre has films for"),
-    ("B", "Early Matryoshka features are broad, later ones niche", "qualitative",
-     "ML-100K, MF item embeddings", "hierarchy", _b_broad_first,
-     "first group's items more popular and more mixed in genre than the last's"),
-    ("C", "Inserting the SAE costs a few percent of NDCG@20, less at larger k",
-     ("paper_c.sae_cost", lambda v: f"{v['k16 low']:.0%}-{v['k16 high']:.0%} at k = 16, "
-      f"{v['k64']:.0%} at k = 64 (ML-25M)"),
-     ML100K_C, "elsa_knobs", _c_cost, "5-10% at k = 16 and at most 3% at k = 64"),
-    ("C", "ELSA quality (paper C's code on ML-100K)",
-     ("paper_c_code.elsa", lambda v: f"Recall@20 {v['recall@20']:.3f}, "
-      f"NDCG@20 {v['ndcg@20']:.3f}"), ML100K_C, "elsa_knobs", _c_base, "at least theirs"),
-    ("C", "Steering trades personal for segment NDCG@20; goal: segment >= .20 at personal >= .28",
-     ("paper_c_code.steering", _steered("0.2")), ML100K_C, "elsa_knobs", _c_tradeoff,
-     "the goal is reached"),
-    ("C", "The most-unique mapping does not steer",
-     ("paper_c.most_unique", lambda v: f"segment NDCG@20 at alpha .5: {v['most unique']:.3f}"
-      f" against {v['best characterizes']:.3f} (ML-25M)"), ML100K_C, "elsa_knobs",
-     _c_unique, "its segment NDCG below half of best-characterizes'"),
-    ("C", "Spreading the push over a concept's top features gives a better trade-off", "better",
-     ML100K_C, "elsa_knobs", _c_spread, "5 features give more segment NDCG at equal personal"),
-    ("book", "Matryoshka recovers a planted hierarchy better than plain BatchTopK", "—",
-     "synthetic data, MF item embeddings", "hierarchy", _book_hierarchy,
-     "higher agreement in every setting"),
-    ("book", "SAEs find planted concepts far above chance", "—",
-     "synthetic data, SASRec, MF and ELSA", "recovery", _book_above_chance,
-     "every model and variant above twice the chance F1"),
-    ("book", "Matryoshka recovers the most planted concepts", "—",
-     "synthetic data, SASRec, MF and ELSA", "recovery", _book_matryoshka_recovers,
-     "Matryoshka wins on every model"),
+    Claim("A", "SAE features are markedly more monosemantic than raw hidden dimensions",
+          "qualitative", ML100K_LOO, "sasrec_steering",
+          (at_least("monosemantic over raw, input", "input view", 1.5, "x"),
+           at_least("monosemantic over raw, predicted", "predicted view", 1.5, "x")),
+          ("genre score threshold", "min items per feature"),
+          "Share of coordinates whose genre score (precision above chance of their top 100 "
+          "positions) reaches the threshold, over EVERY coordinate (one firing on fewer items "
+          "than min items per feature fails): the SAE's over the raw dimensions' (both signs), "
+          "per view (input: the items at the positions; predicted: the top item)."),
+    Claim("A", "... and than an untrained SAE's features (the floor)", "—", ML100K_LOO,
+          "sasrec_steering",
+          (at_least("monosemantic over untrained, input", "input view", 1.5, "x"),
+           at_least("monosemantic over untrained, predicted", "predicted view", 1.5, "x")),
+          ("genre score threshold", "min items per feature"),
+          "As above: the SAE's share over the same SAE's at its random initialisation."),
+    Claim("A", "Raising a genre's feature adds that genre's films", "qualitative", ML100K_LOO,
+          "sasrec_steering", (at_least("share gain", "genre share", 1.5, "x"),), STEERED,
+          "Each genre's feature (genre features: chosen without labels on training positions) "
+          "pushed at the moderate strength (the smallest at which the mean genre share at least "
+          "doubles on validation users): mean genre share of top-10 lists after / before."),
+    Claim("A", "Moderate interventions cost under 10% of NDCG, coverage and diversity", "< 10%",
+          ML100K_LOO, "sasrec_steering",
+          (at_most("moderate ndcg lost", "NDCG@10 lost", 0.10, "%"),
+           at_most("moderate coverage lost", "coverage lost", 0.10, "%"),
+           at_most("moderate diversity lost", "diversity lost", 0.10, "%")), STEERED,
+          "At the moderate strength (chosen for its share gain, not its cost): 1 - after / "
+          "before of mean NDCG@10, of the coverage@10 of all lists, of mean diversity@10."),
+    Claim("A", "The unsupervised SAE steers about as well as a supervised probe", "comparable",
+          ML100K_LOO, "sasrec_steering",
+          (at_least("sae over probe at equal cost", "SAE's share gain ÷ probe's", 0.75, "x"),),
+          ("genre features",),
+          "Share gain (after / before - 1) of the feature over the genre's linear probe's, both "
+          "strength curves interpolated at 5 NDCG@10 costs evenly over the range both reach."),
+    Claim("A", "SASRec+ on ML-1M",
+          ("sasrec_plus.full_ce", lambda v: f"NDCG@10 {v['ndcg@10']:.4f}, HR@10 {v['hr@10']:.4f}"),
+          "ML-1M, leave-one-out (full profile)", "base_models-full",
+          (at_least("sasrec ndcg@10", "NDCG@10", ("sasrec_plus.full_ce", "ndcg@10", 0.9)),),
+          ("SASRec epochs",), "SASRec+'s NDCG@10; epochs by early stopping on validation users."),
+    Claim("A", "Lowering a genre's feature removes its films", "qualitative", ML100K_LOO,
+          "sasrec_steering", (at_most("removal share left", "genre share left", 0.25, "x"),),
+          STEERED, "Each genre's feature pushed at minus the moderate strength, on users "
+          "whose top 10 holds the genre: mean genre share after / before."),
+    Claim("A", "A very high value makes nearly all recommendations the genre", "qualitative",
+          ML100K_LOO, "sasrec_steering", (at_least("share at high strength", "genre share", 0.9,
+          "%"),), ("high strength", "genre features"),
+          "Mean genre share of top-10 lists with each genre's feature at the high strength."),
+    Claim("B", "Raising w_pred raises fidelity", "rises", ML100K_B, "two_tower",
+          (at_least("rbo gain, mf", "MF RBO gain", 0.01),
+           at_least("rbo gain, ncf", "NCF RBO gain", 0.01)), (),
+          f"Paper B's RBO (truncated at 30, p = .9) of the SAE's lists, {B_REGIME}, at w_pred 10 "
+          "minus at w_pred 0, paired per user."),
+    Claim("B", "NCF fidelity, against paper B's code on ML-100K",
+          ("paper_b_code.ncf_fidelity", _fidelity_text), ML100K_B, "two_tower",
+          (at_least("ncf rbo, paper b", "RBO", ("paper_b_code.ncf_fidelity", "rbo", 1)),
+           at_least("ncf tau, paper b", "tau", ("paper_b_code.ncf_fidelity", "kendall_tau", 1))),
+          W_PRED, f"Paper B's RBO and tau-b (over the union of both top-30 lists), {B_REGIME}, "
+          "at the w_pred with the best paper-B RBO on validation users."),
+    Claim("B", "MF fidelity, against paper B's code on ML-100K (real MF lists)",
+          ("paper_b_code.mf_fidelity", _fidelity_text), ML100K_B, "two_tower",
+          (at_least("mf rbo, paper b", "RBO", ("paper_b_code.mf_fidelity", "rbo", 1)),
+           at_least("mf tau, paper b", "tau", ("paper_b_code.mf_fidelity", "kendall_tau", 1))),
+          W_PRED, "As for NCF above, on MF."),
+    Claim("B", "Fidelity goal of this book: RBO >= .85 and tau >= .7, NCF", "RBO .85, tau .70",
+          ML100K_B, "two_tower", (at_least("ncf rbo", "RBO", 0.85),
+          at_least("ncf tau", "tau", 0.70)), ("w_pred (TopK)",),
+          "The book's RBO (extrapolated) and tau (over the model's list), its TopK SAE (16 of "
+          "256 on 64 dimensions), at the w_pred with the best RBO on validation users."),
+    Claim("B", "Fidelity goal of this book: RBO >= .85 and tau >= .7, MF", "RBO .85, tau .70",
+          ML100K_B, "two_tower", (at_least("mf rbo", "RBO", 0.85), at_least("mf tau", "tau", 0.70)),
+          ("w_pred (TopK)",), "As for NCF above, on MF."),
+    Claim("B", "Genre purity@10 of MF's 22 features, against paper B's code and an untrained SAE",
+          ("paper_b_code.mf_purity10", lambda v: f"mean {v['mean']:.2f}"), ML100K_B, "two_tower",
+          (at_least("mf purity@10", "purity@10", ("paper_b_code.mf_purity10", "mean", 1)),
+           at_least("mf purity@10 over untrained", "÷ untrained", 1.5, "x")), W_PRED,
+          "Mean over 8 genres of the genre's share of the 10 items that most activate its "
+          f"purest feature, {B_REGIME}; {UNTRAINED}. Interval: resampling items."),
+    Claim("B", "Genre purity@10 of NCF's 22 features, against paper B's code and an untrained SAE",
+          ("paper_b_code.ncf_purity10", lambda v: f"mean {v['mean']:.2f}"), ML100K_B, "two_tower",
+          (at_least("ncf purity@10", "purity@10", ("paper_b_code.ncf_purity10", "mean", 1)),
+           at_least("ncf purity@10 over untrained", "÷ untrained", 1.5, "x")), W_PRED,
+          "As for MF above, on NCF."),
+    Claim("B", "MF's Comedy and Horror features reach purity 1.0 at every K",
+          ("paper_b.pure_genres", lambda v: f"Comedy {v['Comedy']:.1f}, Horror {v['Horror']:.1f} "
+           "(ML-1M)"), ML100K_B, "two_tower", (at_least("mf comedy purity", "Comedy", 1.0, "%"),
+          at_least("mf horror purity", "Horror", 1.0, "%")), W_PRED,
+          "Smallest over K = 10, 50, 100 of the purest feature's purity@K over its ceiling (the "
+          f"genre's films / K, at most 1), {B_REGIME}. Interval: resampling items."),
+    Claim("B", "Early Matryoshka features are broad, later ones niche (against BatchTopK features "
+          "grouped by firing frequency)", "qualitative", "ML-100K, MF item embeddings",
+          "hierarchy", (at_least("popularity, first over last, over control", "popularity", 1.0,
+          "x"), at_least("genre entropy, first over last, over control", "genre entropy", 1.0,
+          "x")), ("group sizes",),
+          "Matryoshka's first group over its last (mean popularity percentile of the features' "
+          "top items; their genre entropy) over the same for BatchTopK features grouped by "
+          "firing frequency in groups of those sizes. Interval: resampling features (5+ seeds)."),
+    Claim("B", "A feature fires for the most popular items (paper B's popularity neuron)",
+          "qualitative", ML100K_B, "two_tower",
+          (at_least("mf popularity purity@10", "popular share of top 10", 0.9, "%"),
+           at_least("mf popularity purity@10 over untrained", "÷ untrained", 1.5, "x")), W_PRED,
+          f"The largest share, over MF's features in {B_REGIME}, of a feature's 10 most "
+          f"activating items among the 10% most popular; {UNTRAINED}. Interval: resampling items."),
+    Claim("B", "Setting MF's Horror feature to -1.5 filters Horror out",
+          ("paper_b.horror_filter", lambda v: f"Horror share {v['before']:.2f} -> "
+           f"{v['after']:.2f} (MF, ML-1M)"), ML100K_B, "two_tower",
+          (at_most("mf horror share left", "Horror share left", 0.1, "x"),), W_PRED +
+          ("filter value",), f"MF's purest Horror feature, {B_REGIME}, overwritten with the "
+          "filter value: mean Horror share of top-30 lists after / before, on users with Horror."),
+    Claim("B", "Overwriting a feature promotes an item to users of unrelated taste",
+          "qualitative", ML100K_B, "two_tower",
+          (at_least("mf promotion reach", "users reached", 0.5, "%"),), W_PRED +
+          ("promoted items", "promotion value"), f"Each promoted item's strongest feature, "
+          f"{B_REGIME}, overwritten with the promotion value for users with no film of its "
+          "genres: the share whose top 30 then holds it, averaged over the items."),
+    Claim("C", "Inserting the SAE costs a few percent of NDCG@20, less at larger k",
+          ("paper_c.sae_cost", lambda v: f"{v['k16 low']:.0%}-{v['k16 high']:.0%} at k = 16, "
+           f"{v['k64']:.0%} at k = 64 (ML-25M)"), ML100K_C, "elsa_knobs",
+          (at_most("sae cost k16", "lost at k 16", 0.10, "%"),
+           at_most("sae cost k64", "lost at k 64", 0.03, "%")), ("SAE steps",),
+          "1 - mean NDCG@20 with the SAE spliced in / without, paper C's SAE recipe "
+          "(standardised input, cosine loss, no views), steps by held-out stopping."),
+    Claim("C", "ELSA quality (paper C's code on ML-100K)",
+          ("paper_c_code.elsa", lambda v: f"Recall@20 {v['recall@20']:.3f}, "
+           f"NDCG@20 {v['ndcg@20']:.3f}"), ML100K_C, "elsa_knobs",
+          (at_least("elsa recall@20", "Recall@20", ("paper_c_code.elsa", "recall@20", 1)),
+           at_least("elsa ndcg@20", "NDCG@20", ("paper_c_code.elsa", "ndcg@20", 1))),
+          ("ELSA epochs",), "ELSA's Recall@20 and NDCG@20 (paper C's own split among the splits)."),
+    Claim("C", "Steering trades personal for segment NDCG@20; goal: segment >= .20 at personal "
+          ">= .28", ("paper_c_code.steering", lambda v: f"alpha .2: {v['0.2'][0]:.3f} / "
+          f"{v['0.2'][1]:.3f}"), ML100K_C, "elsa_knobs",
+          (at_least("segment at personal .28", "segment NDCG@20", 0.20),),
+          ("min items per feature",),
+          "Segment NDCG@20 of the best-characterizes map (k 16, one feature) along the alpha "
+          "curve, interpolated at personal NDCG@20 = .28, on steerable users."),
+    Claim("C", "The most-unique mapping steers far less than best-characterizes",
+          ("paper_c.most_unique", lambda v: f"segment NDCG@20 at alpha .5: {v['most unique']:.3f}"
+           f" against {v['best characterizes']:.3f} (ML-25M)"), ML100K_C, "elsa_knobs",
+          (at_most("most unique over best, alpha .5", "segment, unique ÷ best", 0.6, "x"),),
+          ("min items per feature",),
+          "Segment NDCG@20 at alpha .5, most-unique map over best-characterizes (paper C's maps)."),
+    Claim("C", "Spreading the push over a concept's top features gives a better trade-off",
+          "better", ML100K_C, "elsa_knobs",
+          (at_least("five over one at equal personal", "segment, 5 ÷ 1 features", 1.0, "x"),),
+          ("min items per feature",), "Segment NDCG@20 pushing 5 features over pushing 1, "
+          "both alpha curves interpolated at 5 personal NDCG@20 levels over the range both reach."),
+    Claim("C", "SAE features are more monosemantic than raw dimensions (entropy and KL)",
+          "qualitative", ML100K_C, "elsa_knobs",
+          (at_most("entropy over raw", "entropy ÷ raw", 1.0, "x"),
+           at_most("entropy over untrained", "entropy ÷ untrained", 1.0, "x"),
+           at_least("kl over raw", "KL ÷ raw", 1.0, "x"),
+           at_least("kl over untrained", "KL ÷ untrained", 1.0, "x")), ("min items per feature",),
+          "Mean over features of the entropy of a feature's genre distribution (its row of "
+          "A = P S) and of its KL divergence from the average: the SAE's over ELSA's raw "
+          f"dimensions' (both signs), {UNTRAINED}. Interval: resampling items."),
+    Claim("book", "Matryoshka recovers a planted hierarchy better than plain BatchTopK", "—",
+          "synthetic data, MF item embeddings", "hierarchy",
+          (at_least("agreement over batchtopk, small first group", "small first group", 1.0, "x"),
+           at_least("agreement over batchtopk, first group of 16", "first group of 16", 1.0,
+                    "x")), ("group sizes",), "Agreement with the planted tree, Matryoshka's "
+          "over BatchTopK's, per setting. Interval: resampling planted parents (5+ seeds)."),
+    Claim("book", "SAEs find planted concepts far above chance", "—", SYNTHETIC, "recovery",
+          (at_least("f1 over chance, smallest", "smallest F1 ÷ chance", 2.0, "x"),),
+          ("match threshold",), "Matched-feature F1 over chance F1 (the firing shuffled), the "
+          "smallest of 3 models x 4 variants. Interval: resampling planted concepts (3+ seeds)."),
+    Claim("book", "Matryoshka recovers the most planted concepts", "—", SYNTHETIC, "recovery",
+          tuple(at_least(f"matryoshka over best other, {m.lower()}", m, 1.0, "x")
+                for m in ("SASRec", "MF", "ELSA")), ("match threshold",),
+          "Concepts recovered, Matryoshka's over the best other variant's, per model. "
+          "Interval: resampling planted concepts (3+ seeds)."),
 ]  # fmt: skip
 
 
 def claims(results: dict[str, dict]) -> pd.DataFrame:
-    """One row per claim: paper, claim, the paper's figure (text, or (peer figure id, its text
-    from the figure's values)), ours, data, rule, holds, source, and the peer figure it cites."""
+    """One row per claim: paper, claim, the paper's figure, ours with its interval, the rule, the
+    verdict, the verdicts with every threshold x0.8 and x1.2, data, source, the fields read,
+    knobs, how it is measured, the peer figure it cites, and its id (A1, A2, ..., book3)."""
     rows = []
-    for paper, claim, theirs, data, source, measure, rule in CLAIMS:
-        cites = theirs[0] if isinstance(theirs, tuple) else ""
-        if cites:
-            theirs = theirs[1](_peer(results, cites)) if "peers" in results else "—"
-        if source in results and (not cites or "peers" in results):
-            ours, holds = measure(results)
-            verdict = "yes" if holds else "no"
-        else:
-            ours, verdict = "not measured yet", "—"
-        rows.append({"paper": paper, "claim": claim, "paper's figure": theirs, "ours": ours,
-                     "data and protocol": data, "holds if": rule, "holds": verdict,
-                     "source": f"benchmarks/results/{source}.json",
-                     "cites": f"peers.json: {cites}" if cites else ""})  # fmt: skip
-    return pd.DataFrame(rows)
+    for c in CLAIMS:
+        cites = c.theirs[0] if isinstance(c.theirs, tuple) else ""
+        theirs = c.theirs[1](_peer(results, cites)) if cites and "peers" in results else c.theirs
+        figures = results.get(c.source, {}).get("figures", {})
+        measured = all(k.field in figures for k in c.conditions) and (
+            "peers" in results or not any(isinstance(k.threshold, tuple) for k in c.conditions)
+        )
+        rows.append({
+            "paper": c.paper, "claim": c.claim,
+            "paper's figure": "—" if isinstance(theirs, tuple) else theirs,
+            "ours": "; ".join(_ours(k, figures[k.field]) for k in c.conditions)
+            if measured else "not measured yet",
+            "rule": "; ".join(_rule(k, results) for k in c.conditions),
+            "verdict": judge(c, results) if measured else UNMEASURED,
+            "at ×0.8 / ×1.2": " / ".join(judge(c, results, s) for s in SENSITIVITY)
+            if measured else UNMEASURED,
+            "data and protocol": c.data, "source": f"benchmarks/results/{c.source}.json",
+            "fields": ", ".join(f'figures["{k.field}"]' for k in c.conditions),
+            "knobs": ", ".join(c.knobs), "measured": c.measured,
+            "cites": f"peers.json: {cites}" if cites else "",
+        })  # fmt: skip
+    table = pd.DataFrame(rows)
+    rank = table.groupby("paper").cumcount() + 1  # A1, A2, ..., book3
+    return table.assign(id=table["paper"] + rank.astype(str))
 
 
-def peer_figures(results: dict[str, dict]) -> pd.DataFrame:
-    """Every figure of peers.json, one row each: its id, what it is, its values, and its source's
-    kind (published, or measured: the peer's code on our data) and reference."""
-    sources = results["peers"]["sources"]
-    rows = []
-    for f in results["peers"]["figures"]:
-        s = sources[f["source"]]
-        where = s.get("citation") or f"{s['repository']} at {s.get('commit') or s.get('version')}"
-        rows.append({"id": f["id"], "what": f["what"], "values": f["values"], "kind": s["kind"],
-                     "source": where, "data": s["data"]})  # fmt: skip
-    return pd.DataFrame(rows)
-
-
-def base_models(results: dict[str, dict]) -> pd.DataFrame:
-    """Our base models' test NDCG@10 / HR@10 next to RecBole's on the same protocol (peers.json),
-    then RecBole's models that have no counterpart here."""
-    ours = results["base_models"]["models"]
-    recbole = {f["id"]: f for f in results["peers"]["figures"] if f["source"] == "recbole"}
-    rows = []
-    for name, m in ours.items():
-        peer = recbole.get(COUNTERPARTS.get(name), {"what": "—", "values": {}})
-        rows.append({"model": name, "NDCG@10": m["test"]["ndcg@10"], "HR@10": m["test"]["hr@10"],
-                     "peer (RecBole)": peer["what"],
-                     "peer NDCG@10": peer["values"].get("ndcg@10")})  # fmt: skip
-    paired = {COUNTERPARTS[name] for name in ours if name in COUNTERPARTS}
-    for figure_id, peer in recbole.items():
-        if figure_id not in paired:
-            rows.append({"model": "—", "peer (RecBole)": peer["what"],
-                         "peer NDCG@10": peer["values"]["ndcg@10"]})  # fmt: skip
-    return pd.DataFrame(rows)
-
-
-def sae_speed(results: dict[str, dict]) -> pd.DataFrame:
-    """Training-step throughput over the dense-matmul ceiling, per device, variant and shape."""
-    speed = pd.DataFrame(results["sae_speed"]["speed"])
-    speed["shape"] = speed["d_in"].astype(str) + " x " + speed["d_sae"].astype(str)
-    return speed.pivot_table(
-        index=["device", "variant"], columns="shape", values="ratio_to_ceiling"
-    )
-
-
-def book_times(results: dict[str, dict]) -> pd.DataFrame:
-    """Seconds per chapter (rows) and profile (columns), from `make bench`'s book_times."""
-    return pd.DataFrame(results["book_times"]["chapter_seconds"])
+def knobs(results: dict[str, dict]) -> pd.DataFrame:
+    """Each knob a verdict depends on, once per result file: its value, where it was chosen and
+    how (the file's "knobs"; "not recorded yet" where it does not say), and the claims it moves."""
+    rows: dict[tuple, dict] = {}
+    unknown = {"value": "not recorded yet", "chosen on": "—", "how": "—"}
+    for ident, c in zip(claims({})["id"], CLAIMS, strict=True):
+        for name in c.knobs:
+            knob = results.get(c.source, {}).get("knobs", {}).get(name, unknown)
+            row = {"knob": name, "file": f"{c.source}.json", **knob, "claims": []}
+            rows.setdefault((c.source, name), row)["claims"].append(ident)
+    table = pd.DataFrame(rows.values())
+    return table.assign(claims=table["claims"].str.join(", "))
 
 
 def gpu_results(results: dict[str, dict]) -> list[str]:

@@ -1,19 +1,14 @@
-"""Train or load (no need to read): base models cached by (dataset, config, device, code
-version), chapter 2.
+"""Train or load (no need to read): base models and SAEs cached by what made them, chapter 2.
 
     trained = zoo.model("sasrec", dataset="ml-100k", profile="quick")
     trained.model, trained.history, trained.split
 
-The first call trains and saves a checkpoint (safetensors weights + a JSON card); later calls with
-the same dataset, configuration, seed, device type and package version load it. A checkpoint that
-is corrupt, truncated, edited or made for something else is detected (the card holds the key, the
-weights' sha256 and a sha256 of its own fields) and retrained, never used. Files are written to a
-temporary name and renamed: a crash leaves no half-written checkpoint. A zoo that cannot be
-written still gives the trained model, with a warning.
-
-Training or loading runs with its own random numbers (`torch.random.fork_rng`): the caller's
-generator is left as it was, so what a chapter draws after a zoo call is the same whether the
-model was trained or loaded.
+The first call trains and saves (safetensors weights + a JSON card); a later call with the same
+dataset, configuration, seed, device type and package version loads. A checkpoint that is corrupt,
+edited or made for something else is detected (the card holds the key, the weights' sha256 and a
+sha256 of its own fields) and retrained; files appear complete or not at all; a zoo that cannot be
+written still gives the model, with a warning. Training and loading draw their own random numbers,
+so what a chapter draws after a zoo call is the same whether the model was trained or loaded.
 """
 
 from __future__ import annotations
@@ -64,11 +59,15 @@ def zoo_dir() -> Path:
     return Path(os.environ.get("RECSAE_ZOO") or cache_dir() / "zoo").expanduser()
 
 
-def build(name: str, dataset: Dataset, split: Split, **config) -> Recommender:
-    """A fresh model of kind `name` for `dataset`, with config fields overriding the defaults."""
+def _registered(name: str) -> type[Recommender]:
     if name not in models.REGISTRY:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
-    return models.REGISTRY[name].build(dataset, split, **config)
+    return models.REGISTRY[name]
+
+
+def build(name: str, dataset: Dataset, split: Split, **config) -> Recommender:
+    """A fresh model of kind `name` for `dataset`, with config fields overriding the defaults."""
+    return _registered(name).build(dataset, split, **config)
 
 
 def model(
@@ -82,13 +81,11 @@ def model(
 ) -> Trained:
     """Train `name` on `dataset` with the `profile`'s settings (overridden by `config`), or load the
     checkpoint an identical earlier call saved."""
-    if name not in models.REGISTRY:
-        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}: choose ci, quick or full")
+    model_config, train_fields = _registered(name).settings[profile]
     data = load_dataset(dataset) if isinstance(dataset, str) else dataset
     split = leave_one_out(data)
-    model_config, train_fields = models.REGISTRY[name].settings[profile]
     train_config = TrainConfig(**{**train_fields, "seed": seed})
     model_config = {**model_config, **config}
     key = _key(name, data, model_config, train_config, device)
@@ -119,15 +116,13 @@ def _own_random_numbers(device: str | torch.device):
 
 
 def _key(name, data: Dataset, model_config: dict, train_config: TrainConfig, device) -> str:
-    what = {
-        "model": name,
-        "dataset": data.fingerprint(),
-        "config": model_config,
-        "train": dataclasses.asdict(train_config),
-        "device": torch.device(device).type,  # a CPU-trained and a GPU-trained model differ
-        "version": __version__,
-    }
-    return _hash(what)
+    return _hash({"model": name, "dataset": data.fingerprint(), "config": model_config,
+                  "train": dataclasses.asdict(train_config), **_made_by(device)})  # fmt: skip
+
+
+def _made_by(device) -> dict:
+    """What else a checkpoint depends on: a CPU-trained and a GPU-trained model differ."""
+    return {"device": torch.device(device).type, "version": __version__}
 
 
 def _hash(what: dict) -> str:
@@ -219,8 +214,7 @@ def sae(
         "train": dataclasses.asdict(train_config),
         "positions": positions,
         "layer": layer,
-        "device": torch.device(device).type,
-        "version": __version__,
+        **_made_by(device),
     }
     key = _hash(what)
     folder = zoo_dir() / "sae" / f"{trained.path.stem}-{config.variant}-{key[:16]}"

@@ -14,15 +14,8 @@ import pooch
 import pytest
 import requests
 
-from recsae_lite.data import (
-    ML_100K_GENRES,
-    U_ITEM_GENRES,
-    DataError,
-    cache_dir,
-    leave_one_out,
-    load_dataset,
-    user_split,
-)
+from recsae_lite.data import DataError, cache_dir, leave_one_out, load_dataset, user_split
+from recsae_lite.data.sources import ML_100K_GENRES, U_ITEM_GENRES
 
 # ------------------------------------------------------------------------------------------------
 # small source files

@@ -1,25 +1,21 @@
 """Published datasets (no need to read): download, checksum, find and parse MovieLens and Last.fm.
 
-`read_source(name, path)` finds a dataset's files (the folder or zip at `path`, else the cached
-download, else a download into `cache_dir()`), checks them against their published checksums, and
-parses them into a `Dataset`. Every problem is a `DataError` naming the file and line: a missing
-file or column, a non-integer or too-large id, an id listed twice, a rating off the scale, an
-unknown genre, text in the wrong encoding. Nothing is written half-way: downloads and the files
-`write_atomic` writes (the model zoo's) appear complete or not at all, with the permissions the
-user's umask gives.
+`read_source(name, path)` reads the folder or zip at `path`, else the cached download, else a
+download into `cache_dir()`, checked against its published checksum, and parses it into a
+`Dataset`. Every problem is a `DataError` naming the file and line. Downloads and the files
+`write_atomic` writes (the zoo's) appear complete or not at all, as readable as the umask says.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import os
 import re
 import tempfile
 import warnings
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +80,7 @@ def write_atomic(path: Path, write) -> None:
 class _Archive:
     url: str  # where it is published
     known_hash: str  # its checksum, as pooch takes it: "md5:..." or "sha256:..."
-    checksums: dict[str, str] = field(default_factory=dict)  # sha256 of the files read from it
+    files: tuple[str, ...]  # the files read from it (a folder or zip given as path= holds them)
 
     @property
     def file_name(self) -> str:
@@ -94,48 +90,41 @@ class _Archive:
 _GROUPLENS = "https://files.grouplens.org/datasets"
 _ARCHIVES = {
     "ml-100k": (
-        _Archive(f"{_GROUPLENS}/movielens/ml-100k.zip", "md5:0e33842e24a9c977be4e0107933c0723"),
+        _Archive(
+            f"{_GROUPLENS}/movielens/ml-100k.zip",
+            "md5:0e33842e24a9c977be4e0107933c0723",
+            ("u.data", "u.item"),
+        ),
         # the same data inside a wheel on PyPI, for machines that reach PyPI but not GroupLens
         _Archive(
             "https://files.pythonhosted.org/packages/ab/fe/"
             "7d606cb7cd2b166a36b100cb9435d21014ceee16c192d972deb0976967a8/"
             "recbole-1.2.1-py3-none-any.whl",
             "sha256:9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407",
-            {
-                "ml-100k.inter": "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff",
-                "ml-100k.item": "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532",
-            },
+            ("ml-100k.inter", "ml-100k.item"),
         ),
     ),
     "ml-1m": (
-        _Archive(f"{_GROUPLENS}/movielens/ml-1m.zip", "md5:c4d9eecfca2ab87c1945afe126590906"),
+        _Archive(
+            f"{_GROUPLENS}/movielens/ml-1m.zip",
+            "md5:c4d9eecfca2ab87c1945afe126590906",
+            ("ratings.dat", "movies.dat"),
+        ),
     ),
     "lastfm": (
         _Archive(
             f"{_GROUPLENS}/hetrec2011/hetrec2011-lastfm-2k.zip",
             "sha256:6738f48195667ff03caaab4d32ca9a3133d8cc026b7c3cdaf6ce1010e913c59c",
-        ),
-    ),
-}
-_CONTENTS = {  # what a folder or zip given as path= should hold: sets of files, and their origin
-    "ml-100k": (
-        (("u.data", "u.item"), "GroupLens' ml-100k.zip"),
-        (("ml-100k.inter", "ml-100k.item"), "the recbole-1.2.1 wheel"),
-    ),
-    "ml-1m": ((("ratings.dat", "movies.dat"), "GroupLens' ml-1m.zip"),),
-    "lastfm": (
-        (
             ("user_artists.dat", "artists.dat", "tags.dat", "user_taggedartists.dat"),
-            "GroupLens' hetrec2011-lastfm-2k.zip",
         ),
     ),
 }
 
 
 def _expected(dataset: str) -> str:
-    """What a dataset's folder should hold, in words: "ratings.dat and movies.dat (...)"."""
-    sets = [f"{', '.join(names[:-1])} and {names[-1]} ({origin})" for names, origin in
-            _CONTENTS[dataset]]  # fmt: skip
+    """What a dataset's folder should hold, in words: "ratings.dat and movies.dat (as in ...)"."""
+    sets = [f"{', '.join(a.files[:-1])} and {a.files[-1]} (as in {a.file_name})"
+            for a in _ARCHIVES[dataset]]  # fmt: skip
     return ", or ".join(sets)
 
 
@@ -146,30 +135,26 @@ _MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf]")
 class _Files:
     """The files of a dataset in a folder or zip, found by file name at any depth."""
 
-    def __init__(self, path: Path, dataset: str, archive: _Archive | None = None):
+    def __init__(self, path: Path, dataset: str):
         self.path, self.dataset = path, dataset
-        self.checksums = archive.checksums if archive else {}
         if path.is_dir():
-            found = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
+            found = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()]
         else:
             try:
                 with zipfile.ZipFile(path) as z:
-                    found = sorted(n for n in z.namelist() if not n.endswith("/"))
+                    found = [n for n in z.namelist() if not n.endswith("/")]
             except zipfile.BadZipFile:
                 raise DataError(
                     f"{path} is not a zip file, or it is damaged: pass a folder or a zip holding "
                     f"{_expected(dataset)}"
                 ) from None
         self.members = {}  # file name -> path inside; the shallowest one wins
-        for member in sorted(found, key=lambda m: m.count("/")):
+        for member in sorted(found, key=lambda m: (m.count("/"), m)):
             self.members.setdefault(member.rsplit("/", 1)[-1], member)
 
-    def has(self, name: str) -> bool:
-        return name in self.members
-
     def complete(self) -> bool:
-        """Whether it holds one of the dataset's sets of files."""
-        return any(all(map(self.has, names)) for names, _ in _CONTENTS[self.dataset])
+        """Whether it holds the files of one of the dataset's archives."""
+        return any(all(f in self.members for f in a.files) for a in _ARCHIVES[self.dataset])
 
     def read(self, name: str, encoding: str = "utf-8") -> tuple[str, str]:
         """The text of file `name`, and how errors name it ("u.data in /path/ml-100k.zip").
@@ -190,10 +175,6 @@ class _Files:
                     data = z.read(self.members[name])
         except OSError as e:
             raise DataError(f"cannot read {where}: {e.strerror or e}") from None
-        if name in self.checksums and hashlib.sha256(data).hexdigest() != self.checksums[name]:
-            raise DataError(
-                f"{where} does not match its published checksum: the archive is damaged"
-            )
         try:
             text = data.decode("utf-8-sig")  # an editor's byte-order mark is not text
         except UnicodeDecodeError as e:
@@ -213,20 +194,17 @@ class _Files:
         return text, where
 
 
-def _matches(path: Path, archive: _Archive) -> bool:
-    """Whether a file matches its published checksum."""
+def _mismatch(path: Path, archive: _Archive) -> str | None:
+    """None when a file matches its published checksum, else the problem in words."""
     algorithm, expected = archive.known_hash.split(":")
     try:
-        return pooch.file_hash(str(path), alg=algorithm) == expected
+        if pooch.file_hash(str(path), alg=algorithm) == expected:
+            return None
     except OSError as e:
         raise DataError(
             f"cannot read {path} ({e.strerror}): make it readable (its owner can run chmod a+r), "
             "or set RECSAE_CACHE to a folder of your own"
         ) from None
-
-
-def _mismatch(path: Path, archive: _Archive) -> str:
-    algorithm = archive.known_hash.split(":")[0]
     return f"{path} does not match the published {algorithm} checksum of {archive.file_name}"
 
 
@@ -239,11 +217,9 @@ def _given(dataset: str, path: Path) -> _Files:
             f"{path} does not exist: pass a folder or a zip holding {_expected(dataset)}"
         )
     archive = next((a for a in _ARCHIVES[dataset] if a.file_name == path.name), None)
-    if archive is None or path.is_dir():
+    problem = None if archive is None or path.is_dir() else _mismatch(path, archive)
+    if problem is None:
         return _Files(path, dataset)
-    if _matches(path, archive):
-        return _Files(path, dataset, archive)
-    problem = _mismatch(path, archive)
     try:
         files = _Files(path, dataset)
     except DataError:  # not a zip: a broken download
@@ -263,9 +239,9 @@ def _given(dataset: str, path: Path) -> _Files:
 def _cached(dataset: str, archive: _Archive, file: Path) -> _Files:
     """The files of a download in the cache; a damaged one is deleted, so the next run gets it
     again."""
-    if _matches(file, archive):
-        return _Files(file, dataset, archive)
     problem = _mismatch(file, archive)
+    if problem is None:
+        return _Files(file, dataset)
     try:
         file.unlink()
     except OSError as e:
@@ -319,7 +295,7 @@ def _find(dataset: str, path: str | Path | None) -> _Files:
                 f"{archive.file_name} from {archive.url}: {e}. Try again later."
             ) from None
         else:
-            return _Files(file, dataset, archive)
+            return _Files(file, dataset)
     raise DataError(
         f"cannot get {dataset}: there is no network and no offline copy in {cache}. Tried:\n"
         + "\n".join(failures)
@@ -409,13 +385,13 @@ def _int_table(text: str, where: str, sep: str, columns: tuple[str, ...], header
     return [_ints(v, where, first, c) for v, c in zip(values, columns, strict=True)]
 
 
-def _refuse(bad: np.ndarray, values: np.ndarray, where: str, first: int, what: str, rule: str):
+def _refuse(
+    bad, values, where: str, first: int, what: str, rule: str, hint="is it the right file?"
+):
     """Refuse the first row where `bad` holds, naming its line and value."""
     if bad.any():
         row = int(np.argmax(bad))
-        raise DataError(
-            f"{where}, line {first + row}: {what} {values[row]} {rule}: is it the right file?"
-        )
+        raise DataError(f"{where}, line {first + row}: {what} {values[row]} {rule}: {hint}")
 
 
 def _multi_hot(cells: list[str], sep: str, names: list[str], where: str, first: int) -> np.ndarray:
@@ -453,7 +429,7 @@ def _movielens_ratings(files: _Files, name: str, sep: str, columns: tuple[str, .
 def _movielens_100k(files: _Files) -> Dataset:
     """MovieLens-100K: 943 users, 1,682 movies, 100,000 ratings, 19 genres; from GroupLens' u.data
     and u.item, or from recbole's ml-100k.inter and ml-100k.item, which give the same Dataset."""
-    if files.has("u.data"):
+    if "u.data" in files.members:
         columns = ("user id", "item id", "rating", "timestamp")
         where, interactions = _movielens_ratings(files, "u.data", "\t", columns, header=False)
         text, item_where = files.read("u.item", "latin-1")
@@ -521,12 +497,9 @@ def _lastfm(files: _Files, n_tags: int = 30, min_tag_users: int = 2) -> Dataset:
     tagged = pd.DataFrame(
         dict(zip(columns, _int_table(text, tagged_where, "\t", columns, True), strict=True))
     )
-    unknown = np.flatnonzero(~tagged["tagID"].isin(tag_names.index))
-    if len(unknown):
-        raise DataError(
-            f"{tagged_where}, line {unknown[0] + 2}: tag {tagged['tagID'][unknown[0]]} is not in "
-            "tags.dat: are the files from the same download?"
-        )
+    unknown = ~tagged["tagID"].isin(tag_names.index).to_numpy()
+    _refuse(unknown, tagged["tagID"].to_numpy(), tagged_where, 2, "tag", "is not in tags.dat",
+            "are the files from the same download?")  # fmt: skip
     # one vote per (user, artist, tag), on artists with plays
     tagged = tagged[tagged["artistID"].isin(item)].drop_duplicates(["userID", "artistID", "tagID"])
     usage = tagged["tagID"].value_counts().sort_index()

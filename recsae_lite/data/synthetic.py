@@ -2,8 +2,7 @@
 
 Items carry child concepts (and so their parents); users prefer a few child concepts and move
 between them. What was planted (`SyntheticTruth`) is the answer key that real genres only
-approximate: chapter 9 asks whether SAE features find it. `load_dataset("synthetic", seed=...)`
-calls `synthetic_dataset` here.
+approximate (chapter 9). `load_dataset("synthetic", seed=...)` calls `synthetic_dataset`.
 """
 
 from __future__ import annotations
@@ -79,12 +78,10 @@ def synthetic_dataset(config: SyntheticConfig, seed: int) -> Dataset:
     """Users who move between a few preferred concepts and pick popular items carrying them.
 
     An item's child concepts, and a user's preferred ones, are mostly siblings (`parent_affinity`),
-    so that the parents shape behaviour: items of one parent are taken by the same users.
-
-    Each step, a user moves to another of their preferred child concepts with probability
-    `switch_prob`, then draws by popularity an item they have not had yet among those carrying the
-    current concept (when there is none left, among those carrying another preferred concept; when
-    none is left at all, the sequence ends early). Timestamps are step numbers."""
+    so that items of one parent are taken by the same users. Each step, a user moves to another
+    preferred child concept with probability `switch_prob`, then draws by popularity an unseen
+    item carrying the current concept (else another preferred one; else the sequence ends).
+    Timestamps are step numbers."""
     c, rng = config, np.random.default_rng(seed)
     # the hierarchy: parents first, then each parent's children
     n_children = rng.integers(c.n_children[0], c.n_children[1] + 1, size=c.n_parents)

@@ -1,15 +1,10 @@
 """Checks for the exercises at the end of chapters 2-9 (no need to read), in the style of ARENA's
-in-notebook tests; one module per chapter (ch02 ... ch09), the judging they share in _common.
+in-notebook tests: one module per chapter (ch02 ... ch09), the judging they share in _common.
 
-Each check takes what the learner wrote (a function), runs it on small inputs it builds itself, and
-compares the result with the library's own tested implementation. When they differ, it runs the
-usual mistakes on the same inputs and names the one the answer matches:
-
-    exercises.check_fvu(my_fvu)
-    # Exercise 3.1 passed: FVU is a ratio of sums about the mean.
-
-A wrong answer raises `ExerciseError` (an AssertionError) whose message names the likely mistake.
-Every check is deterministic and takes well under a second on a CPU.
+A check runs the learner's function on small inputs it builds and compares the result with the
+library's tested implementation; a wrong answer raises `ExerciseError` (an AssertionError) that
+names the usual mistake the answer matches. `exercises.check_fvu(my_fvu)` prints "Exercise 3.1
+passed: ..." when right. Each check is deterministic and takes well under a second on a CPU.
 """
 
 from ._common import ExerciseError

@@ -12,14 +12,10 @@ __all__ = ["check_popularity", "check_ndcg", "check_diversity"]
 
 
 def check_popularity(fn) -> None:
-    """Chapter 2, exercise 2.1: fn(split, n_items) -> (n_items,) the popularity model's counts."""
-    split = Split(
-        users=np.arange(4),
-        train=[np.array([0, 1, 1, 2]), np.array([2, 3]), np.array([2]), np.array([4, 2, 0])],
-        valid=np.array([5, 5, 5, 3]),
-        test=np.array([6, 6, 1, 5]),
-        n_dropped=0,
-    )
+    """Exercise 2.1: fn(split, n_items) -> (n_items,) the popularity model's counts."""
+    train = [np.array([0, 1, 1, 2]), np.array([2, 3]), np.array([2]), np.array([4, 2, 0])]
+    split = Split(np.arange(4), train, valid=np.array([5, 5, 5, 3]), test=np.array([6, 6, 1, 5]),
+                  n_dropped=0)  # fmt: skip
     n_items = 8
     expected = Popularity(PopConfig(n_items), split.train).counts
 
@@ -49,8 +45,7 @@ def _ndcg(scores, history, targets, k, mask=True, strict=False, inclusive=False)
 
 
 def check_ndcg(fn) -> None:
-    """Chapter 2, exercise 2.2: fn(scores, history, targets, k) -> mean NDCG@k, seen items masked
-    (history: (B, L) item codes padded with n_items), ties counted against the target."""
+    """Exercise 2.2: fn(scores, history, targets, k) -> mean NDCG@k, seen items masked."""
     n_items, k = 12, 3
     scores = torch.randint(0, 6, (40, n_items), generator=torch.Generator().manual_seed(0)).float()
     history = torch.full((40, 4), n_items)  # left-padded with n_items
@@ -93,9 +88,7 @@ def _diversity(top, genres, pairs="upper", divide="pairs", similarity=False) -> 
 
 
 def check_diversity(fn) -> None:
-    """Chapter 2, exercise 2.3: fn(top, genres) -> the mean over users of the mean genre
-    dissimilarity (1 - Jaccard) of the pairs in each top list; top: (B, k) item codes, genres:
-    (n_items, n_genres) bool."""
+    """Exercise 2.3: fn(top, genres) -> the mean over lists of their pairs' genre 1 - Jaccard."""
     n_items, k = 10, 4
     genres = torch.rand(n_items, 4, generator=torch.Generator().manual_seed(1)) < 0.5
     genres[:2] = False  # two items without genres

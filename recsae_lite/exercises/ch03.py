@@ -10,7 +10,7 @@ __all__ = ["check_fvu", "check_sparsity", "check_topk_encode"]
 
 
 def check_fvu(fn) -> None:
-    """Chapter 3, exercise 3.1: fn(x, x_hat) -> the fraction of variance unexplained."""
+    """Exercise 3.1: fn(x, x_hat) -> the fraction of variance unexplained."""
     sae, x = tiny_sae()
     with torch.no_grad():
         x_hat = sae(x)
@@ -34,7 +34,7 @@ def check_fvu(fn) -> None:
 
 
 def check_sparsity(fn) -> None:
-    """Chapter 3, exercise 3.2: fn(z) -> (l0, dead_fraction) of codes z (N, d_sae)."""
+    """Exercise 3.2: fn(z) -> (l0, dead_fraction) of codes z (N, d_sae)."""
     sae, x = tiny_sae("relu")
     with torch.no_grad():
         sae.b_enc[:6] = -100.0  # six features that can never fire
@@ -56,7 +56,7 @@ def check_sparsity(fn) -> None:
 
 
 def check_topk_encode(fn) -> None:
-    """Chapter 3, exercise 3.3: fn(sae, x) -> the codes of a TopK SAE, z (B, d_sae)."""
+    """Exercise 3.3: fn(sae, x) -> the codes of a TopK SAE, z (B, d_sae)."""
     sae, x = tiny_sae("topk", d_in=8, d_sae=16, k=6)
     with torch.no_grad():
         sae.b_enc.sub_(0.8)  # some of the k largest pre-activations are negative

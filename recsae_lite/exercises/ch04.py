@@ -11,8 +11,7 @@ __all__ = ["check_item_features", "check_genre_score", "check_feature_effect"]
 
 
 def check_item_features(fn) -> None:
-    """Chapter 4, exercise 4.1: fn(acts, items, top, min_items) -> (U,) bool, True for the
-    coordinates with fewer than min_items distinct items among their top positive positions."""
+    """Exercise 4.1: fn(acts, items, top, min_items) -> (U,) bool, True for item features."""
     rng = np.random.default_rng(0)
     n, top, min_items = 80, 10, 4
     items = rng.integers(0, 30, n)
@@ -39,8 +38,7 @@ def check_item_features(fn) -> None:
 
 
 def check_genre_score(fn) -> None:
-    """Chapter 4, exercise 4.2: fn(acts, labels, top) -> the precision above chance of one
-    coordinate (acts: (N,)) for one genre (labels: (N,) bool)."""
+    """Exercise 4.2: fn(acts (N,), labels (N,) bool, top) -> one coordinate's genre score."""
     rng = np.random.default_rng(1)
     n, top = 200, 20
     labels = rng.random(n) < 0.3
@@ -74,8 +72,7 @@ def check_genre_score(fn) -> None:
 
 
 def check_feature_effect(fn) -> None:
-    """Chapter 4, exercise 4.3: fn(model, sae, j) -> (n_items,) the change of every item's score
-    when feature j's decoder direction is added to a state."""
+    """Exercise 4.3: fn(model, sae, j) -> (n_items,) the score change of feature j's direction."""
     model = tiny_sasrec()
     sae, _ = tiny_sae(d_in=8, d_sae=32)
     j = 5

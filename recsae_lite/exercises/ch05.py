@@ -18,26 +18,19 @@ def _tiny_split(n_users=12, n_items=30, seed=0) -> Split:
     """Leave-one-out histories of 4-8 distinct items per user (the last two: valid, test)."""
     rng = np.random.default_rng(seed)
     sequences = [rng.choice(n_items, rng.integers(6, 11), replace=False) for _ in range(n_users)]
-    return Split(
-        users=np.arange(n_users),
-        train=[s[:-2] for s in sequences],
-        valid=np.array([s[-2] for s in sequences]),
-        test=np.array([s[-1] for s in sequences]),
-        n_dropped=0,
-    )
+    valid, test = np.array([s[-2:] for s in sequences]).T
+    return Split(np.arange(n_users), [s[:-2] for s in sequences], valid, test, n_dropped=0)
 
 
 def check_add_edit(fn) -> None:
-    """Chapter 5, exercise 5.1: fn(sae, h, j, v) -> h' with v added to feature j's activation,
-    keeping the SAE's error term."""
+    """Exercise 5.1: fn(sae, h, j, v) -> h' with v added to feature j, the error term kept."""
     sae, x = tiny_sae()
     h = x[:10]
     judge_edit("5.1", fn, sae, h, 3, 1.5, "add", (h, 0.0, "adding 0"), "strength 0 is the model.")
 
 
 def check_scale_edit(fn) -> None:
-    """Chapter 5, exercise 5.2: fn(sae, h, j, factor) -> h' with feature j's activation
-    multiplied by factor, keeping the SAE's error term."""
+    """Exercise 5.2: fn(sae, h, j, factor) -> h' with feature j scaled, the error term kept."""
     sae, x = tiny_sae()
     h = x[:20]
     j = int((sae.encode(h) > 0).sum(0).argmax())  # the feature that fires on most of these states
@@ -48,9 +41,8 @@ def check_scale_edit(fn) -> None:
 
 
 def check_genre_share(fn) -> None:
-    """Chapter 5, exercise 5.3: fn(model, split, rows, edit, in_genre, k) -> the mean share of
-    the k recommendations of the split's rows (test histories, seen items masked, edit inside
-    the model) that are in the genre (in_genre: (n_items,) bool)."""
+    """Exercise 5.3: fn(model, split, rows, edit, in_genre, k) -> the genre's share of the
+    steered top k after the rows' test histories."""
     # in training mode, as zoo models are, with a dropout that changes the lists when left on
     model, split = tiny_sasrec(dropout=0.5).train(), _tiny_split()
     rows, k = np.arange(12), 5

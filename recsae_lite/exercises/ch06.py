@@ -12,9 +12,7 @@ __all__ = ["check_purity", "check_overwrite", "check_rbo"]
 
 
 def check_purity(fn) -> None:
-    """Chapter 6, exercise 6.1: fn(acts, concepts, k) -> (F, C) semantic purity@k of each feature
-    (column of acts (n_items, F)) for each concept (column of concepts (n_items, C), bool; each
-    of at least k items here, where the library's purity is defined)."""
+    """Exercise 6.1: fn(acts (n_items, F), concepts (n_items, C) bool, k) -> (F, C) purity@k."""
     acts = F.relu(randn(50, 6, seed=4))  # many items at 0 for each feature
     concepts = (randn(50, 3, seed=5) > 0.3).numpy()
     k = 5
@@ -34,8 +32,7 @@ def check_purity(fn) -> None:
 
 
 def check_overwrite(fn) -> None:
-    """Chapter 6, exercise 6.2: fn(sae, u, feature, value) -> u' with that feature of each code
-    set to value (z_n <- v), keeping the SAE's error term."""
+    """Exercise 6.2: fn(sae, u, feature, value) -> u' with z_n <- v, the error term kept."""
     sae, x = tiny_sae()
     u = x[:10]
     z = sae.encode(u).detach()
@@ -47,8 +44,7 @@ def check_overwrite(fn) -> None:
 
 
 def check_rbo(fn) -> None:
-    """Chapter 6, exercise 6.3: fn(a, b, p) -> the extrapolated rank-biased overlap of two top
-    lists of the same length."""
+    """Exercise 6.3: fn(a, b, p) -> the extrapolated RBO of two top lists of one length."""
     rng = np.random.default_rng(6)
     base = list(rng.permutation(40)[:10])
     pairs = [

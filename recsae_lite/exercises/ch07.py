@@ -20,8 +20,7 @@ def _firing_codes(seed: int = 7) -> torch.Tensor:
 
 
 def check_frequency_groups(fn) -> None:
-    """Chapter 7, exercise 7.1: fn(codes, sizes) -> (d_sae,) the group of each feature, the most
-    frequently firing features in the first group."""
+    """Exercise 7.1: fn(codes, sizes) -> (d_sae,) each feature's group, most frequent first."""
     codes, sizes = _firing_codes(), (2, 2, 4)
     expected = hierarchy.frequency_groups(codes, sizes)
     by_rate = np.argsort(-(codes > 0).sum(0).numpy(), kind="stable")
@@ -46,8 +45,7 @@ def check_frequency_groups(fn) -> None:
 
 
 def check_tree(fn) -> None:
-    """Chapter 7, exercise 7.2: fn(codes, groups) -> (d_sae,) the parent of each feature (-1 for
-    none): the earlier-group feature it fires together with on the most samples."""
+    """Exercise 7.2: fn(codes, groups) -> (d_sae,) each feature's parent (-1 for none)."""
     codes = _firing_codes()
     codes[:, 7] = 0.0  # a feature that never fires: a root
     codes[codes[:, 0] > 0, 6] = 0.0
@@ -77,8 +75,7 @@ def check_tree(fn) -> None:
 
 
 def check_matryoshka_loss(fn) -> None:
-    """Chapter 7, exercise 7.3: fn(sae, z, x_norm) -> the Matryoshka reconstruction loss of codes
-    z (B, d_sae) for standardised inputs x_norm (B, d_in), summed over the nested prefixes."""
+    """Exercise 7.3: fn(sae, z, x_norm) -> the Matryoshka loss, summed over the prefixes."""
     sae, x = tiny_sae("matryoshka", d_in=8, d_sae=24, k=4, groups=(4, 8, 12))
     x = x[:64]
     with torch.no_grad():

@@ -11,8 +11,7 @@ __all__ = ["check_mix", "check_tfidf", "check_best_characterizes"]
 
 
 def check_mix(fn) -> None:
-    """Chapter 8, exercise 8.1: fn(z, feature, alpha) -> paper C's mix
-    z' = (1 - alpha) z + alpha ||z||_1 e_feature."""
+    """Exercise 8.1: fn(z, feature, alpha) -> z' = (1 - alpha) z + alpha ||z||_1 e_feature."""
     z = F.relu(randn(6, 20, seed=8) - 0.8)  # sparse, non-negative codes
     feature, alpha = 4, 0.3
     if not same(fn(z, feature, 0.0), z):
@@ -33,8 +32,7 @@ def check_mix(fn) -> None:
 
 
 def check_tfidf(fn) -> None:
-    """Chapter 8, exercise 8.2: fn(counts) -> paper C's TF-IDF of a (terms, documents) matrix:
-    tf, each document's (column's) values over their sum; idf_t = ln((D + 1) / (df_t + 1)) + 1."""
+    """Exercise 8.2: fn(counts) -> paper C's TF-IDF of a (terms, documents) matrix."""
     counts = F.relu(randn(7, 5, seed=9)) * 3
     counts[0] = 1.0  # a term in every document: its smoothed idf is 1, not 0
     counts[:, 3] = 0.0  # an empty document (a concept no feature is active on)
@@ -62,9 +60,7 @@ def check_tfidf(fn) -> None:
 
 
 def check_best_characterizes(fn) -> None:
-    """Chapter 8, exercise 8.3: fn(activity, fires, min_items) -> (C,) each concept's
-    best-characterizing feature (TF-IDF of activity.T: features the terms, concepts the
-    documents), leaving out features that fire on fewer than min_items items."""
+    """Exercise 8.3: fn(activity, fires, min_items) -> (C,) each concept's best feature."""
     activity = F.relu(randn(4, 12, seed=8))  # a seed with no near-ties, where TF-IDF matters
     activity[:, 0] = 0.0
     activity[1, 0] = 5.0  # a feature of a few films, all one concept's: TF-IDF's favourite

@@ -10,9 +10,7 @@ __all__ = ["check_precision_recall", "check_noisy_labels", "check_matching"]
 
 
 def check_precision_recall(fn) -> None:
-    """Chapter 9, exercise 9.1: fn(acts, has) -> (precision, recall) of one feature as a detector
-    of one concept over the samples; acts: (N,) the feature's activations (it fires where > 0),
-    has: (N,) bool, which samples carry the concept."""
+    """Exercise 9.1: fn(acts (N,), has (N,) bool) -> (precision, recall) of one feature."""
     codes = F.relu(randn(80, 4, seed=13) - 0.3)  # many exact zeros
     codes[:, 3] = 0.0  # a feature that never fires: one concept must be matched to it
     noise = randn(80, 4, seed=14)
@@ -52,10 +50,8 @@ def _moved(concepts: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def check_noisy_labels(fn) -> None:
-    """Chapter 9, exercise 9.2: fn(concepts, drop, swap, seed) -> (n_items, C) bool tags: each
-    true label dropped with probability drop, or else (never both) moved with probability swap
-    to a concept the item neither has nor was already given. Any order of random draws is right,
-    so this checks properties on a large matrix, not `recovery.noisy_labels` draw by draw."""
+    """Exercise 9.2: fn(concepts, drop, swap, seed) -> (n_items, C) bool noisy tags. Any order of
+    random draws is right: this checks properties on a large matrix, not draws."""
     n, n_concepts, tol = 8_000, 6, 0.02  # 24,000 labels: a share's std is at most 0.0033
     rng = np.random.default_rng(15)
     concepts = np.zeros((n, n_concepts), dtype=bool)
@@ -133,8 +129,7 @@ def _greedy(f1: np.ndarray, by_value: bool) -> np.ndarray:
 
 
 def check_matching(fn) -> None:
-    """Chapter 9, exercise 9.3: fn(f1) -> (C,) the feature of each concept in the one-to-one
-    matching of largest total F1, for f1 (C, d_sae) with C <= d_sae."""
+    """Exercise 9.3: fn(f1 (C, d_sae)) -> (C,) the one-to-one matching of largest total F1."""
     trap = np.array([[0.9, 0.8, 0.1, 0.0], [0.85, 0.2, 0.1, 0.05], [0.3, 0.7, 0.6, 0.1]])
     codes = F.relu(randn(60, 6, seed=16))
     concepts = (codes[:, [2, 0, 0, 5]] + randn(60, 4, seed=17) > 0.6).numpy()

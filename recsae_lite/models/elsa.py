@@ -58,10 +58,7 @@ class ELSA(Recommender):
         return scores if batch is None else scores - self.interactions(batch)
 
     def loss(self, batch: Batch) -> Tensor:
-        return self.row_loss(self.interactions(batch))
-
-    def row_loss(self, x: Tensor) -> Tensor:
-        """The loss on binary interaction rows x (B, n_items) (chapter 8 trains on rows)."""
+        x = self.interactions(batch)
         x_hat = F.relu(x @ self.item_embeddings() @ self.item_embeddings().T - x)
         return (F.normalize(x, dim=-1) - F.normalize(x_hat, dim=-1)).pow(2).sum(-1).mean()
 
