@@ -211,7 +211,8 @@ def test_page_in_browser(open_page, ci_notebooks, name):
     if name in CHAPTERS:
         names = _nb.recorded(ci_notebooks / f"{name}.ipynb")
         lines = {line.strip() for text in shown["outputs"] for line in text.splitlines()}
-        boxes = [line for line in lines if line.split(": ")[0] in names]
+        pairs = [re.fullmatch(r"(\S+): \S+", line) for line in lines]  # record's old "name: value"
+        boxes = [pair.group(0) for pair in pairs if pair and pair.group(1) in names]
         assert not boxes, f"{name}: recorded numbers shown on the page: {sorted(boxes)[:10]}"
         assert figures, f"{name}: no plotly figure on the page (is plotly.js loaded?)"
         colab = build.colab_link(build.config(), f"book/{name}.ipynb")
