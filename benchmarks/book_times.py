@@ -2,13 +2,14 @@
 
     python benchmarks/book_times.py [--profile quick] [--device auto] [--keep _build/times]
 
-Executes every chapter with papermill (book/build.py), in the ci profile and then in `--profile`,
-each profile with an empty model zoo, so every chapter trains what it needs, as on a fresh
-machine (later chapters reuse what earlier ones cached, as when the book is read in order).
-The chapters get DEVICE = `--device` ("auto" is resolved here, so the result names the device
-they were given, which each chapter's set-up refuses when the machine lacks it). Writes
-benchmarks/results/book_times.json (book_times-full.json for the full profile): seconds per
-chapter and profile.
+Executes every chapter with papermill (book/build.py) in the ci profile and then in `--profile`,
+each profile from an empty model zoo and in the book's order, as on a fresh machine: a chapter
+then finds what earlier chapters cached (its prerequisites, e.g. the base models of chapter 2)
+and trains the rest ("in order": also the time of the whole book). Then, in `--profile`, each
+chapter that loads something from the zoo runs again alone, from an empty zoo, as a reader who
+opens only that chapter ("alone"). The chapters get DEVICE = `--device` ("auto" is resolved here,
+so the result names the device they were given). Writes benchmarks/results/book_times.json
+(book_times-full.json for the full profile): seconds per chapter, both ways.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from recsae_lite._nb import pick_device
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "book"))
 import build  # noqa: E402  (book/build.py: the pipeline)
 
+# the chapters that load nothing from the zoo, or only what they train themselves first
+ALONE_NEEDS_NOTHING = ("01_", "02_", "10_")
+
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -36,18 +40,28 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     device = pick_device(args.device)
 
-    seconds = {}
+    seconds, alone = {}, {}
     for profile in ("ci", args.profile):
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["RECSAE_ZOO"] = str(Path(tmp) / "zoo")  # the kernels inherit it
             executed = args.keep / profile if args.keep else Path(tmp) / "book"
             seconds[profile] = build.execute(profile, executed, device=str(device))
+    for chapter in seconds[args.profile]:
+        if chapter.startswith(ALONE_NEEDS_NOTHING):
+            alone[chapter] = seconds[args.profile][chapter]  # the same run: nothing to load
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["RECSAE_ZOO"] = str(Path(tmp) / "zoo")
+            only = [chapter]
+            alone |= build.execute(args.profile, Path(tmp) / "book", device=str(device), only=only)
     report = {
         "benchmark": "book_times",
         "profile": args.profile,
         "seed": 0,  # each chapter's default SEED
-        "zoo": "empty at the start of each profile",
-        "chapter_seconds": seconds,
+        "zoo": "in order: empty at the start of each profile; alone: empty for each chapter",
+        "chapter_seconds": seconds,  # in order, per profile
+        "book_seconds": {profile: round(sum(s.values()), 1) for profile, s in seconds.items()},
+        "alone_seconds": {args.profile: alone},
     }
     write_report(args.out or result_path("book_times", args.profile), report, {str(device)})
 

@@ -162,8 +162,9 @@ viz.genre_cooccurrence(movies).show()
 # target; the rest is training data. Users with fewer than 3 interactions are dropped (and
 # counted). Scoring ranks *all* items, with items the user has already seen masked out.
 #
-# One detail matters for reproducing published numbers: in MovieLens-100K many users have their
-# last two interactions at the same second. We break such ties by the order of the source file.
+# One detail matters for reproducing published numbers: {glue:text}`users_with_tied_last_two` users
+# of this dataset have their last two interactions at the same second. We break such ties by the
+# order of the source file.
 
 # %%
 split = leave_one_out(movies)

@@ -52,11 +52,15 @@ if "google.colab" in sys.modules:
 # - the evaluation protocol: leave-one-out by time, full ranking, seen items masked;
 # - how the six models compare, and how each one's hidden space looks.
 #
-# Time: about 8 minutes on 2 CPU cores in the `quick` profile from an empty zoo, nearly all of it
-# training the six models (SASRec about 4.5 minutes of it; `benchmarks/base_models.py` measured
-# SASRec 3.6, NCF 0.8, MF 0.3, ELSA 0.05 minutes; NeuMF, not measured there, took about as long as
-# NCF here), once: the models are cached and later chapters load them in seconds. Under a minute in
-# the `ci` profile.
+# Time: about {glue:text}`book_times/chapter_seconds/quick/02_base_models/minutes` min on
+# {glue:text}`book_times/machine/cpu_threads` CPU cores in the `quick` profile from an empty zoo,
+# nearly all of it training the six models (`benchmarks/base_models.py` measured SASRec
+# {glue:text}`base_models/models/sasrec/train_seconds/minutes`, NCF
+# {glue:text}`base_models/models/ncf/train_seconds/minutes`, MF
+# {glue:text}`base_models/models/mf/train_seconds/minutes`, ELSA
+# {glue:text}`base_models/models/elsa/train_seconds/minutes` minutes; NeuMF, not measured there,
+# took about as long as NCF here), once: the models are cached and later chapters load them in
+# seconds. Under a minute in the `ci` profile.
 
 # %% tags=["parameters"]
 # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
@@ -74,7 +78,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsae_lite import _nb, viz, zoo
+from recsae_lite import _nb, report, viz, zoo
 from recsae_lite.data import load_dataset
 from recsae_lite.models import make_batch
 from recsae_lite.train import evaluate
@@ -82,6 +86,33 @@ from recsae_lite.train import evaluate
 device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
 dataset = load_dataset(DATASET)
+
+# %% tags=["remove-cell"]
+# the figures the prose quotes from benchmarks/results, glued under their
+# path in the file (no need to read; only a clone of the repository has the
+# files, and the book is built from one)
+if report.REPOSITORY_RESULTS.is_dir():
+    results = report.load()
+    times = results["book_times"]
+    _nb.record(
+        "book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d"
+    )
+    minutes = times["chapter_seconds"]["quick"]["02_base_models"] / 60
+    _nb.record(
+        "book_times/chapter_seconds/quick/02_base_models/minutes",
+        minutes,
+        ".0f",
+    )
+    for name in ["sasrec", "ncf", "mf", "elsa"]:
+        minutes = results["base_models"]["models"][name]["train_seconds"] / 60
+        _nb.record(
+            f"base_models/models/{name}/train_seconds/minutes", minutes, ".2g"
+        )
+    peers = {
+        figure["id"]: figure["values"]
+        for figure in results["peers"]["figures"]
+    }
+    _nb.record("peers/recbole.pop/ndcg@10", peers["recbole.pop"]["ndcg@10"])
 
 # %% [markdown]
 # ## 1. One interface: history -> hidden -> scores
@@ -131,14 +162,14 @@ with torch.no_grad():
 # - diversity@10: the mean genre dissimilarity (1 - Jaccard) of pairs in a top-10 list;
 # - popularity@10: the mean number of interactions of the recommended items.
 #
-# The last column gives what RecBole 1.2.1 reports for the same protocol on ML-100K (NDCG@10):
-# its BPR against our MF, EASE against ELSA, and its NeuMF against ours (the book's NCF is paper
-# B's MLP tower alone, which RecBole has no counterpart of).
-# Our popularity baseline scores higher than RecBole's: RecBole's `Pop` counts an item at most once
-# per training batch (an indexed `+= 1` with repeated indices), so with its batches of 2,048
-# interactions the counts of all popular items saturate at the number of batches and the order
-# among them is left to ties. Counting every interaction, as here, gives the real popularity
-# ranking.
+# The last column gives what RecBole 1.2.1 reports for the same protocol on ML-100K (NDCG@10): its
+# BPR against our MF, EASE against ELSA, and its NeuMF against ours (the book's NCF is paper B's MLP
+# tower alone, which RecBole has no counterpart of). Our popularity baseline scores
+# {glue:text}`pop_test_ndcg@10` against RecBole's {glue:text}`peers/recbole.pop/ndcg@10`: RecBole's
+# `Pop` counts an item at most once per training batch (an indexed `+= 1` with repeated indices), so
+# with its batches (`train_batch_size: 2048`) the counts of all popular items saturate at the number
+# of batches and the order among them is left to ties. Counting every interaction, as here, gives
+# the real popularity ranking.
 
 # %%
 # RecBole's NDCG@10 (benchmarks/results/peers.json)
@@ -170,6 +201,11 @@ table.round(4)
 for name in trained:
     _nb.record(f"{name}_test_ndcg@10", rows[NAMES[name]]["ndcg@10"])
     _nb.record(f"{name}_test_hr@10", rows[NAMES[name]]["hr@10"])
+_nb.record(
+    "models_by_ndcg",
+    ", ".join(table.sort_values("ndcg@10", ascending=False).index),
+    "s",
+)
 
 # %%
 viz.model_comparison(
@@ -208,8 +244,9 @@ for name in ["mf", "elsa", "sasrec"]:
 # ## Summary
 #
 # - Six base models behind one interface; `zoo.model(...)` trains each once and caches it.
-# - On one protocol, SASRec, which reads the order of a user's history, ranks best; ELSA, MF and
-#   NCF trail it; popularity is the floor.
+# - On one protocol, test NDCG@10 puts them in the order {glue:text}`models_by_ndcg`; SASRec is the
+#   one that reads the order of a user's history, and popularity, which ignores the user, is the
+#   baseline the others should beat.
 # - Each model's hidden representation is a dense vector with no labelled dimensions: chapter 3
 #   trains sparse autoencoders on them.
 

@@ -23,11 +23,11 @@ if "google.colab" in sys.modules:
 # %% [markdown]
 # # 3. Training sparse autoencoders
 #
-# A model's hidden state is a dense vector: 64 numbers for SASRec, none of which means anything on
-# its own. Models represent *more* concepts than they have dimensions, by giving each concept a
-# direction and letting directions overlap (superposition): a user's state is a sparse sum of a few
-# of them. A sparse autoencoder (SAE) looks for those directions: it encodes x into a much wider but
-# sparse code z, and decodes it back,
+# A model's hidden state is a dense vector: {glue:text}`sasrec_hidden_size` numbers for SASRec, none
+# of which means anything on its own. Models represent *more* concepts than they have dimensions, by
+# giving each concept a direction and letting directions overlap (superposition): a user's state is
+# a sparse sum of a few of them. A sparse autoencoder (SAE) looks for those directions: it encodes x
+# into a much wider but sparse code z, and decodes it back,
 #
 # ```text
 # z     = act((x - b_dec) W_enc + b_enc)      W_enc: (d_in, d_sae)
@@ -61,8 +61,9 @@ if "google.colab" in sys.modules:
 # - training each variant on SASRec's hidden states;
 # - the measures of an SAE: FVU, L0, dead features, and NDCG@10 recovered.
 #
-# Time: about 13 minutes on 2 CPU cores in the `quick` profile (12 SAEs of up to 800 steps each);
-# a GPU shortens it (not measured yet).
+# Time: about {glue:text}`book_times/chapter_seconds/quick/03_training_saes/minutes` min on
+# {glue:text}`book_times/machine/cpu_threads` CPU cores in the `quick` profile (12 SAEs of up to 800
+# steps each); a GPU shortens it (not measured yet).
 
 # %% tags=["parameters"]
 # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
@@ -77,7 +78,7 @@ DEVICE = "auto"
 import pandas as pd
 import torch
 
-from recsae_lite import _nb, viz, zoo
+from recsae_lite import _nb, report, viz, zoo
 from recsae_lite.activations import collect, ndcg_recovered, planted
 from recsae_lite.metrics import direction_recovery, sae_metrics
 from recsae_lite.sae import SAE, FitConfig, SAEConfig, fit
@@ -85,11 +86,26 @@ from recsae_lite.sae import SAE, FitConfig, SAEConfig, fit
 device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
 # at most, per SAE (the fit stops sooner)
-STEPS = _nb.pick(PROFILE, ci=60, quick=800, full=5_000)
-BATCH = _nb.pick(PROFILE, ci=1_024, quick=4_096, full=8_192)
+STEPS = zoo.SAE_SETTINGS[PROFILE]["max_steps"]
 KS = _nb.pick(PROFILE, ci=[4, 16], quick=[8, 16, 32], full=[8, 16, 32, 64])
 EXPANSION = 16  # d_sae = EXPANSION x d_in
 print(f"device: {device}")
+
+# %% tags=["remove-cell"]
+# the figures the prose quotes from benchmarks/results, glued under their
+# path in the file (no need to read; only a clone of the repository has the
+# files, and the book is built from one)
+if report.REPOSITORY_RESULTS.is_dir():
+    times = report.load()["book_times"]
+    _nb.record(
+        "book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d"
+    )
+    minutes = times["chapter_seconds"]["quick"]["03_training_saes"] / 60
+    _nb.record(
+        "book_times/chapter_seconds/quick/03_training_saes/minutes",
+        minutes,
+        ".0f",
+    )
 
 # %% [markdown]
 # ## 1. Superposition, and an SAE written from scratch
@@ -274,8 +290,9 @@ print(f"mse {mse:.4f}, AuxK {aux:.4f}: losses and gradients as the library's")
 # it finds the directions too, which the principal components cannot:
 
 # %%
+toy_steps = _nb.pick(PROFILE, ci=60, quick=400, full=2_500)
 toy_config = FitConfig(
-    max_steps=max(STEPS // 2, 60), batch_size=1_024, lr=3e-3, seed=SEED
+    max_steps=toy_steps, batch_size=1_024, lr=3e-3, seed=SEED
 )
 toy = fit(
     x_toy.to(device),
@@ -309,9 +326,9 @@ _nb.record(
 # %% [markdown]
 # ## 2. SASRec's hidden states
 #
-# We read SASRec's output (after its last block, the vector scored against the item embeddings)
-# at every position of every training sequence: each position is the representation of a history
-# prefix, so ML-100K gives tens of thousands of samples instead of 943.
+# We read SASRec's output (after its last block, the vector scored against the item embeddings) at
+# every position of every training sequence: each position is the representation of a history
+# prefix, so the {glue:text}`training_sequences` sequences give {glue:text}`hidden_states` samples.
 
 # %%
 sasrec = zoo.model("sasrec", DATASET, PROFILE, seed=SEED, device=device)
@@ -322,16 +339,20 @@ print(
     f"{len(x):,} hidden states of size {d_in}; "
     f"SAEs with {EXPANSION * d_in} features"
 )
+_nb.record("training_sequences", len(split.train), ",d")
+_nb.record("hidden_states", len(x), ",d")
+_nb.record("sasrec_hidden_size", d_in, "d")
 
 # %% [markdown]
 # ## 3. Each variant, at several sparsities
 #
 # For each variant and each k (for ReLU, an L1 weight that gives a comparable L0) we train an SAE
-# with the book's one fit, `sae.fit`: Adam, and a tenth of the states held out; every 50 steps it
-# measures the loss on them, and it stops when four checks in a row have not improved it by 0.5%
-# (or at `STEPS`), keeping the weights of its best check. So no SAE trains longer than its data
-# rewards, and the same fit serves every chapter. Then we measure on held-out users' last
-# positions (what the model scores):
+# with the book's one fit, `sae.fit`: Adam, and a tenth of the states held out; every
+# {glue:text}`fit_eval_every` steps it measures the loss on them, and it stops when
+# {glue:text}`fit_patience` checks in a row have not improved it by {glue:text}`fit_min_gain` (or at
+# `STEPS`), keeping the weights of its best check. So no SAE trains longer than its data rewards,
+# and the same fit serves every chapter. Then we measure on held-out users' last positions (what the
+# model scores):
 #
 # - **FVU**, the fraction of variance unexplained: sum ||x - x_hat||^2 / sum ||x - mean(x)||^2;
 # - **L0**, the mean number of active features per sample;
@@ -341,30 +362,28 @@ print(
 
 # %%
 held_out = collect(model, split, stage="test", positions="last")
-# relu: L1 weight for an L0 near k
-L1 = {4: 400.0, 8: 250.0, 16: 150.0, 32: 80.0, 64: 40.0}
-train_config = FitConfig(max_steps=STEPS, batch_size=BATCH, seed=SEED)
+# every SAE of the grid: its fit
+train_config = zoo.sae_settings(d_in, PROFILE, SEED)[1]
+_nb.record("fit_eval_every", train_config.eval_every, "d")
+_nb.record("fit_patience", train_config.patience, "d")
+_nb.record("fit_min_gain", train_config.min_gain, ".1%")
 rows, saes = [], {}
 for variant in ["relu", "topk", "batchtopk", "matryoshka"]:
     for k in KS:
-        d_sae = EXPANSION * d_in
-        groups = (d_sae // 8, d_sae // 8, d_sae // 4, d_sae // 2)
-        config = SAEConfig(
-            d_in,
-            d_sae,
-            variant,
-            k=k,
-            l1_coefficient=L1[k],
-            l1_warmup_steps=STEPS // 4,
-            groups=groups if variant == "matryoshka" else (),
+        config, train_config = zoo.sae_settings(
+            d_in, PROFILE, SEED, k, EXPANSION, variant
         )
-        sae = fit(x, config, train_config)
+        sae, _ = zoo.sae(
+            sasrec, config, train_config, device=device, progress=False
+        )
         stats = sae_metrics(sae, held_out)
         recovered = ndcg_recovered(model, sae, split)
         rows.append(
             {
                 "variant": variant,
-                "label": f"k={k}" if variant != "relu" else f"l1={L1[k]}",
+                "label": f"k={k}"
+                if variant != "relu"
+                else f"l1={zoo.RELU_L1[k]}",
                 "k": k,
                 "fvu": stats["fvu"],
                 "l0": stats["l0"],
@@ -419,9 +438,12 @@ for row in rows:
 # ## Summary
 #
 # - An SAE turns a dense state into a sparse code over a learned dictionary; on planted data its
-#   decoder rows are the planted directions, which no orthogonal basis finds.
-# - On SASRec, TopK-style SAEs reach a low FVU at a handful of active features, and the model keeps
-#   most of its NDCG with the SAE spliced in.
+#   decoder rows find the planted directions (mean best cosine
+#   {glue:text}`toy_mean_best_cosine_sae`, against {glue:text}`toy_mean_best_cosine_pca` for the
+#   principal components).
+# - On SASRec, the table of section 5 gives each SAE's FVU at a handful of active features, and how
+#   much of the model's NDCG survives the SAE spliced in (TopK at k = 16: FVU
+#   {glue:text}`topk_k16_fvu`, NDCG@10 recovered {glue:text}`topk_k16_ndcg_recovered`).
 # - Next: what the features mean, and turning them like knobs.
 
 # %% [markdown]

@@ -41,8 +41,9 @@ if "google.colab" in sys.modules:
 # - feature-genre heatmaps, and how many coordinates of each kind are about one genre;
 # - reading a feature from its dashboard: when it fires, on what, and what it does to the scores.
 #
-# Time: about a minute on 2 CPU cores in the `quick` profile, the first time (most of it training
-# the SAE, which chapter 5 then loads); seconds in the `ci` profile.
+# Time: about {glue:text}`book_times/chapter_seconds/quick/04_sasrec_features/minutes` min on
+# {glue:text}`book_times/machine/cpu_threads` CPU cores in the `quick` profile, the first time (most
+# of it training the SAE, which chapter 5 then loads); seconds in the `ci` profile.
 
 # %% tags=["parameters"]
 # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
@@ -58,7 +59,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsae_lite import _nb, features, interpret, viz, zoo
+from recsae_lite import _nb, features, interpret, report, viz, zoo
 from recsae_lite.activations import collect
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
@@ -69,13 +70,29 @@ THRESHOLD = 0.5
 # fewer distinct items than this among its top positions: an item feature
 MIN_ITEMS = 10
 
+# %% tags=["remove-cell"]
+# the figures the prose quotes from benchmarks/results, glued under their
+# path in the file (no need to read; only a clone of the repository has the
+# files, and the book is built from one)
+if report.REPOSITORY_RESULTS.is_dir():
+    times = report.load()["book_times"]
+    _nb.record(
+        "book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d"
+    )
+    minutes = times["chapter_seconds"]["quick"]["04_sasrec_features"] / 60
+    _nb.record(
+        "book_times/chapter_seconds/quick/04_sasrec_features/minutes",
+        minutes,
+        ".0f",
+    )
+
 # %% [markdown]
 # ## 1. The model, its SAE, and the positions they read
 #
-# The SAE is the book's TopK SAE for SASRec (k = 8 active features of 16 x 64 = 1,024, trained
-# on every position of the training histories): the settings are in `zoo.sae_settings`, and the
-# SAE is cached like the base models, so chapter 5 loads this very one. Each position's state has
-# just read an item; the item's genres are that position's labels.
+# The SAE is the book's TopK SAE for SASRec (k = {glue:text}`sae_k` active features of
+# {glue:text}`sae_count`, trained on every position of the training histories): the settings are in
+# `zoo.sae_settings`, and the SAE is cached like the base models, so chapter 5 loads this very one.
+# Each position's state has just read an item; the item's genres are that position's labels.
 
 # %%
 sasrec = zoo.model("sasrec", DATASET, PROFILE, seed=SEED, device=device)
@@ -99,17 +116,20 @@ print(
     f"{len(x):,} positions; "
     f"SAE: {sae.config.d_sae} features, k = {sae.config.k}"
 )
+_nb.record("sae_k", sae.config.k, "d")
+_nb.record("sasrec_hidden_size", x.shape[1], "d")
 
 # %% [markdown]
 # ## 2. Scoring a coordinate against genres
 #
 # A coordinate is anything that gives each position a number. We compare three kinds:
 #
-# - **SAE features**: z_j, 1,024 of them;
-# - **raw dimensions**: SASRec's 64 hidden coordinates, centred, each sign taken as its own
-#   coordinate (a dimension can mean one thing when high and another when low): 128 coordinates;
-# - **a random rotation** of the centred states, both signs: 128 coordinates with no privileged
-#   basis.
+# - **SAE features**: z_j, {glue:text}`sae_count` of them;
+# - **raw dimensions**: SASRec's {glue:text}`sasrec_hidden_size` hidden coordinates, centred, each
+#   sign taken as its own coordinate (a dimension can mean one thing when high and another when
+#   low): {glue:text}`raw_count` coordinates;
+# - **a random rotation** of the centred states, both signs: {glue:text}`rotation_count` coordinates
+#   with no privileged basis.
 #
 # The score of coordinate u for genre g is the **precision above chance** of its top positions:
 # of the 100 positions where u is largest (and positive), the share p whose item has genre g,
@@ -187,6 +207,8 @@ viz.best_score_distributions(best, THRESHOLD).show()
 # %%
 lookup = counts.set_index(["kind", "view"])
 for kind, short in zip(coordinates, ["sae", "raw", "rotation"], strict=True):
+    _nb.record(f"{short}_count", lookup.loc[(kind, "input"), "count"], ",d")
+    _nb.record(f"{short}_scored", lookup.loc[(kind, "input"), "scored"], ",d")
     for view in views:
         _nb.record(
             f"{short}_{view}_pass", lookup.loc[(kind, view), "pass"], "d"
@@ -194,7 +216,7 @@ for kind, short in zip(coordinates, ["sae", "raw", "rotation"], strict=True):
         _nb.record(
             f"{short}_{view}_pass_share",
             lookup.loc[(kind, view), "pass share"],
-            ".3f",
+            ".0%",
         )
 _nb.record(
     "sae_item_features",
@@ -204,16 +226,20 @@ _nb.record(
 
 # %% [markdown]
 # Paper A's claim is that SAE features pass far more often than raw dimensions. Compare both
-# the counts (the SAE has 8 times more coordinates to offer) and the shares of scored ones. The
-# random rotation tells how much of the raw dimensions' score is alignment with genres rather than
+# the counts (the SAE has more coordinates to offer) and the shares of scored ones. The random
+# rotation tells how much of the raw dimensions' score is alignment with genres rather than
 # chance: if raw dimensions were special, they would beat the rotation clearly.
 #
-# In the `quick` profile (ML-100K, the numbers above; `benchmarks/sasrec_steering.py` measures
-# them again): 492 of the 1,024 SAE features are item features. Of the other 532, 273 pass (51%),
-# against 30 of 128 raw coordinates (23%) and 27 of 128 rotated ones (21%): 9 times as many genre
-# coordinates, and twice the share. The raw dimensions do no better than the rotation, so SASRec's
-# basis carries no genre structure of its own; the SAE's does. In the "predicted" view (genres
-# of the film ranked first) the SAE's share is lower (42%) but still well above both baselines.
+# In this run (the numbers above; `benchmarks/sasrec_steering.py` measures them again in the `quick`
+# profile): {glue:text}`sae_item_features` of the {glue:text}`sae_count` SAE features are item
+# features. Of the other {glue:text}`sae_scored`, {glue:text}`sae_input_pass` pass
+# ({glue:text}`sae_input_pass_share`), against {glue:text}`raw_input_pass` of {glue:text}`raw_count`
+# raw coordinates ({glue:text}`raw_input_pass_share`) and {glue:text}`rotation_input_pass` of
+# {glue:text}`rotation_count` rotated ones ({glue:text}`rotation_input_pass_share`). Where the raw
+# dimensions do no better than the rotation, SASRec's basis carries no genre structure of its own.
+# In the "predicted" view (genres of the film ranked first) the shares are
+# {glue:text}`sae_predicted_pass_share` for the SAE, {glue:text}`raw_predicted_pass_share` for the
+# raw dimensions and {glue:text}`rotation_predicted_pass_share` for the rotation.
 #
 # ## 5. Feature dashboards
 #
@@ -279,9 +305,10 @@ for j in shown:
 #
 # - A coordinate's genre score here is the precision above chance of its top-activating positions.
 # - SAE features split into item features (one film or a handful) and broader ones; among the
-#   broader ones, the share about one genre is well above that of SASRec's raw dimensions, which
-#   do no better than a random rotation of themselves: the model's basis is not special, the
-#   SAE's is.
+#   broader ones, {glue:text}`sae_input_pass_share` are about one genre, against
+#   {glue:text}`raw_input_pass_share` of SASRec's raw dimensions and
+#   {glue:text}`rotation_input_pass_share` of a random rotation of them: the rotation says whether
+#   the model's basis is special.
 # - Next: turning these features like knobs, and what it costs the recommendations.
 
 # %% [markdown]

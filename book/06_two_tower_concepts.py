@@ -45,8 +45,10 @@ if "google.colab" in sys.modules:
 # - semantic purity@K of genre features, against the raw embedding dimensions;
 # - the popularity feature, and interventions: filter a genre out, nudge towards one.
 #
-# Time: about 8 minutes on 2 CPU cores in the `quick` profile (20 small SAEs), once chapter 2
-# has trained MF and NCF; 30 seconds in the `ci` profile.
+# Time: about {glue:text}`book_times/chapter_seconds/quick/06_two_tower_concepts/minutes` min on
+# {glue:text}`book_times/machine/cpu_threads` CPU cores in the `quick` profile (20 small SAEs), once
+# chapter 2 has trained MF and NCF; {glue:text}`book_times/chapter_seconds/ci/06_two_tower_concepts`
+# seconds in the `ci` profile.
 
 # %% tags=["parameters"]
 # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
@@ -62,7 +64,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsae_lite import _nb, interpret, two_tower, viz, widgets, zoo
+from recsae_lite import _nb, interpret, report, two_tower, viz, widgets, zoo
 from recsae_lite.interventions import Spliced, feature_edit
 from recsae_lite.metrics import sae_metrics
 from recsae_lite.sae import FitConfig, SAEConfig, fit
@@ -84,6 +86,65 @@ GENRES = [
     "Sci-Fi",
     "Documentary",
 ]
+GOALS = {"rbo": 0.85, "kendall tau": 0.7}  # the book's goal for faithful lists
+
+# %% tags=["remove-cell"]
+# the figures the prose quotes from benchmarks/results, glued under their
+# path in the file (no need to read; only a clone of the repository has the
+# files, and the book is built from one)
+if report.REPOSITORY_RESULTS.is_dir():
+    results = report.load()
+    times = results["book_times"]
+    _nb.record(
+        "book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d"
+    )
+    minutes = times["chapter_seconds"]["quick"]["06_two_tower_concepts"] / 60
+    _nb.record(
+        "book_times/chapter_seconds/quick/06_two_tower_concepts/minutes",
+        minutes,
+        ".0f",
+    )
+    seconds = times["chapter_seconds"]["ci"]["06_two_tower_concepts"]
+    _nb.record(
+        "book_times/chapter_seconds/ci/06_two_tower_concepts", seconds, ".0f"
+    )
+    peers = {
+        figure["id"]: figure["values"]
+        for figure in results["peers"]["figures"]
+    }
+    for figure in ("paper_b_code.ncf_fidelity", "paper_b_code.mf_fidelity"):
+        for key in ("rbo", "kendall_tau"):
+            _nb.record(f"peers/{figure}/{key}", peers[figure][key], ".2f")
+    for genre in [*GENRES, "mean"]:
+        value = peers["paper_b_code.mf_purity10"][genre]
+        _nb.record(f"peers/paper_b_code.mf_purity10/{genre}", value, ".2f")
+    _nb.record(
+        "peers/paper_b_code.ncf_purity10/mean",
+        peers["paper_b_code.ncf_purity10"]["mean"],
+        ".2f",
+    )
+    bench = results["two_tower"]
+    _nb.record("two_tower/seeds/count", len(bench["seeds"]), "d")
+    fidelity = pd.DataFrame(bench["fidelity"])
+    for name in ("mf", "ncf"):
+        rbo = fidelity.loc[fidelity["model"] == name, "rbo"]
+        for stat in ("min", "max"):
+            _nb.record(
+                f"two_tower/fidelity/model={name}/rbo/{stat}",
+                rbo.agg(stat),
+                ".2f",
+            )
+    means = (
+        pd.DataFrame(bench["purity"])
+        .groupby(["model", "coordinates"])["purity@10"]
+        .mean()
+    )
+    for (name, kind), value in means.items():
+        _nb.record(
+            f"two_tower/purity/model={name}/coordinates={kind}/purity@10/mean",
+            value,
+            ".2f",
+        )
 
 # %% [markdown]
 # ## 1. The towers and their embeddings
@@ -152,7 +213,7 @@ saes = {(name, w): train(name, w) for name in ("mf", "ncf") for w in W_PRED}
 #
 # For each held-out user we rank every item twice, with the original embeddings and with the
 # reconstructed ones (the user's and every item's), and compare the top 30: **rank-biased
-# overlap** (RBO, p = 0.9: 1 for the same list, 0 for disjoint lists, the top ranks weigh most)
+# overlap** (RBO, `p=0.9`: 1 for the same list, 0 for disjoint lists, the top ranks weigh most)
 # and **Kendall's tau** of the original top 30 under both scorings.
 
 # %%
@@ -186,25 +247,62 @@ viz.metric_lines(
 
 # %%
 for r in ablation.to_dict("records"):
-    _nb.record(f"{r['model']}_w{r['w_pred']:g}_rbo", r["rbo"], ".3f")
-    _nb.record(f"{r['model']}_w{r['w_pred']:g}_tau", r["kendall tau"], ".3f")
+    _nb.record(f"{r['model']}_w{r['w_pred']:g}_rbo", r["rbo"], ".2f")
+    _nb.record(f"{r['model']}_w{r['w_pred']:g}_tau", r["kendall tau"], ".2f")
+    _nb.record(f"{r['model']}_w{r['w_pred']:g}_fvu", r["fvu"], ".1%")
+for name, runs in ablation.groupby("model"):
+    for stat in ("min", "max"):
+        for measure, short in (
+            ("rbo", "rbo"),
+            ("kendall tau", "tau"),
+            ("fvu", "fvu"),
+        ):
+            _nb.record(
+                f"{name}_{short}_{stat}", runs[measure].agg(stat), ".2f"
+            )
+        _nb.record(
+            f"{name}_pred_rbo_{stat}",
+            runs.loc[runs["w_pred"] > 0, "rbo"].agg(stat),
+            ".2f",
+        )
+met = [
+    name.upper()
+    for name, runs in ablation.groupby("model")
+    if (
+        (runs["rbo"] >= GOALS["rbo"])
+        & (runs["kendall tau"] >= GOALS["kendall tau"])
+    ).any()
+]
+_nb.record("fidelity_goal_met_by", " and ".join(met) or "neither model", "s")
 
 # %% [markdown]
-# **A note on comparing with paper B's code.** Run on ML-100K, its NCF-SAE reaches RBO 0.69 and
-# tau 0.48 at its strongest prediction weight, and its MF-SAE 0.75 / 0.59, but the MF number is
-# measured inside its own min-max-scaled embedding space; against the real MF lists its MF-SAE
-# gets RBO 0.28 and tau -0.15. Here the SAE stores its input scaling and `decode` undoes it, so
-# training and evaluation see the same units and the lists compared are the model's own.
+# **A note on comparing with paper B's code.** In our run of paper B's code on ML-100K, its NCF-SAE
+# reaches RBO {glue:text}`peers/paper_b_code.ncf_fidelity/rbo` and tau
+# {glue:text}`peers/paper_b_code.ncf_fidelity/kendall_tau` at its strongest prediction weight. Its
+# MF-SAE scores higher inside its own min-max-scaled embedding space, but against the real MF lists
+# it gets RBO {glue:text}`peers/paper_b_code.mf_fidelity/rbo` and tau
+# {glue:text}`peers/paper_b_code.mf_fidelity/kendall_tau`. Here the SAE stores its input scaling and
+# `decode` undoes it, so training and evaluation see the same units and the lists compared are the
+# model's own.
 #
-# What we measure in the `quick` profile (the table above; `benchmarks/two_tower.py` repeats it
-# over three seeds): NCF's lists survive the SAE well, RBO 0.78-0.83 and tau 0.64-0.72 at 16
-# active features of 256; MF's much less, RBO 0.63-0.68 and tau 0.50-0.55, although its FVU is
-# low (0.08-0.14). MF ranks by b_i + u . i, and many films score close together, so small errors
-# in 64 dimensions reorder its top 30. The prediction term helps little here: it trades
-# reconstruction (FVU rises with w_pred) for a fidelity that rises a little for MF (RBO 0.63
-# without it, 0.66-0.68 with it) and falls for NCF as w_pred grows. Paper B's goal of RBO 0.85 /
-# tau 0.7 is met by neither: NCF comes close (RBO 0.83, tau 0.72 without the prediction term),
-# MF does not.
+# What we measure (the table above, over the prediction weights w_pred): NCF's lists keep RBO
+# {glue:text}`ncf_rbo_min`-{glue:text}`ncf_rbo_max` and tau
+# {glue:text}`ncf_tau_min`-{glue:text}`ncf_tau_max` at 16 active features of 256, at an FVU of
+# {glue:text}`ncf_fvu_min`-{glue:text}`ncf_fvu_max`; MF's RBO
+# {glue:text}`mf_rbo_min`-{glue:text}`mf_rbo_max` and tau
+# {glue:text}`mf_tau_min`-{glue:text}`mf_tau_max`, at an FVU of
+# {glue:text}`mf_fvu_min`-{glue:text}`mf_fvu_max`. Over {glue:text}`two_tower/seeds/count` seeds and
+# the same weights (`benchmarks/two_tower.py`, `quick` profile) NCF's RBO spans
+# {glue:text}`two_tower/fidelity/model=ncf/rbo/min` to
+# {glue:text}`two_tower/fidelity/model=ncf/rbo/max` and MF's
+# {glue:text}`two_tower/fidelity/model=mf/rbo/min` to
+# {glue:text}`two_tower/fidelity/model=mf/rbo/max`. MF ranks by b_i + u . i, and many films score
+# close together, so small errors in its embedding can reorder its top 30. The prediction term
+# weighs reconstruction against fidelity: MF's RBO is {glue:text}`mf_w0_rbo` without it and
+# {glue:text}`mf_pred_rbo_min`-{glue:text}`mf_pred_rbo_max` with it, NCF's {glue:text}`ncf_w0_rbo`
+# and {glue:text}`ncf_pred_rbo_min`-{glue:text}`ncf_pred_rbo_max`. The book's goal of RBO 0.85 / tau
+# 0.7 (at some w_pred) is met by {glue:text}`fidelity_goal_met_by` (without the prediction term,
+# NCF's RBO is {glue:text}`ncf_w0_rbo` and tau {glue:text}`ncf_w0_tau`).
 #
 # **Fidelity against sparsity.** How many active features does each model need for faithful
 # lists? The same SAE (256 features, w_pred = 0) with k active:
@@ -222,10 +320,7 @@ for name in ("mf", "ncf"):
                       "kendall tau": fid["kendall_tau"]})  # fmt: skip
         _nb.record(f"{name}_k{k}_rbo", fid["rbo"], ".3f")
 sweep = pd.DataFrame(sweep)
-goals = {
-    "rbo": (0.85, "paper B's goal"),
-    "kendall tau": (0.7, "paper B's goal"),
-}
+goals = {measure: (goal, "the book's goal") for measure, goal in GOALS.items()}
 viz.metric_lines(
     sweep,
     "active features",
@@ -243,14 +338,30 @@ for name in ("mf", "ncf"):
     _nb.record(
         f"{name}_top30_logit_span", (ends[:, 0] - ends[:, 1]).mean(), ".2f"
     )
+for name, runs in sweep.groupby("model"):
+    _nb.record(
+        f"{name}_sweep_rbo",
+        ", ".join(f"{rbo:.2f}" for rbo in runs["rbo"]),
+        "s",
+    )
+    reached = runs.loc[runs["rbo"] >= GOALS["rbo"], "active features"]
+    fewest = (
+        f"{reached.min()}" if len(reached) else f"more than {max(K_SWEEP)}"
+    )
+    _nb.record(f"{name}_k_for_goal_rbo", fewest, "s")
+_nb.record("sweep_ks", ", ".join(map(str, K_SWEEP)), "s")
+_nb.record(
+    "mf_dimensions", two_tower.embeddings(trained["mf"].model)[1].shape[1], "d"
+)
 
 # %% [markdown]
-# NCF keeps its lists with fewer active features than MF. In the `quick` profile MF's RBO is
-# 0.55, 0.63, 0.72 and 0.89 at 8, 16, 32 and 64 active features: it passes RBO 0.85 only with 64
-# of 256 active, as many as its embedding has dimensions. NCF is at 0.69, 0.83, 0.88 and 0.91: it
-# passes with 32. The scores of a user's top 30 films are no closer together for MF (a span of
-# 1.10 logits, the numbers above) than for NCF (0.65); what differs is the reconstruction: at 16
-# active features MF's embeddings keep 8% of their variance unexplained (FVU 0.078), NCF's 1.5%.
+# At {glue:text}`sweep_ks` active features, MF's RBO is {glue:text}`mf_sweep_rbo` and NCF's
+# {glue:text}`ncf_sweep_rbo`: RBO 0.85 takes {glue:text}`mf_k_for_goal_rbo` active features of 256
+# for MF (whose embedding has {glue:text}`mf_dimensions` dimensions) and
+# {glue:text}`ncf_k_for_goal_rbo` for NCF. The scores of a user's top 30 films span
+# {glue:text}`mf_top30_logit_span` logits for MF and {glue:text}`ncf_top30_logit_span` for NCF (the
+# gaps errors must beat), and at 16 active features MF's embeddings keep {glue:text}`mf_w0_fvu` of
+# their variance unexplained, NCF's {glue:text}`ncf_w0_fvu`.
 #
 # ## 4. Purity: is there a feature per genre?
 #
@@ -288,23 +399,51 @@ summary = purity.groupby(["model", "coordinates"]).agg(
 )
 for (name, kind), row in summary.iterrows():
     key = kind.replace(" ", "_")
-    _nb.record(f"{name}_{key}_purity10", row["mean_purity_10"], ".3f")
+    _nb.record(f"{name}_{key}_purity10", row["mean_purity_10"], ".2f")
+best_of = purity.set_index(["model", "coordinates"])
+pure = best_of.loc[("mf", "SAE 256")].query("`purity@10` == 1")["genre"]
+_nb.record("mf_SAE_256_pure_genres", ", ".join(pure) or "no genre", "s")
+documentary = purity.loc[purity["genre"] == "Documentary", "purity@10"].max()
+_nb.record("documentary_best_purity10", documentary, ".2f")
+purer = [
+    name.upper()
+    for name in ("mf", "ncf")
+    if summary.loc[(name, "SAE 22"), "mean_purity_10"]
+    > summary.loc[(name, "raw dims"), "mean_purity_10"]
+]
+_nb.record(
+    "sae22_purer_than_raw_for", " and ".join(purer) or "neither model", "s"
+)
 summary.round(3)
 
 # %% [markdown]
-# Paper B's code on ML-100K (MF, 22 features, mean of 3 seeds) gives purity@10 of .70, .17, .90,
-# .80, .87, .63, .53, .10 for these eight genres, a mean of 0.59 (NCF: 0.52). "distinct_best"
-# counts how many different features are some genre's best: a feature that is best for several
-# genres is not one genre's feature.
+# Our run of paper B's code on ML-100K (MF, 22 features, mean of 3 seeds) gives purity@10 of
+# {glue:text}`peers/paper_b_code.mf_purity10/Comedy` for Comedy,
+# {glue:text}`peers/paper_b_code.mf_purity10/Horror` for Horror,
+# {glue:text}`peers/paper_b_code.mf_purity10/Drama` for Drama,
+# {glue:text}`peers/paper_b_code.mf_purity10/Action` for Action,
+# {glue:text}`peers/paper_b_code.mf_purity10/Children's` for Children's,
+# {glue:text}`peers/paper_b_code.mf_purity10/Romance` for Romance,
+# {glue:text}`peers/paper_b_code.mf_purity10/Sci-Fi` for Sci-Fi and
+# {glue:text}`peers/paper_b_code.mf_purity10/Documentary` for Documentary, a mean of
+# {glue:text}`peers/paper_b_code.mf_purity10/mean` (NCF:
+# {glue:text}`peers/paper_b_code.ncf_purity10/mean`). "distinct_best" counts how many different
+# features are some genre's best: a feature that is best for several genres is not one genre's
+# feature.
 #
-# In the `quick` profile: for MF, 22 features (8 active) give a mean purity@10 of 0.65, above
-# paper B's 0.59 (`benchmarks/two_tower.py`, 3 seeds: 0.69), and 256 features 0.80, with Horror,
-# Comedy and Children's at 1.0; the raw dimensions reach 0.63. For NCF, 22 features give 0.49
-# (3 seeds: 0.46), below paper B's 0.52: with 2 or 4 active we measured 0.43, and a ReLU SAE
-# with L1 and KL terms like paper B's gave 0.47-0.49. 256 features give 0.78 for NCF, against
-# 0.58 for the raw dimensions. A larger dictionary is what buys purity; at paper B's
-# size the SAE beats the embedding's own axes for MF, not for NCF. Documentary (50 films) stays
-# impure everywhere.
+# Here, for MF, 22 features (8 active) give a mean purity@10 of {glue:text}`mf_SAE_22_purity10`
+# (paper B's code: {glue:text}`peers/paper_b_code.mf_purity10/mean`; `benchmarks/two_tower.py`,
+# {glue:text}`two_tower/seeds/count` seeds in the `quick` profile:
+# {glue:text}`two_tower/purity/model=mf/coordinates=SAE 22/purity@10/mean`), and 256 features
+# {glue:text}`mf_SAE_256_purity10`, with purity@10 1 for {glue:text}`mf_SAE_256_pure_genres`; the
+# raw dimensions reach {glue:text}`mf_raw_dims_purity10`. For NCF, 22 features give
+# {glue:text}`ncf_SAE_22_purity10` (paper B's code:
+# {glue:text}`peers/paper_b_code.ncf_purity10/mean`; over the seeds:
+# {glue:text}`two_tower/purity/model=ncf/coordinates=SAE 22/purity@10/mean`), 256 features
+# {glue:text}`ncf_SAE_256_purity10` and the raw dimensions {glue:text}`ncf_raw_dims_purity10`. At
+# paper B's size the SAE's best features are purer than the embedding's own axes for
+# {glue:text}`sae22_purer_than_raw_for`. Documentary's best purity@10, whatever the coordinates, is
+# {glue:text}`documentary_best_purity10`.
 #
 # ## 5. Matryoshka: nested prefixes
 #
@@ -336,17 +475,24 @@ for name in ("mf", "ncf"):
                 "purity@10": purity10,
             }
         )
-        _nb.record(f"{name}_matryoshka_prefix{prefix}_rbo", fid["rbo"], ".3f")
+        _nb.record(f"{name}_matryoshka_prefix{prefix}_rbo", fid["rbo"], ".2f")
+        _nb.record(
+            f"{name}_matryoshka_prefix{prefix}_purity10", purity10, ".2f"
+        )
 nested = pd.DataFrame(rows)
 nested.round(3)
 
 # %% [markdown]
-# In the `quick` profile the first 32 features alone rebuild NCF's lists with RBO 0.86 (0.92 with
-# 96, 0.92 with all 256), better than the plain TopK SAE of section 3 with all of its features;
-# MF's get 0.65, 0.67 and 0.68, no better than the plain SAE. The best feature per genre is purer
-# with longer prefixes for NCF (mean purity@10 0.54, 0.56, 0.58) and for MF is 0.79 with the
-# first 32 or 96 features and 0.83 with all 256: most of MF's genre features are among its first
-# 32.
+# The first 32 features alone rebuild NCF's lists with RBO {glue:text}`ncf_matryoshka_prefix32_rbo`
+# ({glue:text}`ncf_matryoshka_prefix96_rbo` with 96, {glue:text}`ncf_matryoshka_prefix256_rbo` with
+# all 256; the plain TopK SAE of section 3, with all of its features: {glue:text}`ncf_w0_rbo`); MF's
+# get {glue:text}`mf_matryoshka_prefix32_rbo`, {glue:text}`mf_matryoshka_prefix96_rbo` and
+# {glue:text}`mf_matryoshka_prefix256_rbo` (plain SAE: {glue:text}`mf_w0_rbo`). The mean purity@10
+# of the best feature per genre is {glue:text}`ncf_matryoshka_prefix32_purity10`,
+# {glue:text}`ncf_matryoshka_prefix96_purity10` and {glue:text}`ncf_matryoshka_prefix256_purity10`
+# with the three prefixes for NCF, and {glue:text}`mf_matryoshka_prefix32_purity10`,
+# {glue:text}`mf_matryoshka_prefix96_purity10` and {glue:text}`mf_matryoshka_prefix256_purity10` for
+# MF: where the first 32 come close to all 256, most genre features are among the first 32.
 #
 # ## 6. The popularity feature
 #
@@ -400,9 +546,10 @@ for value in [-2.0, -1.0, 0.0, 1.0, 2.0]:
         }
     )
 shares = pd.DataFrame(shares)
-_nb.record("genre_share_before", shares.iloc[0, 1], ".3f")
-_nb.record("genre_share_filtered", shares.iloc[1, 1], ".3f")
-_nb.record("genre_share_nudged", shares.iloc[-1, 1], ".3f")
+_nb.record("genre_share_before", shares.iloc[0, 1], ".1%")
+_nb.record("genre_share_filtered", shares.iloc[1, 1], ".1%")
+_nb.record("genre_share_nudged", shares.iloc[-1, 1], ".0%")
+_nb.record("intervened_genre", genre, "s")
 shares.round(3)
 
 # %% [markdown]
@@ -463,7 +610,12 @@ print(
 _nb.record(
     "promoted_share_all_features_v2",
     promoted[1]["all its features set"],
-    ".3f",
+    ".0%",
+)
+_nb.record(
+    "promoted_share_strongest_v2",
+    promoted[1]["its strongest feature only"],
+    ".0%",
 )
 pd.DataFrame(promoted).round(3)
 
@@ -472,15 +624,23 @@ pd.DataFrame(promoted).round(3)
 #
 # - One SAE reads both towers; its features mean the same for a user and an item, which makes
 #   editing a user's code in item terms possible.
-# - With the input scaling kept and undone, the lists from reconstructed embeddings stay close to
-#   the model's own for NCF (RBO 0.83), less so for MF (0.63); the prediction-aware term improves
-#   MF's a little (0.67) and not NCF's. MF needs 64 active features of 256 for an RBO of 0.85,
-#   NCF 32.
-# - A Matryoshka SAE's first 32 features alone keep NCF's lists (RBO 0.86) and hold most of MF's
-#   genre features.
-# - With 256 features, genre features are purer than the raw dimensions; at paper B's 22, only
-#   for MF. Overwriting a genre feature filters the genre out of the lists (Horror: 4.9% of the top
-#   30 to 0.3%) or brings it in (80%); promoting one film takes all of its features.
+# - With the input scaling kept and undone, the lists from reconstructed embeddings reach RBO
+#   {glue:text}`ncf_w0_rbo` for NCF and {glue:text}`mf_w0_rbo` for MF without the prediction-aware
+#   term, {glue:text}`ncf_pred_rbo_min`-{glue:text}`ncf_pred_rbo_max` and
+#   {glue:text}`mf_pred_rbo_min`-{glue:text}`mf_pred_rbo_max` with it. RBO 0.85 takes
+#   {glue:text}`mf_k_for_goal_rbo` active features of 256 for MF, {glue:text}`ncf_k_for_goal_rbo`
+#   for NCF.
+# - A Matryoshka SAE's first 32 features alone rebuild NCF's lists with RBO
+#   {glue:text}`ncf_matryoshka_prefix32_rbo` and MF's with {glue:text}`mf_matryoshka_prefix32_rbo`.
+# - With 256 features, the best genre features reach a mean purity@10 of
+#   {glue:text}`mf_SAE_256_purity10` (MF) and {glue:text}`ncf_SAE_256_purity10` (NCF), against
+#   {glue:text}`mf_raw_dims_purity10` and {glue:text}`ncf_raw_dims_purity10` for the raw dimensions;
+#   at paper B's 22 they are purer than the raw dimensions for
+#   {glue:text}`sae22_purer_than_raw_for`. Overwriting a genre feature moves the genre's share of
+#   the top 30 ({glue:text}`intervened_genre`: {glue:text}`genre_share_before`) to
+#   {glue:text}`genre_share_filtered` or {glue:text}`genre_share_nudged`; to promote one film,
+#   setting all of its features puts it in {glue:text}`promoted_share_all_features_v2` of the lists,
+#   its strongest feature alone in {glue:text}`promoted_share_strongest_v2`.
 # - Next: Matryoshka SAEs, and whether their early features are the broad concepts.
 
 # %% [markdown]

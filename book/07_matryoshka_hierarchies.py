@@ -44,8 +44,9 @@ if "google.colab" in sys.modules:
 # - on planted data, how often that tree puts a child concept under its parent;
 # - on real data, whether early groups are broader (genre entropy) and more popular.
 #
-# Time: about 7 minutes on 2 CPU cores in the `quick` profile the first time (it trains and
-# caches two SAEs on SASRec's states), about 2 minutes after, once chapter 2 has trained MF and
+# Time: about {glue:text}`book_times/chapter_seconds/quick/07_matryoshka_hierarchies/minutes` min on
+# {glue:text}`book_times/machine/cpu_threads` CPU cores in the `quick` profile the first time (it
+# trains and caches two SAEs on SASRec's states; less after), once chapter 2 has trained MF and
 # SASRec; under a minute in the `ci` profile.
 
 # %% tags=["parameters"]
@@ -62,11 +63,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsae_lite import _nb, hierarchy, interpret, two_tower, viz, zoo
+from recsae_lite import _nb, hierarchy, interpret, report, two_tower, viz, zoo
 from recsae_lite.activations import collect
 from recsae_lite.data import load_dataset
 from recsae_lite.metrics import sae_metrics
-from recsae_lite.sae import FitConfig, SAEConfig, fit
+from recsae_lite.sae import FitConfig, fit
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
@@ -78,6 +79,44 @@ SEEDS = _nb.pick(
     full=[SEED, SEED + 1, SEED + 2],
 )
 VARIANTS = ["matryoshka", "batchtopk"]
+
+# %% tags=["remove-cell"]
+# the figures the prose quotes from benchmarks/results, glued under their
+# path in the file (no need to read; only a clone of the repository has the
+# files, and the book is built from one)
+if report.REPOSITORY_RESULTS.is_dir():
+    results = report.load()
+    times = results["book_times"]
+    _nb.record(
+        "book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d"
+    )
+    minutes = (
+        times["chapter_seconds"]["quick"]["07_matryoshka_hierarchies"] / 60
+    )
+    _nb.record(
+        "book_times/chapter_seconds/quick/07_matryoshka_hierarchies/minutes",
+        minutes,
+        ".0f",
+    )
+    _nb.record(
+        "hierarchy/seeds/count", len(results["hierarchy"]["seeds"]), "d"
+    )
+    bench = pd.DataFrame(results["hierarchy"]["planted"])
+    for (setting, variant), runs in bench.groupby(["setting", "variant"]):
+        path = f"hierarchy/planted/setting={setting}/variant={variant}"
+        _nb.record(f"{path}/agreement/mean", runs["agreement"].mean(), ".2f")
+        _nb.record(f"{path}/parent f1/mean", runs["parent f1"].mean(), ".2f")
+        for stat in ("min", "max"):
+            _nb.record(
+                f"{path}/agreement/{stat}", runs["agreement"].agg(stat), ".2f"
+            )
+    small = bench[bench["setting"] == "small first group"].pivot(
+        index="seed", columns="variant"
+    )
+    wins = (
+        small["agreement", "matryoshka"] > small["agreement", "batchtopk"]
+    ).sum()
+    _nb.record("hierarchy_matryoshka_agrees_better", wins, "d")
 
 # %% [markdown]
 # ## 1. The nested loss, and a fair comparison
@@ -136,11 +175,11 @@ def describe(sae, x, sizes, items, data, name):
 # ## 2. The answer key: a planted hierarchy
 #
 # The synthetic data of chapter 1 has 4 parent concepts with 3-5 children each. Items carry 1-3
-# children, mostly siblings, and users prefer 2-3 children, mostly siblings too: the parents
-# shape who takes what. We train MF on it and fit both SAEs on its 600 item embeddings, where
-# each item's concepts are known. Each concept's **best feature** is the one whose firing matches
-# the concept's items best (F1). The **agreement** of a tree is the share of child concepts whose
-# best feature hangs, at any depth, under the best feature of their parent.
+# children, mostly siblings, and users prefer 2-3 children, mostly siblings too: the parents shape
+# who takes what. We train MF on it and fit both SAEs on its {glue:text}`synthetic_items` item
+# embeddings, where each item's concepts are known. Each concept's **best feature** is the one whose
+# firing matches the concept's items best (F1). The **agreement** of a tree is the share of child
+# concepts whose best feature hangs, at any depth, under the best feature of their parent.
 
 # %%
 synthetic = load_dataset("synthetic", seed=SEED)
@@ -175,8 +214,14 @@ planted_mean = (
     .drop(columns="seed")
 )
 for variant, row in planted_mean.iterrows():
-    _nb.record(f"synthetic_{variant}_agreement", row["agreement"], ".3f")
-    _nb.record(f"synthetic_{variant}_parent_f1", row["parent f1"], ".3f")
+    _nb.record(f"synthetic_{variant}_agreement", row["agreement"], ".0%")
+    _nb.record(f"synthetic_{variant}_parent_f1", row["parent f1"], ".2f")
+    _nb.record(f"synthetic_{variant}_parent_group", row["parent group"], ".1f")
+    _nb.record(f"synthetic_{variant}_fvu", row["fvu"], ".3f")
+_nb.record("synthetic_items", synthetic.n_items, "d")
+_nb.record("planted_parents", (truth.parent < 0).sum(), "d")
+_nb.record("planted_children", (truth.parent >= 0).sum(), "d")
+_nb.record("seeds", len(SEEDS), "d")
 planted_mean.round(3)
 
 # %% [markdown]
@@ -204,34 +249,50 @@ viz.feature_tree(view["tree"], view["labels"], view["fires"], title).show()
 # %% [markdown]
 # (Click a box to zoom into its subtree; the rendered book shows three levels.)
 #
-# **What the answer key says.** In the `quick` profile (mean of 3 seeds), the Matryoshka SAE
-# matches the 4 parents with an F1 of 0.94, against 0.81 for BatchTopK, with their best features
-# in its first group; its tree puts 52% of the 16 children under their parent's feature, against
-# 42% for BatchTopK, at about the same FVU (0.079 against 0.081). Neither tree is right for
-# every child: a child whose best feature is itself in the first group cannot hang under
-# anything, and the agreement counts that as a miss.
+# **What the answer key says.** Over {glue:text}`seeds` seeds, the Matryoshka SAE matches the
+# {glue:text}`planted_parents` parents with an F1 of {glue:text}`synthetic_matryoshka_parent_f1`,
+# against {glue:text}`synthetic_batchtopk_parent_f1` for BatchTopK, with their best features in
+# group {glue:text}`synthetic_matryoshka_parent_group` on average (BatchTopK:
+# {glue:text}`synthetic_batchtopk_parent_group`); its tree puts
+# {glue:text}`synthetic_matryoshka_agreement` of the {glue:text}`planted_children` children under
+# their parent's feature, against {glue:text}`synthetic_batchtopk_agreement` for BatchTopK, at an
+# FVU of {glue:text}`synthetic_matryoshka_fvu` against {glue:text}`synthetic_batchtopk_fvu`. A child
+# whose best feature is itself in the first group cannot hang under anything, and the agreement
+# counts that as a miss.
 #
-# `benchmarks/hierarchy.py` repeats this on five synthetic datasets (seeds 0-4, a different
-# planted hierarchy each): with this small first group, the Matryoshka tree agrees better on 4
-# of 5 (mean 0.47 against 0.35, with a wide spread: 0.14 to 0.79) and its parent F1 is 0.93
-# against 0.79. The group sizes matter: with a first group of 16 (k = 8), as large as the number
-# of children, the children take the first group, the hierarchy flattens, and BatchTopK agrees
-# better (0.24 against 0.06). The nested loss recovers a hierarchy only when its first group is
-# too small to hold the fine concepts.
+# `benchmarks/hierarchy.py` repeats this on {glue:text}`hierarchy/seeds/count` synthetic datasets (a
+# different planted hierarchy each, `quick` profile): with this small first group, the Matryoshka
+# tree agrees better on {glue:text}`hierarchy_matryoshka_agrees_better` of them (mean
+# {glue:text}`hierarchy/planted/setting=small first group/variant=matryoshka/agreement/mean` against
+# {glue:text}`hierarchy/planted/setting=small first group/variant=batchtopk/agreement/mean`, the
+# Matryoshka's from
+# {glue:text}`hierarchy/planted/setting=small first group/variant=matryoshka/agreement/min` to
+# {glue:text}`hierarchy/planted/setting=small first group/variant=matryoshka/agreement/max`) and its
+# parent F1 is
+# {glue:text}`hierarchy/planted/setting=small first group/variant=matryoshka/parent f1/mean` against
+# {glue:text}`hierarchy/planted/setting=small first group/variant=batchtopk/parent f1/mean`. The
+# group sizes matter: with a first group of 16 (k = 8), as large as the number of children, the
+# children can take the first group and flatten the hierarchy; there the mean agreement is
+# {glue:text}`hierarchy/planted/setting=first group of 16/variant=matryoshka/agreement/mean` for the
+# Matryoshka against
+# {glue:text}`hierarchy/planted/setting=first group of 16/variant=batchtopk/agreement/mean` for
+# BatchTopK. The nested loss can only recover a hierarchy whose fine concepts do not fit in its
+# first group.
 #
 # ## 3. MF item embeddings of MovieLens
 #
 # Real data has no answer key, so we measure what the reading predicts: early groups should be
 # broad, late groups specific. For each feature we take the items it fires on most strongly and
 # measure the **entropy of their genre distribution** (bits; high is broad, a mix of genres) and
-# their **mean popularity percentile** (1 is the most popular item), with the feature's firing
-# rate. MF's 1,682 item embeddings, SAEs of 16 + 48 + 192 features, 4 active per item.
+# their **mean popularity percentile** (1 is the most popular item), with the feature's firing rate.
+# MF's {glue:text}`mf_items` item embeddings, SAEs of 16 + 48 + 192 features, 4 active per item.
 
 # %%
 mf = zoo.model("mf", DATASET, PROFILE, seed=SEED, device=device)
 dataset = mf.dataset
 x_items = two_tower.embeddings(mf.model)[1].detach()
 MF_SIZES = (16, 48, 192)
+_nb.record("mf_items", dataset.n_items, ",d")
 
 
 mf_fit = FitConfig(max_steps=STEPS, seed=SEED)
@@ -259,23 +320,34 @@ def by_group(table, prefix):
     groups' recorded."""
     means = table.groupby(["sae", "group"])[MEASURES].mean()
     last = table["group"].max()
+    formats = {
+        "firing rate": ".1%",
+        "genre entropy": ".2f",
+        "popularity": ".2f",
+        "distinct items": ".0f",
+    }
     for (variant, group), row in means.iterrows():
-        for measure in ("genre entropy", "popularity"):
+        for measure, fmt in formats.items():
             if group in (0, last):
                 key = measure.replace(" ", "_")
                 name = f"{prefix}_{variant}_group{group}_{key}"
-                _nb.record(name, row[measure], ".3f")
+                _nb.record(name, row[measure], fmt)
     return means.round(3)
 
 
 by_group(mf_profile, "mf")
 
 # %% [markdown]
-# In the `quick` profile the first group is broader and more popular than the last, for both
-# SAEs: the Matryoshka's first 16 features have a genre entropy of 2.79 bits and a popularity of
-# 0.60, its last 192 features 2.59 and 0.53. But BatchTopK's most frequent 16 features show the
-# same, even more (3.03 and 0.67). On real data, "early features are broad" is first of all
-# "frequent features are broad": what the nested loss adds is the order, not the breadth.
+# The Matryoshka's first 16 features have a genre entropy of
+# {glue:text}`mf_matryoshka_group0_genre_entropy` bits and a popularity of
+# {glue:text}`mf_matryoshka_group0_popularity`, its last 192 features
+# {glue:text}`mf_matryoshka_group2_genre_entropy` and {glue:text}`mf_matryoshka_group2_popularity`.
+# BatchTopK's most frequent 16 features have {glue:text}`mf_batchtopk_group0_genre_entropy` and
+# {glue:text}`mf_batchtopk_group0_popularity`, its least frequent 192
+# {glue:text}`mf_batchtopk_group2_genre_entropy` and {glue:text}`mf_batchtopk_group2_popularity`.
+# Where the plain SAE's frequent features are as broad as the Matryoshka's first group, "early
+# features are broad" is first of all "frequent features are broad": what the nested loss adds is
+# the order, not the breadth.
 #
 # The Matryoshka tree of MF's item features, each labelled with its best genre:
 
@@ -291,24 +363,25 @@ viz.feature_tree(
 # %% [markdown]
 # ## 4. SASRec hidden states
 #
-# The same on SASRec: every position of the training histories, SAEs of 64 + 192 + 768
-# features (16 x the hidden size, as in chapter 4), 8 active per position. A position's items
-# are the item it has just read, as in chapter 4. Both SAEs are cached in the model zoo.
+# The same on SASRec: every position of the training histories, SAEs of {glue:text}`sasrec_sizes`
+# features (16 x the hidden size, as in chapter 4), 8 active per position. A position's items are
+# the item it has just read, as in chapter 4. Both SAEs are cached in the model zoo.
 
 # %%
 sasrec = zoo.model("sasrec", DATASET, PROFILE, seed=SEED, device=device)
 d = sasrec.model.config.hidden_size
-SASREC_SIZES = (d, 3 * d, 12 * d)
-train_config = FitConfig(**zoo.SAE_SETTINGS[PROFILE], seed=SEED)
 x_states, position_items = collect(
     sasrec.model, sasrec.split, "train", "all", items=True
 )
 position_items = position_items.cpu().numpy()
+# zoo.sae_settings' groups, shared with chapter 3
+SASREC_SIZES = (d, 3 * d, 12 * d)
+_nb.record("sasrec_sizes", " + ".join(map(str, SASREC_SIZES)), "s")
+_nb.record("sasrec_first_group", d, "d")
 sasrec_views = {}
 for variant in VARIANTS:
-    groups = SASREC_SIZES if variant == "matryoshka" else ()
-    config = SAEConfig(
-        d_in=d, d_sae=sum(SASREC_SIZES), variant=variant, k=8, groups=groups
+    config, train_config = zoo.sae_settings(
+        d, PROFILE, SEED, k=8, variant=variant
     )
     sae, _ = zoo.sae(
         sasrec, config, train_config, device=device, progress=False
@@ -326,10 +399,18 @@ viz.group_profiles(sasrec_profile, MEASURES).show()
 by_group(sasrec_profile, "sasrec")
 
 # %% [markdown]
-# SASRec tells the same story: the first 64 features fire on about 9-10% of the positions and
-# read popular, mixed-genre films (entropy 2.47 bits for the Matryoshka, 2.66 for BatchTopK's most
-# frequent 64); the later groups are narrower (about 1.5-1.7 bits, and few distinct items: many
-# are item features, chapter 4), for both SAEs alike.
+# On SASRec the first {glue:text}`sasrec_first_group` features fire on
+# {glue:text}`sasrec_matryoshka_group0_firing_rate` of the positions for the Matryoshka and
+# {glue:text}`sasrec_batchtopk_group0_firing_rate` for BatchTopK's most frequent ones, with a genre
+# entropy of {glue:text}`sasrec_matryoshka_group0_genre_entropy` and
+# {glue:text}`sasrec_batchtopk_group0_genre_entropy` bits and a popularity of
+# {glue:text}`sasrec_matryoshka_group0_popularity` and
+# {glue:text}`sasrec_batchtopk_group0_popularity`. The last group's features have an entropy of
+# {glue:text}`sasrec_matryoshka_group2_genre_entropy` and
+# {glue:text}`sasrec_batchtopk_group2_genre_entropy` bits, over
+# {glue:text}`sasrec_matryoshka_group2_distinct_items` and
+# {glue:text}`sasrec_batchtopk_group2_distinct_items` distinct items on average (few distinct items
+# make an item feature, chapter 4).
 
 # %%
 view = sasrec_views["matryoshka"]
@@ -345,10 +426,14 @@ viz.feature_tree(
 #
 # - A Matryoshka SAE orders its features; a plain SAE can be given the same groups by firing
 #   frequency, which makes "early groups are broad" a claim one can test on both.
-# - On planted data the nested loss finds the parents in its first group (F1 0.94 against 0.81)
-#   and hangs more children under them (52% against 42%), far from all of them.
-# - On MovieLens, early groups are broader and more popular than late ones, but so are a plain
-#   SAE's most frequent features: the breadth comes with frequency, the nesting orders it.
+# - On planted data the nested loss matches the parents with an F1 of
+#   {glue:text}`synthetic_matryoshka_parent_f1` (BatchTopK:
+#   {glue:text}`synthetic_batchtopk_parent_f1`) and hangs
+#   {glue:text}`synthetic_matryoshka_agreement` of the children under them (BatchTopK:
+#   {glue:text}`synthetic_batchtopk_agreement`).
+# - On MovieLens, compare the early groups' breadth and popularity with those of a plain SAE's most
+#   frequent features: where they match, the breadth comes with frequency and the nesting orders
+#   it.
 # - Next: knobs inside a collaborative autoencoder (ELSA).
 
 # %% [markdown]

@@ -239,8 +239,10 @@ def execute(
     timeout: int = 3600,
     device: str | None = None,
     first_cell: str | None = None,
+    only: list[str] | None = None,
 ) -> dict[str, float]:
-    """papermill every chapter into `out` (stopping at the first failure); seconds per chapter.
+    """papermill every chapter (or those named in `only`, e.g. "03_training_saes") into `out`,
+    stopping at the first failure; seconds per chapter.
 
     device: the chapters' DEVICE (None: their own, "auto"); first_cell: code to run before each
     chapter (tests/test_book.py puts the virtual CUDA device there)."""
@@ -251,6 +253,8 @@ def execute(
     parameters = {"PROFILE": profile, **({"DEVICE": device} if device else {})}
     seconds = {}
     for py in chapters():
+        if only is not None and py.stem not in only:
+            continue
         nb = source = py.with_suffix(".ipynb")
         if first_cell is not None:
             source = nbformat.read(nb, as_version=4)

@@ -1,7 +1,8 @@
 """Chapter set-up (no need to read): seed, device, plotly renderer, Colab; record() for the tests.
 
-Every chapter calls `setup()` in its set-up cell and stores the numbers the tests check with
-`record()`, in the executed notebook (tests/test_book.py reads them back) but on no page.
+Every chapter calls `setup()` in its set-up cell and glues the numbers its prose quotes with
+`record()`, which also keeps them for the tests (tests/test_book.py reads them back); no page shows
+a recording.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ __all__ = [
 
 PROFILES = ("ci", "quick", "full")
 RECORD_KEY = "recsae_record"  # output-metadata key that holds a recorded number
-# myst-nb's prefix of a stored output, whose mime type nothing renders ({glue:text}`name` quotes it)
-GLUE_PREFIX = "application/papermill.record/"
 
 
 CUBLAS_DETERMINISTIC = (":4096:8", ":16:8")  # the workspace settings that make cuBLAS repeatable
@@ -159,15 +158,16 @@ def pick(profile: str, **by_profile):
 
 
 def record(name: str, value: float, fmt: str = ".4f") -> None:
-    """Store the exact value for the tests, and `value` formatted with `fmt` for the book's prose,
-    in an output that nothing shows (the numbers a reader needs are in tables and sentences)."""
+    """Glue `value`, rounded by `fmt` (a word: "s"), for the prose ({glue:text}`name` in a
+    markdown cell) and store it exact for the tests; nothing shows (myst-nb's hidden glue)."""
     from IPython.display import display
 
     if isinstance(value, (np.generic, torch.Tensor)):  # a numpy or a 0-d torch number
         value = value.item()
-    glue = {"name": name, "mime_prefix": GLUE_PREFIX}
-    metadata = {RECORD_KEY: {name: value}, "scrapbook": glue}
-    display({f"{GLUE_PREFIX}text/plain": f"{value:{fmt}}"}, raw=True, metadata=metadata)
+    hidden = "application/papermill.record/"  # the mime prefix of myst-nb's glue(display=False)
+    text = repr(f"{value:{fmt}}")  # a quoted string: {glue:text} keeps its trailing zeros
+    glue = {"scrapbook": {"name": name, "mime_prefix": hidden}, "strip_text_quotes": True}
+    display({hidden + "text/plain": text}, raw=True, metadata={RECORD_KEY: {name: value}, **glue})
 
 
 def recorded(notebook: str | Path) -> dict[str, float]:

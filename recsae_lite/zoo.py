@@ -33,8 +33,8 @@ from .models import Recommender
 from .train import History, TrainConfig, train
 
 __all__ = [
-    "MODELS", "SAE_SETTINGS", "PROFILES", "Trained", "build", "model", "sae", "sae_settings",
-    "zoo_dir"
+    "MODELS", "SAE_SETTINGS", "RELU_L1", "PROFILES", "Trained", "build", "model", "sae",
+    "sae_settings", "zoo_dir"
 ]  # fmt: skip
 
 MODELS = tuple(models.REGISTRY)  # every registered model; its settings per profile are its own
@@ -243,20 +243,32 @@ def sae(
     return model.eval(), x
 
 
-# the SAE chapters 4 and 5 (and benchmarks/sasrec_steering.py) share, per profile: TopK, k = 8,
-# 16 x d_in features (RecSAE's choice for SASRec), on every position of the training histories
+# the SAEs of SASRec's states that chapters 3, 4, 5 and 7 (and benchmarks/sasrec_steering.py)
+# share through the zoo, per profile: 16 x d_in features (RecSAE's choice for SASRec), on every
+# position of the training histories; the fit's cap and batch, from benchmarks/fit_budget.py
 SAE_SETTINGS = {
     "ci": {"max_steps": 60, "batch_size": 1_024, "eval_every": 20},
     "quick": {"max_steps": 1_500, "batch_size": 4_096},
     "full": {"max_steps": 5_000, "batch_size": 8_192},
 }
+RELU_L1 = {4: 400.0, 8: 250.0, 16: 150.0, 32: 80.0, 64: 40.0}  # relu: L1 weights for an L0 near k
 
 
-def sae_settings(d_in: int, profile: str, seed: int = 0, k: int = 8, expansion: int = 16):
-    """(SAEConfig, FitConfig) of the book's TopK SAE for a model with hidden size d_in."""
+def sae_settings(
+    d_in: int, profile: str, seed: int = 0, k: int = 8, expansion: int = 16, variant: str = "topk"
+):
+    """(SAEConfig, FitConfig) of the book's SAE of `variant` for a model with hidden size d_in:
+    k active features (TopK exactly, BatchTopK and Matryoshka on average; for ReLU the L1 weight
+    that gives an L0 near k), Matryoshka's nested groups of d, 3 d and 12 d features."""
     from .sae import FitConfig, SAEConfig
 
     if profile not in SAE_SETTINGS:
         raise ValueError(f"unknown profile {profile!r}: choose ci, quick or full")
-    config = SAEConfig(d_in=d_in, d_sae=expansion * d_in, variant="topk", k=k)
-    return config, FitConfig(**SAE_SETTINGS[profile], seed=seed)
+    fit_config = FitConfig(**SAE_SETTINGS[profile], seed=seed)
+    options = {}
+    if variant == "relu":
+        options = {"l1_coefficient": RELU_L1[k], "l1_warmup_steps": fit_config.max_steps // 4}
+    if variant == "matryoshka":
+        options = {"groups": (d_in, 3 * d_in, (expansion - 4) * d_in)}
+    config = SAEConfig(d_in, expansion * d_in, variant, k=k, **options)
+    return config, fit_config
