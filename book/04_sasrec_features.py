@@ -105,8 +105,9 @@ sae, _ = zoo.sae(
 x, items = collect(model, split, "train", "all", items=True)
 items = items.cpu().numpy()
 context = features.position_index(split, model.config.max_len)
+# (N, 1,024), only the active features' values kept
+z = features.sparse_codes(sae, x)
 with torch.no_grad():
-    z = torch.cat([sae.encode(chunk) for chunk in x.split(8_192)]).cpu()
     # the second view: the genres of the item ranked first at each position
     predicted = torch.cat(
         [model.scores_from_hidden(c, None).argmax(1) for c in x.split(8_192)]
@@ -153,8 +154,11 @@ views = {
     "input": dataset.genres[items][:, keep],
     "predicted": dataset.genres[predicted][:, keep],
 }
+# per_feature: a block of coordinates at a time (dense codes: 4 GB on ML-1M)
 scores = {
-    (kind, view): interpret.genre_scores(acts, labels, TOP)
+    (kind, view): features.per_feature(
+        interpret.genre_scores, acts, labels, TOP
+    )
     for kind, acts in coordinates.items()
     for view, labels in views.items()
 }
@@ -167,10 +171,8 @@ def hover_text(top, n=4):
     return f"{len(top)} top positions; " + "; ".join(titles[found])
 
 
-tops = {
-    kind: interpret.top_items(acts, items, TOP)
-    for kind, acts in coordinates.items()
-}
+tops = {kind: features.per_feature(interpret.top_items, acts, items, TOP)
+        for kind, acts in coordinates.items()}  # fmt: skip
 hover = {kind: [hover_text(top) for top in tops[kind]] for kind in coordinates}
 
 # %% [markdown]
@@ -263,7 +265,7 @@ table["label"] = [
     auto_label(table.loc[j], top) for j, top in enumerate(sae_tops)
 ]
 table.insert(0, "feature", np.arange(len(table)))
-table["firing rate"] = (z > 0).float().mean(0).numpy()
+table["firing rate"] = (features.firing_counts(z) / len(x)).numpy()
 table["distinct items"] = [len(set(top)) for top in sae_tops]
 viz.sortable_table(table.round(3))
 
@@ -288,9 +290,10 @@ shown = (
     genre_features.drop_duplicates("best genre").head(3)["feature"].tolist()
 )
 for j in shown:
+    column = z[:, j].to_dense()  # (N,) feature j at every position
     card = features.feature_card(
         j,
-        z[:, j],
+        column,
         items,
         context,
         split,
@@ -348,7 +351,9 @@ def my_item_features(acts, items, top, min_items):
 exercises.check_item_features(my_item_features)
 
 # %%
-mine = int(my_item_features(z, items, TOP, MIN_ITEMS).sum())
+mine = int(
+    features.per_feature(my_item_features, z, items, TOP, MIN_ITEMS).sum()
+)
 print(
     f"item features of the SAE: {mine} with my_item_features, "
     f"{lookup.loc[('SAE features', 'input'), 'item features']} in the table"
@@ -378,7 +383,9 @@ exercises.check_genre_score(my_genre_score)
 j_shown = shown[0] if shown else 0  # the first feature with a dashboard above
 sae_scores = scores[("SAE features", "input")]
 genre_g = int(np.nanargmax(sae_scores[j_shown]))
-mine = my_genre_score(z[:, j_shown], views["input"][:, genre_g], TOP)
+mine = my_genre_score(
+    z[:, j_shown].to_dense(), views["input"][:, genre_g], TOP
+)
 print(
     f"feature {j_shown}, {genre_names[genre_g]}: {mine:.4f} with "
     f"my_genre_score, {sae_scores[j_shown, genre_g]:.4f} in the heatmap"

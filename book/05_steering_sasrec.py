@@ -162,13 +162,13 @@ chosen.round(3)
 # rendered book, the figure after it has the lists precomputed.
 
 # %%
-with torch.no_grad():
+with torch.no_grad():  # a running maximum over chunks of positions
     peak = (
-        torch.cat([sae.encode(c) for c in x.split(8_192)])
+        torch.stack([sae.encode(c).max(0).values for c in x.split(8_192)])
         .max(0)
-        .values.cpu()
-        .numpy()
+        .values
     )
+peak = peak.cpu().numpy()
 genre_features = dict(zip(chosen["genre"], chosen["feature"], strict=True))
 unit = {j: float(peak[j]) for j in range(sae.config.d_sae)}
 widgets.equalizer(

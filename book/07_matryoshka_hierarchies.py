@@ -63,7 +63,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsae_lite import _nb, hierarchy, interpret, report, two_tower, viz, zoo
+from recsae_lite import (
+    _nb,
+    features,
+    hierarchy,
+    interpret,
+    report,
+    two_tower,
+    viz,
+    zoo,
+)
 from recsae_lite.activations import collect
 from recsae_lite.data import load_dataset
 from recsae_lite.metrics import sae_metrics
@@ -142,18 +151,16 @@ TOP = 50  # a feature's strongest samples that its profile and label read
 
 
 def describe(sae, x, sizes, items, data, name):
-    """Codes, groups, tree, profile and labels of one SAE on samples x,
-    whose items are `items`."""
-    with torch.no_grad():
-        codes = torch.cat(
-            [sae.encode(chunk) for chunk in x.split(8_192)]
-        ).cpu()
+    """Codes (sparse: `features.sparse_codes`), groups, tree, profile and
+    labels of one SAE on samples x, whose items are `items`."""
+    codes = features.sparse_codes(sae, x)
     groups = hierarchy.feature_groups(sae, codes, sizes)
     table = hierarchy.profile(
         codes, groups, items, data.genres, data.popularity, TOP
     )
-    scores = interpret.genre_scores(
-        codes, data.genres[items], TOP, min_active=5
+    genres = data.genres[items]  # (N, G) the genres of each sample's item
+    scores = features.per_feature(
+        interpret.genre_scores, codes, genres, TOP, min_active=5
     )
     labels = [
         f"{j}: {interpret.label(row, 0.5)}"
@@ -167,7 +174,7 @@ def describe(sae, x, sizes, items, data, name):
         "tree": hierarchy.tree(codes, groups),
         "profile": table.assign(sae=name),
         "labels": labels,
-        "fires": (codes > 0).sum(0).numpy(),
+        "fires": features.firing_counts(codes).numpy(),
     }
 
 
@@ -450,6 +457,8 @@ from recsae_lite import exercises
 
 # the plain BatchTopK SAE on MF's item embeddings (section 3)
 plain = mf_views["batchtopk"]
+# (n_items, 256): dense, as your functions expect
+plain_codes = plain["codes"].to_dense()
 
 # %% [markdown]
 # ### Exercise 7.1 (easy): groups by firing frequency
@@ -474,7 +483,7 @@ exercises.check_frequency_groups(my_frequency_groups)
 
 # %%
 same = np.array_equal(
-    my_frequency_groups(plain["codes"], MF_SIZES), plain["groups"]
+    my_frequency_groups(plain_codes, MF_SIZES), plain["groups"]
 )
 print(f"my_frequency_groups gives the plain SAE's groups: {same}")
 
@@ -504,7 +513,7 @@ def my_tree(codes, groups):
 exercises.check_tree(my_tree)
 
 # %%
-same = np.array_equal(my_tree(plain["codes"], plain["groups"]), plain["tree"])
+same = np.array_equal(my_tree(plain_codes, plain["groups"]), plain["tree"])
 print(f"my_tree gives the plain SAE's tree: {same}")
 
 # %% [markdown]

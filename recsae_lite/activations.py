@@ -1,10 +1,7 @@
-"""What an SAE reads, from any base model, and the model with an edit spliced in (chapter 3).
-
-`collect` gathers hidden states through the Recommender interface: the last position of each user
-(what the model scores), or every position of every sequence (for SASRec, whose states at earlier
-positions are the representations of prefixes: many more samples to train an SAE on).
-`ndcg_recovered` measures what an SAE's reconstruction, spliced into the model
-(`interventions.Spliced`), keeps of its ranking quality.
+"""What an SAE reads, from any base model (chapter 3): `collect` gathers hidden states at the
+last position of each user (what the model scores) or at every position (SASRec's states of
+prefixes: many more samples); `ndcg_recovered` measures what an SAE's reconstruction, spliced
+into the model (`interventions.Spliced`), keeps of its ranking quality.
 """
 
 from __future__ import annotations

@@ -1,32 +1,28 @@
 """Matryoshka hierarchies: what each nested group of features holds, and a tree of features (ch. 7).
 
-A Matryoshka SAE orders its dictionary in nested groups, and the first groups must reconstruct the
-input on their own, so they should hold the broad directions and later groups the refinements. The
-functions here measure that on any codes (samples x features) and groups of features:
-
-- `profile`: per feature, the genre entropy and the popularity of the items it fires most on;
-- `tree`: each feature hangs under the earlier-group feature it fires together with most often;
-- `agreement`: on data with a planted hierarchy, the share of child concepts whose best feature
-  hangs under their parent concept's best feature.
-
-A plain SAE has no groups; `frequency_groups` gives it groups of the same sizes by firing frequency
-(the most frequent features first), so that both can be compared the same way.
+A Matryoshka SAE's first groups must reconstruct the input on their own, so they should hold the
+broad directions and later groups the refinements. Measured on any codes (samples x features,
+dense or `features.sparse_codes`) and groups: `profile` (per feature, the genre entropy and
+popularity of the items it fires most on), `tree` (each feature under the earlier-group feature it
+fires with most), `agreement` (with a planted hierarchy). A plain SAE gets groups of the same
+sizes by firing frequency (`frequency_groups`), so that both are compared the same way.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
 
+from .features import firing_counts, per_feature
 from .interpret import concept_f1, entropy, top_items
 from .sae import SAE, SAEConfig
 
-__all__ = [
-    "sae_config", "group_of", "feature_groups", "frequency_groups", "profile", "tree",
-    "ancestors", "best_features", "agreement", "score"
-]  # fmt: skip
+__all__ = ["sae_config", "group_of", "feature_groups", "frequency_groups", "profile", "tree",
+           "ancestors", "best_features", "agreement", "score"]  # fmt: skip
 
 
 def sae_config(d_in: int, variant: str, sizes, k: int, **options) -> SAEConfig:
@@ -54,7 +50,7 @@ def frequency_groups(codes: Tensor, sizes) -> np.ndarray:
     form the first group, the next ones the second, and so on."""
     if sum(sizes) != codes.shape[1]:
         raise ValueError(f"group sizes {tuple(sizes)} must sum to the {codes.shape[1]} features")
-    order = np.argsort(-(codes > 0).sum(0).cpu().numpy(), kind="stable")
+    order = np.argsort(-firing_counts(codes).numpy(), kind="stable")
     groups = np.empty(codes.shape[1], dtype=int)
     groups[order] = group_of(sizes)
     return groups
@@ -69,14 +65,14 @@ def profile(
     embeddings, arange(n_items)); genres: (n_items, G) bool; popularity: (n_items,) counts."""
     rank = pd.Series(np.asarray(popularity)).rank(pct=True).to_numpy()
     genres = np.asarray(genres, dtype=float)
+    rate = firing_counts(codes) / len(codes)
     rows = []
-    for feature, tops in enumerate(top_items(codes.cpu(), np.asarray(items), top)):
+    for feature, tops in enumerate(per_feature(top_items, codes, np.asarray(items), top)):
         if len(tops) == 0:
             continue
         counts = torch.as_tensor(genres[tops].sum(0))
         rows.append({
-            "feature": feature, "group": int(groups[feature]),
-            "firing rate": float((codes[:, feature] > 0).float().mean()),
+            "feature": feature, "group": int(groups[feature]), "firing rate": float(rate[feature]),
             "genre entropy": float(entropy(counts)),
             "popularity": float(rank[tops].mean()), "distinct items": len(np.unique(tops)),
         })  # fmt: skip
@@ -88,13 +84,17 @@ def tree(codes: Tensor, groups: np.ndarray) -> np.ndarray:
     """(d_sae,) the parent of each feature: among the features of earlier groups, the one that
     fires on the most samples where it fires; -1 for the first group, for a feature that never
     fires, and for one that never fires together with an earlier feature."""
-    fired = (codes > 0).float()
-    together = fired.T @ fired  # (d_sae, d_sae): samples where both fire
-    groups = torch.as_tensor(groups, device=codes.device)
+    codes = codes.cpu().to_sparse().coalesce()  # sparse, the product is fast
+    fired = torch.sparse_coo_tensor(codes.indices(), (codes.values() > 0).float(), codes.shape,
+                                    is_coalesced=True, check_invariants=False)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's note that sparse products are a beta feature
+        together = torch.sparse.mm(fired.T, fired).to_dense()  # (d_sae, d_sae): both fire
+    groups = torch.as_tensor(groups)
     earlier = groups[None, :] < groups[:, None]  # earlier[j, i]: i is in an earlier group than j
     together = torch.where(earlier, together, -1.0)
     best, parent = together.max(1)
-    return torch.where(best > 0, parent, -1).cpu().numpy()
+    return torch.where(best > 0, parent, -1).numpy()
 
 
 def ancestors(parent: np.ndarray, feature: int) -> list[int]:
@@ -108,7 +108,7 @@ def ancestors(parent: np.ndarray, feature: int) -> list[int]:
 
 def best_features(codes: Tensor, concepts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each concept: the feature whose firing matches it best (`concept_f1`), and that F1."""
-    score, best = concept_f1(codes, concepts).max(1)
+    score, best = per_feature(lambda block: concept_f1(block, concepts).T, codes).T.max(1)
     return best.numpy(), score.numpy()
 
 

@@ -43,12 +43,14 @@ def views(model: ELSA, split: UserSplit, n: int, keep: float, seed: int = 0) -> 
     kept with probability keep: what a test user's row looks like (it shows the model 80% of its
     items). n = 1: the training users' own embeddings."""
     batch = make_batch(split.users["train"], split.train, model.n_items).to(model.device)
-    x = model.interactions(batch)
-    if n > 1:
-        g = torch.Generator().manual_seed(seed)
-        x = x.repeat(n, 1)
-        x = x * (torch.rand(x.shape, generator=g) < keep).to(x.device)
-    return x @ model.item_embeddings()
+    x, A = model.interactions(batch), model.item_embeddings()
+    if n == 1:
+        return x @ A
+    g = torch.Generator().manual_seed(seed)
+    # one view at a time, drawn as one (n * users, items) draw would be: n dense copies of the
+    # rows would take 11 GB at ML-1M scale
+    return torch.cat([(x * (torch.rand(x.shape, generator=g) < keep).to(x.device)) @ A
+                      for _ in range(n)])  # fmt: skip
 
 
 # -- item codes ----------------------------------------------------------------------------------

@@ -1,16 +1,11 @@
 """The answer key: do an SAE's features recover planted concepts? (chapter 9)
 
-On synthetic data (`data.SyntheticTruth`) every sample's concepts are known, so an SAE can be
-scored against the truth instead of against genres, which only approximate what a model uses:
-
-- the matching of concepts to features and its summary are interpretation measures, in
-  `interpret` (`match_concepts`, `recovery`, `chance_recovery`);
-- `noisy_labels`: the concepts with a share of labels dropped and a share swapped, as real
-  genre tags would be, to see how the papers' metrics (`label_metrics`) fare on such labels;
-- `samples`: what the SAEs read, with the item each sample stands for; `score`: all of the above
-  for one SAE, with chapter 7's hierarchy agreement, FVU and L0;
-- `fit`: an SAE of a variant at a target L0 (ReLU's L1 weight is tuned until its L0 matches);
-  `order_agreement`: whether a metric orders the variants as the answer key does.
+On synthetic data (`data.SyntheticTruth`) every sample's concepts are known, so an SAE is scored
+against the truth (`interpret.match_concepts`, `recovery`) instead of genres. Here: `samples` (what
+the SAEs read), `score` (all measures of one SAE), `noisy_labels` (concepts with labels dropped
+and swapped, as real tags would be) and how the papers' metrics fare on them (`label_metrics`),
+`fit` (a variant at a target L0) and `order_agreement` (does a metric order variants as the
+answer key does).
 """
 
 from __future__ import annotations
@@ -21,6 +16,7 @@ from torch import Tensor
 
 from . import hierarchy, interpret
 from .activations import collect
+from .features import sparse_codes
 from .metrics import sae_metrics
 from .sae import FitConfig
 from .sae import fit as sae_fit
@@ -42,11 +38,12 @@ def score(sae, x: Tensor, concepts: np.ndarray, parent: np.ndarray, sizes, thres
     of `interpret.chance_recovery`, chapter 7's hierarchy "agreement" (parent: (C,) each
     concept's, -1 for a top level; a plain SAE is given groups of `sizes` by firing frequency),
     FVU and L0."""
-    codes = torch.cat([sae.encode(chunk) for chunk in x.split(8_192)]).cpu()
+    codes = sparse_codes(sae, x)
     groups = hierarchy.feature_groups(sae, codes, sizes)
     stats = sae_metrics(sae, x)
-    return {**interpret.recovery(codes, concepts, threshold),
-            "chance f1": interpret.chance_recovery(codes, concepts, threshold, seed)["f1"],
+    dense = codes.to_dense()  # (N, d_sae) for `interpret`'s matching; chapter 9's N is small
+    return {**interpret.recovery(dense, concepts, threshold),
+            "chance f1": interpret.chance_recovery(dense, concepts, threshold, seed)["f1"],
             "agreement": hierarchy.score(codes, groups, concepts, parent)["agreement"],
             "fvu": stats["fvu"], "l0": stats["l0"]}  # fmt: skip
 
@@ -114,8 +111,7 @@ def fit(x: Tensor, variant: str, sizes, k: int, steps: int, seed=0, batch_size=4
         config = hierarchy.sae_config(x.shape[1], "relu", sizes, k, l1_coefficient=used,
                                       l1_warmup_steps=steps // 4)  # fmt: skip
         sae = sae_fit(x, config, settings, progress=False)
-        with torch.no_grad():
-            l0 = (sae.encode(x) > 0).float().sum(1).mean().item()
+        l0 = sae_metrics(sae, x)["l0"]
         if abs(l0 - k) <= tol * k:
             break
         l1 = used * float(np.clip(l0 / k, 0.25, 4.0))

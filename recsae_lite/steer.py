@@ -1,9 +1,6 @@
 """Steering sweeps: what pushing a recommender along SAE features or directions buys and costs
-(chapter 5).
-
-The edits themselves are `interventions.feature_edit` and `direction_edit`; here they are swept
-over strengths and scored with `train.evaluate` (NDCG, the share of the lists in a genre,
-coverage, diversity), a moderate strength is chosen on validation users, and each genre gets its
+(chapter 5). The edits (`interventions`) are swept over strengths and scored with
+`train.evaluate`, a moderate strength is chosen on validation users, and each genre gets its
 directions: an SAE feature chosen without labels, a linear probe and the genre's centroid.
 """
 
@@ -17,7 +14,7 @@ from torch import Tensor
 
 from . import interpret
 from .data import Dataset, Split
-from .features import next_items
+from .features import next_items, per_feature, sparse_codes
 from .interventions import Edit, Spliced, direction_edit, feature_direction
 from .models.base import Recommender
 from .train import evaluate
@@ -25,14 +22,8 @@ from .train import evaluate
 __all__ = ["sweep", "compare", "moderate", "genre_directions"]
 
 
-def sweep(
-    model: Recommender,
-    split: Split,
-    rows: np.ndarray,
-    edits: dict[float, Edit],
-    dataset: Dataset,
-    share_of: np.ndarray,
-) -> pd.DataFrame:
+def sweep(model: Recommender, split: Split, rows: np.ndarray, edits: dict[float, Edit],
+          dataset: Dataset, share_of: np.ndarray) -> pd.DataFrame:  # fmt: skip
     """Metrics@10 on the split's `rows` (test targets) for each strength's edit: share (of the
     lists inside `share_of`), ndcg, hr, coverage, diversity, popularity. The users' hidden states
     are computed once."""
@@ -44,15 +35,9 @@ def sweep(
     return pd.DataFrame(out)
 
 
-def compare(
-    model: Recommender,
-    split: Split,
-    dataset: Dataset,
-    directions: dict[tuple[str, str], Tensor],
-    strengths: list[float],
-    unit: float,
-    users: dict[str, np.ndarray],
-) -> pd.DataFrame:
+def compare(model: Recommender, split: Split, dataset: Dataset,
+            directions: dict[tuple[str, str], Tensor], strengths: list[float], unit: float,
+            users: dict[str, np.ndarray]) -> pd.DataFrame:  # fmt: skip
     """Steering sweeps: for each (method, genre) direction (unit norm), each strength s (the
     added vector is s * unit * direction), and each named set of users: metrics@10, with the share
     of the lists in that genre. One row per (method, genre, users, strength)."""
@@ -94,22 +79,20 @@ def moderate(table: pd.DataFrame, max_drop: float = 0.1, choose_on: str = "valid
 
 @torch.no_grad()
 def genre_directions(model, sae, split, dataset, x, items, genres, top=100, min_items=10):
-    """Per genre, an SAE feature chosen without labels and a linear probe fitted with them.
-
-    The feature: the best one for the genre in the "predicted" view of chapter 4's score (the
-    genres of the item the model ranks first at each position), item features excluded. The
-    probe: `probe_direction` for "the next item has the genre". x: (N, d) the states at every
-    training position, items: (N,) the item each has read (`collect(..., items=True)`).
-    Also a reference that needs neither: the genre's centroid in the model's output space (the
-    mean output embedding of its items less that of all items), the direction that raises the
-    genre's items most on average.
-    Returns a table (genre, feature, score, cosine with probe) and the unit-norm directions,
-    {(method, genre): direction} for method "SAE", "probe" and "centroid"."""
-    z = torch.cat([sae.encode(c) for c in x.split(8_192)]).cpu()
+    """Per genre: an SAE feature chosen without labels, the genre's best in the "predicted" view
+    of chapter 4's score (the genres of the item the model ranks first), item features excluded;
+    a linear probe (`probe_direction`) for "the next item has the genre"; and a reference that
+    needs neither, the genre's centroid in the output space (the mean output embedding of its
+    items less that of all), which raises its items most on average. x: (N, d) the states at
+    every training position, items: (N,) the item each has read. Returns a table (genre, feature,
+    score, cosine with probe) and the unit-norm directions {(method, genre): direction}, method
+    "SAE", "probe" or "centroid"."""
+    z = sparse_codes(sae, x)
     first = torch.cat([model.scores_from_hidden(c, None).argmax(1) for c in x.split(8_192)])
-    scores = interpret.genre_scores(z, dataset.genres[first.cpu().numpy()], top)
-    spread = ~interpret.item_features(interpret.top_items(z, items, top), min_items)
+    scores = per_feature(interpret.genre_scores, z, dataset.genres[first.cpu().numpy()], top)
+    spread = ~interpret.item_features(per_feature(interpret.top_items, z, items, top), min_items)
     following = next_items(split, model.max_len)
+    emb = model.item_embeddings().detach()
     rows, directions = [], {}
     for genre in genres:
         g = dataset.genre_names.index(genre)
@@ -118,7 +101,6 @@ def genre_directions(model, sae, split, dataset, x, items, genres, top=100, min_
             probe = interpret.probe_direction(x, torch.as_tensor(dataset.genres[following, g]))
         directions[("SAE", genre)] = feature_direction(sae, feature)
         directions[("probe", genre)] = probe
-        emb = model.item_embeddings().detach()
         centroid = emb[torch.as_tensor(dataset.genres[:, g], device=emb.device)].mean(0)
         directions[("centroid", genre)] = F.normalize(centroid - emb.mean(0), dim=0)
         cosine = float(directions[("SAE", genre)] @ probe)

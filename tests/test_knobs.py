@@ -10,7 +10,7 @@ import torch
 from recsae_lite import knobs
 from recsae_lite.data import DataError, UserSplit, load_dataset, user_split
 from recsae_lite.interventions import Spliced, feature_edit
-from recsae_lite.models.base import Recommender
+from recsae_lite.models.base import Recommender, make_batch
 from recsae_lite.models.elsa import ELSA, ELSAConfig
 from recsae_lite.sae import FitConfig, fit
 from recsae_lite.train import evaluate, recommend, train
@@ -99,3 +99,20 @@ def test_elsa_trains_with_the_one_training_loop_on_the_user_split():
     assert evaluate(model, split, "valid", (20,))["ndcg@20"] == pytest.approx(
         max(history.valid_ndcg)
     )
+
+
+def test_views_are_random_subsets_of_the_training_rows_drawn_one_view_at_a_time():
+    dataset = load_dataset("synthetic", seed=3, n_users=60, n_items=30, seq_len=(6, 12))
+    split = user_split(dataset)
+    model = ELSA(ELSAConfig(n_items=30, hidden_size=8)).eval()
+    n, keep, seed = 4, 0.7, 5
+    batch = make_batch(split.users["train"], split.train, model.n_items)
+    rows = model.interactions(batch)
+    # the definition: n copies of the rows, each entry kept when one uniform draw is below keep
+    g = torch.Generator().manual_seed(seed)
+    copies = rows.repeat(n, 1)
+    expected = (copies * (torch.rand(copies.shape, generator=g) < keep)) @ model.item_embeddings()
+    views = knobs.views(model, split, n, keep, seed)
+    assert views.shape == (n * len(rows), 8)
+    torch.testing.assert_close(views, expected)
+    assert torch.equal(knobs.views(model, split, 1, keep), rows @ model.item_embeddings())
