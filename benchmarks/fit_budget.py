@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from pathlib import Path
 
 import torch
 from common import devices_of, result_path, write_report  # a script: benchmarks/ is on the path
@@ -32,35 +33,44 @@ from recsae_lite.sae import FitConfig, SAEConfig, fit
 from recsae_lite.train import train
 
 
-def kinds(profile: str, seed: int):
-    """(name, hidden states x, SAEConfig, batch size, prediction term or None) of each kind."""
-    sasrec = zoo.model("sasrec", "ml-100k", profile, seed=seed, progress=False)
-    x = collect(sasrec.model, sasrec.split, "train", "all")
-    d = x.shape[1]
-    batch = zoo.SAE_SETTINGS[profile]["batch_size"]
-    for variant in ("topk", "matryoshka"):
-        config = zoo.sae_settings(d, profile, seed, k=8, variant=variant)[0]
-        yield f"sasrec states, {variant}", x, config, batch, None
+def kinds(profile: str, seed: int, only: list[str]):
+    """(name, hidden states x, SAEConfig, batch size, prediction term or None) of each kind
+    named in `only` (sasrec, mf, elsa, synthetic)."""
+    if "sasrec" in only:
+        sasrec = zoo.model("sasrec", "ml-100k", profile, seed=seed, progress=False)
+        x = collect(sasrec.model, sasrec.split, "train", "all")
+        batch = zoo.SAE_SETTINGS[profile]["batch_size"]
+        for variant in ("topk", "matryoshka"):
+            config = zoo.sae_settings(x.shape[1], profile, seed, k=8, variant=variant)[0]
+            yield f"sasrec states, {variant}", x, config, batch, None
+    if "mf" in only:
+        yield mf_kind(profile, seed)
+    if "elsa" in only:
+        yield elsa_kind(seed)
+    if "synthetic" in only:
+        synthetic = zoo.model("mf", load_dataset("synthetic", seed=seed), profile, seed=seed,
+                              progress=False)  # fmt: skip
+        x = two_tower.embeddings(synthetic.model)[1].detach()
+        config = hierarchy.sae_config(x.shape[1], "matryoshka", (8, 24, 96), 4)
+        yield "synthetic items, matryoshka", x, config, 4096, None
 
+
+def mf_kind(profile: str, seed: int):
     mf = zoo.model("mf", "ml-100k", profile, seed=seed, progress=False)
     rows = torch.randperm(len(mf.split.users), generator=torch.Generator().manual_seed(seed))
     x, term = two_tower.sae_inputs(mf.model, mf.split, rows[len(rows) // 5 :].numpy(), seed)
     config = SAEConfig(x.shape[1], 256, "topk", 16, pred_coefficient=1.0)
-    yield "mf users and items, w_pred 1", x, config, 512, term
+    return "mf users and items, w_pred 1", x, config, 512, term
 
+
+def elsa_kind(seed: int):
     dataset = load_dataset("ml-100k")
     split = user_split(dataset)
     torch.manual_seed(seed)
     elsa = ELSA(ELSAConfig(dataset.n_items, 256))
     train(elsa, split, dataclasses.replace(knobs.TRAIN_ELSA, seed=seed), progress=False)
     x = knobs.views(elsa, split, 50, keep=0.8, seed=seed)
-    yield "elsa views, k 16", x, knobs.sae_config(256, 2048, 16), 1024, None
-
-    synthetic = zoo.model("mf", load_dataset("synthetic", seed=seed), profile, seed=seed,
-                          progress=False)  # fmt: skip
-    x = two_tower.embeddings(synthetic.model)[1].detach()
-    config = hierarchy.sae_config(x.shape[1], "matryoshka", (8, 24, 96), 4)
-    yield "synthetic items, matryoshka", x, config, 4096, None
+    return "elsa views, k 16", x, knobs.sae_config(256, 2048, 16), 1024, None
 
 
 def rule_stop(fvu: list[float], steps: list[int], patience=4, min_gain=0.005, settled=100):
@@ -83,10 +93,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
     parser.add_argument("--long", type=int, default=1_500, help="steps of each long fit")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", nargs="+", default=["sasrec", "mf", "elsa", "synthetic"])
+    parser.add_argument("--out", type=Path, help="default: benchmarks/results/fit_budget.json")
     args = parser.parse_args(argv)
     _nb.seed_everything(args.seed)
     rows, work = [], []
-    for name, x, config, batch, term in kinds(args.profile, args.seed):
+    for name, x, config, batch, term in kinds(args.profile, args.seed, args.only):
         never = FitConfig(max_steps=args.long, batch_size=batch, patience=10**9, seed=args.seed)
         sae = fit(x, config, never, prediction=term, progress=False)
         history, work = sae.history, [*work, sae]
@@ -104,7 +116,8 @@ def main(argv: list[str]) -> None:
         })  # fmt: skip
         print({k: v for k, v in rows[-1].items() if k != "curve"}, flush=True)
     report = {"benchmark": "fit_budget", "profile": args.profile, "seed": args.seed, "fits": rows}
-    write_report(result_path("fit_budget", args.profile), report, devices_of(*work))
+    out = args.out or result_path("fit_budget", args.profile)
+    write_report(out, report, devices_of(*work))
 
 
 if __name__ == "__main__":

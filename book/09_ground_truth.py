@@ -103,8 +103,8 @@ from recsae_lite.interventions import feature_edit
 device = _nb.setup(SEED, DEVICE, PROFILE)
 # the hidden size of all three models
 D = _nb.pick(PROFILE, ci=16, quick=64, full=64)
-# optimiser steps per SAE
-STEPS = _nb.pick(PROFILE, ci=150, quick=1_000, full=5_000)
+# at most, per SAE (benchmarks/results/fit_budget.json)
+STEPS = _nb.pick(PROFILE, ci=150, quick=800, full=5_000)
 # samples per SAE step
 BATCH = _nb.pick(PROFILE, ci=1_024, quick=2_048, full=8_192)
 # per SAE in section 6
