@@ -37,6 +37,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--out", type=Path, help="default: benchmarks/results/book_times.json")
     parser.add_argument("--device", default="auto", help="the chapters' DEVICE")
     parser.add_argument("--keep", type=Path, help="keep the executed chapters in KEEP/PROFILE")
+    parser.add_argument("--no-alone", action="store_true", help="skip the chapters run alone")
     args = parser.parse_args(argv)
     device = pick_device(args.device)
 
@@ -46,7 +47,7 @@ def main(argv: list[str]) -> None:
             os.environ["RECSAE_ZOO"] = str(Path(tmp) / "zoo")  # the kernels inherit it
             executed = args.keep / profile if args.keep else Path(tmp) / "book"
             seconds[profile] = build.execute(profile, executed, device=str(device))
-    for chapter in seconds[args.profile]:
+    for chapter in [] if args.no_alone else seconds[args.profile]:
         if chapter.startswith(ALONE_NEEDS_NOTHING):
             alone[chapter] = seconds[args.profile][chapter]  # the same run: nothing to load
             continue
@@ -61,7 +62,7 @@ def main(argv: list[str]) -> None:
         "zoo": "in order: empty at the start of each profile; alone: empty for each chapter",
         "chapter_seconds": seconds,  # in order, per profile
         "book_seconds": {profile: round(sum(s.values()), 1) for profile, s in seconds.items()},
-        "alone_seconds": {args.profile: alone},
+        "alone_seconds": {args.profile: alone} if alone else "not measured (--no-alone)",
     }
     write_report(args.out or result_path("book_times", args.profile), report, {str(device)})
 

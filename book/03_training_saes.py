@@ -87,7 +87,7 @@ device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
 # at most, per SAE (the fit stops sooner)
 STEPS = zoo.SAE_SETTINGS[PROFILE]["max_steps"]
-KS = _nb.pick(PROFILE, ci=[4, 16], quick=[8, 16, 32], full=[8, 16, 32, 64])
+KS = _nb.pick(PROFILE, ci=[4, 16], quick=[8, 16], full=[8, 16, 32, 64])
 EXPANSION = 16  # d_sae = EXPANSION x d_in
 print(f"device: {device}")
 
