@@ -1,12 +1,24 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite; Colab's own torch is kept.
+# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    package = "recsae-lite @ git+https://github.com/recsae-lite/recsae-lite"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
+    repository = "https://github.com/recsae-lite/recsae-lite"
+    source = f"git+{repository}@v0.1.0"
+    print(f"Installing recsae-lite from {source} (about a minute) ...")
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
+        raise RuntimeError(
+            f"Installing recsae-lite from {source} failed (pip says why "
+            "above). Check that this runtime is online and run this cell "
+            "again. If the version is not found, install the newest one with "
+            f"`!pip install git+{repository}` and tell us at "
+            f"{repository}/issues."
+        )
+    print("recsae-lite installed.")
 
 # %% [markdown]
 # # 1. The data: MovieLens and a synthetic answer key
@@ -20,6 +32,18 @@ if "google.colab" in sys.modules:
 # a **synthetic** dataset with *planted* concepts, where we know the answer: later chapters check
 # whether SAEs recover it.
 #
+# **Read alongside.** The book reproduces three papers: paper A, Klenitskiy et al. 2025, [*Sparse
+# Autoencoders for Sequential Recommendation Models: Interpretation and Flexible
+# Control*](https://arxiv.org/abs/2507.12202); paper B, Arviv et al. 2025, [*Extracting
+# Interaction-Aware Monosemantic Concepts in Recommender
+# Systems*](https://arxiv.org/abs/2511.18024); and paper C, Spišák et al. 2026, [*From Knots to
+# Knobs: Towards Steerable Collaborative Filtering Using Sparse
+# Autoencoders*](https://arxiv.org/abs/2601.11182). Background: Harper and Konstan 2015, [*The
+# MovieLens Datasets: History and Context*](https://doi.org/10.1145/2827872). Terms are defined in
+# the [glossary](glossary.md).
+#
+# **Before this chapter:** Python and pandas; nothing of recommenders or interpretability.
+#
 # **What you will learn**
 # - the `Dataset` every chapter uses, and where MovieLens-100K comes from (offline too);
 # - the popularity long tail, and why it matters for "what a feature means";
@@ -29,7 +53,8 @@ if "google.colab" in sys.modules:
 # Time: seconds on a laptop CPU. No GPU needed.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+# ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+PROFILE = "quick"
 SEED = 0
 DEVICE = "auto"
 
@@ -199,7 +224,9 @@ viz.popularity_long_tail(synthetic).show()
 
 # %%
 inter = synthetic.interactions
-preferred = (truth.item_concepts[inter["item"]] & truth.user_prefs[inter["user"]]).any(axis=1)
+preferred = (
+    truth.item_concepts[inter["item"]] & truth.user_prefs[inter["user"]]
+).any(axis=1)
 _nb.record("synthetic_interactions", len(inter), "d")
 _nb.record("synthetic_share_on_preferred_concept", preferred.mean(), ".3f")
 

@@ -1,12 +1,24 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite; Colab's own torch is kept.
+# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    package = "recsae-lite @ git+https://github.com/recsae-lite/recsae-lite"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
+    repository = "https://github.com/recsae-lite/recsae-lite"
+    source = f"git+{repository}@v0.1.0"
+    print(f"Installing recsae-lite from {source} (about a minute) ...")
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
+        raise RuntimeError(
+            f"Installing recsae-lite from {source} failed (pip says why "
+            "above). Check that this runtime is online and run this cell "
+            "again. If the version is not found, install the newest one with "
+            f"`!pip install git+{repository}` and tell us at "
+            f"{repository}/issues."
+        )
+    print("recsae-lite installed.")
 
 # %% [markdown]
 # # 2. Base recommenders: what the SAEs will read
@@ -24,6 +36,17 @@ if "google.colab" in sys.modules:
 # | ELSA | shallow linear autoencoder (paper C) | u = x A, the encoded interaction row |
 # | SASRec | transformer over the user's sequence (paper A) | the state at the last position |
 #
+# **Read alongside.** Its paper: Klenitskiy and Vasilev 2023, [*Turning Dross Into Gold Loss: is
+# BERT4Rec really better than SASRec?*](https://arxiv.org/abs/2309.07602) (SASRec+, paper A's
+# recipe), and Kang and McAuley 2018, [*Self-Attentive Sequential
+# Recommendation*](https://arxiv.org/abs/1808.09781). Background: He et al. 2017, [*Neural
+# Collaborative Filtering*](https://arxiv.org/abs/1708.05031); Vančura et al. 2022, [*Scalable
+# Linear Shallow Autoencoder for Collaborative Filtering*](https://doi.org/10.1145/3523227.3551482)
+# (ELSA); paper B, Arviv et al. 2025, [*Extracting Interaction-Aware Monosemantic Concepts in
+# Recommender Systems*](https://arxiv.org/abs/2511.18024) (MF and NCF as two towers).
+#
+# **Before this chapter:** chapter 1 (the data and the leave-one-out split); PyTorch basics.
+#
 # **What you will learn**
 # - the one interface every model implements: `hidden(batch)` and `scores_from_hidden(h, batch)`;
 # - the evaluation protocol: leave-one-out by time, full ranking, seen items masked;
@@ -40,7 +63,8 @@ if "google.colab" in sys.modules:
 # seconds. Under a minute in the `ci` profile.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+# ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+PROFILE = "quick"
 SEED = 0
 DEVICE = "auto"
 
@@ -64,18 +88,30 @@ DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
 dataset = load_dataset(DATASET)
 
 # %% tags=["remove-cell"]
-# the figures the prose quotes from benchmarks/results, glued under their path in the file (no need
-# to read; only a clone of the repository has the files, and the book is built from one)
+# the figures the prose quotes from benchmarks/results, glued under their
+# path in the file (no need to read; only a clone of the repository has the
+# files, and the book is built from one)
 if report.REPOSITORY_RESULTS.is_dir():
     results = report.load()
     times = results["book_times"]
-    _nb.record("book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d")
+    _nb.record(
+        "book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d"
+    )
     minutes = times["chapter_seconds"]["quick"]["02_base_models"] / 60
-    _nb.record("book_times/chapter_seconds/quick/02_base_models/minutes", minutes, ".0f")
+    _nb.record(
+        "book_times/chapter_seconds/quick/02_base_models/minutes",
+        minutes,
+        ".0f",
+    )
     for name in ["sasrec", "ncf", "mf", "elsa"]:
         minutes = results["base_models"]["models"][name]["train_seconds"] / 60
-        _nb.record(f"base_models/models/{name}/train_seconds/minutes", minutes, ".2g")
-    peers = {figure["id"]: figure["values"] for figure in results["peers"]["figures"]}
+        _nb.record(
+            f"base_models/models/{name}/train_seconds/minutes", minutes, ".2g"
+        )
+    peers = {
+        figure["id"]: figure["values"]
+        for figure in results["peers"]["figures"]
+    }
     _nb.record("peers/recbole.pop/ndcg@10", peers["recbole.pop"]["ndcg@10"])
 
 # %% [markdown]
@@ -100,13 +136,20 @@ for name in zoo.MODELS:
 
 # %%
 split = trained["sasrec"].split
-batch = make_batch(split.users[:4], split.history("test")[:4], dataset.n_items).to(device)
+batch = make_batch(
+    split.users[:4], split.history("test")[:4], dataset.n_items
+).to(device)
 with torch.no_grad():
     for name in ["mf", "ncf", "neumf", "elsa", "sasrec"]:
         model = trained[name].model
         h = model.hidden(batch)
-        same = torch.allclose(model.scores_from_hidden(h, batch), model.scores(batch), atol=1e-5)
-        print(f"{name:>7}: hidden {tuple(h.shape)}, scores_from_hidden(hidden) == scores: {same}")
+        same = torch.allclose(
+            model.scores_from_hidden(h, batch), model.scores(batch), atol=1e-5
+        )
+        print(
+            f"{name:>7}: hidden {tuple(h.shape)}, "
+            f"scores_from_hidden(hidden) == scores: {same}"
+        )
 
 # %% [markdown]
 # ## 2. How good are they?
@@ -129,10 +172,22 @@ with torch.no_grad():
 # the real popularity ranking.
 
 # %%
-# RecBole NDCG@10 (benchmarks/results/peers.json): Pop, BPR, NeuMF, EASE, SASRec
-REFERENCE = {"pop": 0.0354, "mf": 0.0673, "neumf": 0.0649, "elsa": 0.0709, "sasrec": 0.1054}
-NAMES = {"pop": "popularity", "mf": "MF", "ncf": "NCF", "neumf": "NeuMF", "elsa": "ELSA",
-         "sasrec": "SASRec"}  # fmt: skip
+# RecBole's NDCG@10 (benchmarks/results/peers.json)
+REFERENCE = {
+    "pop": 0.0354,
+    "mf": 0.0673,
+    "neumf": 0.0649,
+    "elsa": 0.0709,
+    "sasrec": 0.1054,
+}
+NAMES = {
+    "pop": "popularity",
+    "mf": "MF",
+    "ncf": "NCF",
+    "neumf": "NeuMF",
+    "elsa": "ELSA",
+    "sasrec": "SASRec",
+}
 rows = {
     NAMES[name]: evaluate(t.model, t.split, "test", ks=(10,), dataset=dataset)
     for name, t in trained.items()
@@ -146,10 +201,16 @@ table.round(4)
 for name in trained:
     _nb.record(f"{name}_test_ndcg@10", rows[NAMES[name]]["ndcg@10"])
     _nb.record(f"{name}_test_hr@10", rows[NAMES[name]]["hr@10"])
-_nb.record("models_by_ndcg", ", ".join(table.sort_values("ndcg@10", ascending=False).index), "s")
+_nb.record(
+    "models_by_ndcg",
+    ", ".join(table.sort_values("ndcg@10", ascending=False).index),
+    "s",
+)
 
 # %%
-viz.model_comparison(table, ["ndcg@10", "hr@10", "mrr@10", "coverage@10", "diversity@10"]).show()
+viz.model_comparison(
+    table, ["ndcg@10", "hr@10", "mrr@10", "coverage@10", "diversity@10"]
+).show()
 
 # %% [markdown]
 # ## 3. Training
@@ -159,7 +220,9 @@ viz.model_comparison(table, ["ndcg@10", "hr@10", "mrr@10", "coverage@10", "diver
 # restored (the stars).
 
 # %%
-viz.training_curves({NAMES[n]: t.history for n, t in trained.items() if n != "pop"}).show()
+viz.training_curves(
+    {NAMES[n]: t.history for n, t in trained.items() if n != "pop"}
+).show()
 
 # %% [markdown]
 # ## 4. What the SAEs will read
@@ -173,7 +236,9 @@ viz.training_curves({NAMES[n]: t.history for n, t in trained.items() if n != "po
 # %%
 for name in ["mf", "elsa", "sasrec"]:
     emb = trained[name].model.item_embeddings().detach().cpu().numpy()
-    viz.embedding_map(emb, dataset, f"{NAMES[name]}: item embeddings ({emb.shape[1]} dims)").show()
+    viz.embedding_map(
+        emb, dataset, f"{NAMES[name]}: item embeddings ({emb.shape[1]} dims)"
+    ).show()
 
 # %% [markdown]
 # ## Summary
@@ -216,8 +281,10 @@ exercises.check_popularity(my_popularity)
 
 # %%
 counts = trained["pop"].model.counts.cpu().numpy()
-print("same counts as the chapter's popularity model:",
-      np.array_equal(my_popularity(split, dataset.n_items), counts))  # fmt: skip
+print(
+    "same counts as the chapter's popularity model:",
+    np.array_equal(my_popularity(split, dataset.n_items), counts),
+)
 
 # %% [markdown]
 # ### Exercise 2.2 (medium): NDCG@K with the seen items masked
@@ -235,9 +302,11 @@ def my_ndcg(scores, history, targets, k):
     n_items = scores.shape[1]
     scores = scores.clone()  # never change the caller's scores
     for row, items in enumerate(history):
-        scores[row, items[items != n_items]] = float("-inf")  # the seen items, not the padding
+        # the seen items, not the padding
+        scores[row, items[items != n_items]] = float("-inf")
     target_scores = scores[torch.arange(len(targets)), targets]
-    ranks = (scores >= target_scores[:, None]).sum(1) - 1  # - 1: the target itself
+    # - 1: the target itself
+    ranks = (scores >= target_scores[:, None]).sum(1) - 1
     gains = torch.where(ranks < k, 1 / torch.log2(ranks + 2.0), 0.0)
     return gains.mean().item()
 
@@ -264,7 +333,8 @@ print(f"popularity NDCG@10: {mine:.4f} with my_ndcg, "
 
 # %% tags=["hide-input", "solution"]
 def my_diversity(top, genres):
-    i, j = torch.triu_indices(top.shape[1], top.shape[1], offset=1)  # the pairs i < j
+    # the pairs i < j
+    i, j = torch.triu_indices(top.shape[1], top.shape[1], offset=1)
     g = genres[top].float()  # (B, k, n_genres)
     inter = (g[:, i] * g[:, j]).sum(-1)  # (B, pairs)
     union = ((g[:, i] + g[:, j]) > 0).sum(-1)
@@ -276,6 +346,8 @@ exercises.check_diversity(my_diversity)
 
 # %%
 masked = mask_seen(pop_scores, test_batch.history, pad=dataset.n_items)
-mine = my_diversity(masked.topk(10, dim=1).indices, torch.as_tensor(dataset.genres))
+mine = my_diversity(
+    masked.topk(10, dim=1).indices, torch.as_tensor(dataset.genres)
+)
 print(f"popularity diversity@10: {mine:.4f} with my_diversity, "
       f"{rows['popularity']['diversity@10']:.4f} in the table")  # fmt: skip

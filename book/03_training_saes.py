@@ -1,12 +1,24 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite; Colab's own torch is kept.
+# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    package = "recsae-lite @ git+https://github.com/recsae-lite/recsae-lite"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
+    repository = "https://github.com/recsae-lite/recsae-lite"
+    source = f"git+{repository}@v0.1.0"
+    print(f"Installing recsae-lite from {source} (about a minute) ...")
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
+        raise RuntimeError(
+            f"Installing recsae-lite from {source} failed (pip says why "
+            "above). Check that this runtime is online and run this cell "
+            "again. If the version is not found, install the newest one with "
+            f"`!pip install git+{repository}` and tell us at "
+            f"{repository}/issues."
+        )
+    print("recsae-lite installed.")
 
 # %% [markdown]
 # # 3. Training sparse autoencoders
@@ -32,8 +44,20 @@ if "google.colab" in sys.modules:
 # | `batchtopk` | keep the k x B largest of the whole batch; a learned threshold at inference |
 # | `matryoshka` | BatchTopK, and every prefix of the dictionary must reconstruct x on its own |
 #
+# **Read alongside.** Its paper: Gao et al. 2024, [*Scaling and Evaluating Sparse
+# Autoencoders*](https://arxiv.org/abs/2406.04093) (TopK and AuxK). Background: Bricken et al. 2023,
+# [*Towards Monosemanticity*](https://transformer-circuits.pub/2023/monosemantic-features); Elhage
+# et al. 2022, [*Toy Models of Superposition*](https://arxiv.org/abs/2209.10652); Bussmann et al.
+# 2024, [*BatchTopK Sparse Autoencoders*](https://arxiv.org/abs/2412.06410); Bussmann et al. 2025,
+# [*Learning Multi-Level Features with Matryoshka Sparse
+# Autoencoders*](https://arxiv.org/abs/2503.17547).
+#
+# **Before this chapter:** chapter 2 (SASRec's hidden state); PyTorch's autograd and optimisers.
+#
 # **What you will learn**
 # - superposition, and an SAE untangling it where the answer is known;
+# - a TopK SAE written from scratch (encoder, top-k, decoder, loss, AuxK, unit-norm decoder rows,
+#   a training loop), checked equal to the library's;
 # - training each variant on SASRec's hidden states;
 # - the measures of an SAE: FVU, L0, dead features, and NDCG@10 recovered.
 #
@@ -42,7 +66,8 @@ if "google.colab" in sys.modules:
 # steps each); a GPU shortens it (not measured yet).
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+# ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+PROFILE = "quick"
 SEED = 0
 DEVICE = "auto"
 
@@ -56,38 +81,226 @@ import torch
 from recsae_lite import _nb, report, viz, zoo
 from recsae_lite.activations import collect, ndcg_recovered, planted
 from recsae_lite.metrics import direction_recovery, sae_metrics
-from recsae_lite.sae import FitConfig, SAEConfig, fit
+from recsae_lite.sae import SAE, FitConfig, SAEConfig, fit
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
-STEPS = zoo.SAE_SETTINGS[PROFILE]["max_steps"]  # at most, per SAE (the fit stops sooner)
+# at most, per SAE (the fit stops sooner)
+STEPS = zoo.SAE_SETTINGS[PROFILE]["max_steps"]
 KS = _nb.pick(PROFILE, ci=[4, 16], quick=[8, 16], full=[8, 16, 32, 64])
 EXPANSION = 16  # d_sae = EXPANSION x d_in
 print(f"device: {device}")
 
 # %% tags=["remove-cell"]
-# the figures the prose quotes from benchmarks/results, glued under their path in the file (no need
-# to read; only a clone of the repository has the files, and the book is built from one)
+# the figures the prose quotes from benchmarks/results, glued under their
+# path in the file (no need to read; only a clone of the repository has the
+# files, and the book is built from one)
 if report.REPOSITORY_RESULTS.is_dir():
     times = report.load()["book_times"]
-    _nb.record("book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d")
+    _nb.record(
+        "book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d"
+    )
     minutes = times["chapter_seconds"]["quick"]["03_training_saes"] / 60
-    _nb.record("book_times/chapter_seconds/quick/03_training_saes/minutes", minutes, ".0f")
+    _nb.record(
+        "book_times/chapter_seconds/quick/03_training_saes/minutes",
+        minutes,
+        ".0f",
+    )
 
 # %% [markdown]
-# ## 1. Superposition, and an SAE that untangles it
+# ## 1. Superposition, and an SAE written from scratch
 #
 # We plant 4 x 16 = 64 random unit directions in a 16-dimensional space and make each sample the
 # sum of 3 of them. No basis of 16 dimensions can give each direction its own axis: the principal
 # components (the best 16 orthogonal directions) each mix many planted ones. A TopK SAE with 256
 # features and k = 3 is asked only to reconstruct the samples sparsely, and finds the directions.
+# We first write that SAE from scratch, piece by piece, train it on these samples, and check that
+# it computes exactly what the library's SAE computes; then the chapter uses the library.
 
 # %%
-x_toy, directions = planted(20_000, d_in=16, n_directions=64, active=3, seed=SEED)
+x_toy, directions = planted(
+    20_000, d_in=16, n_directions=64, active=3, seed=SEED
+)
+print(f"samples {tuple(x_toy.shape)}, directions {tuple(directions.shape)}")
+
+# %% [markdown]
+# ### Encode and decode
+#
+# The encoder computes every feature's pre-activation, (x - b_dec) W_enc + b_enc. TopK keeps each
+# sample's k largest (through a ReLU, so a kept value is never negative) and sets the others to 0:
+# that is the sparse code z. The decoder adds up the kept features' directions, the rows of
+# W_dec, each times its activation. W_dec starts as random unit rows, W_enc as its transpose.
+
+# %%
+from torch import nn
+
+
+class ScratchSAE(nn.Module):
+    """A TopK SAE in plain PyTorch: what the library's `SAE` computes."""
+
+    def __init__(self, d_in, d_sae, k, generator):
+        super().__init__()
+        self.k = k
+        rows = torch.randn(d_sae, d_in, generator=generator)
+        # (d_sae, d_in): row j is feature j's direction, of norm 1
+        self.W_dec = nn.Parameter(rows / rows.norm(dim=1, keepdim=True))
+        # (d_in, d_sae): the decoder's transpose, to start with
+        self.W_enc = nn.Parameter(self.W_dec.detach().T.clone())
+        self.b_enc = nn.Parameter(torch.zeros(d_sae))
+        self.b_dec = nn.Parameter(torch.zeros(d_in))
+
+    def pre_acts(self, x):  # (B, d_in) -> (B, d_sae)
+        return (x - self.b_dec) @ self.W_enc + self.b_enc
+
+    def decode(self, z):  # (B, d_sae) -> (B, d_in)
+        return z @ self.W_dec + self.b_dec
+
+
+def top_k(pre, k):
+    """Each row's k largest values, through a ReLU; 0 elsewhere."""
+    values, columns = pre.topk(k, dim=1)
+    return torch.zeros_like(pre).scatter(1, columns, values.relu())
+
+
+# %% [markdown]
+# ### The loss, and AuxK
+#
+# The loss is the squared error of the reconstruction, summed over dimensions and averaged over
+# the batch. TopK has a failure mode: a feature that is never among a sample's k largest gets no
+# gradient, so it never becomes one, and stays dead. AuxK (Gao et al.) gives the dead features
+# work: the k_aux = d_in / 2 largest pre-activations among them try to reconstruct what the live
+# features missed, the residual x - x_hat. Its error, divided by the residual's variance, joins
+# the loss with a weight of 1/32 once some features are dead.
+
+
+# %%
+def losses(sae, x, dead):
+    """The reconstruction loss, AuxK and the codes of a batch x (B, d_in);
+    dead: (d_sae,) bool, the features that have not fired for a while."""
+    pre = sae.pre_acts(x)
+    z = top_k(pre, sae.k)
+    x_hat = sae.decode(z)
+    mse = (x_hat - x).pow(2).sum(1).mean()
+    # AuxK: the best of the dead features reconstruct what the live ones missed
+    residual = (x - x_hat).detach()
+    z_aux = top_k(pre.masked_fill(~dead, -torch.inf), x.shape[1] // 2)
+    variance = (residual - residual.mean(0)).pow(2).sum(1).mean()
+    aux = (z_aux @ sae.W_dec - residual).pow(2).sum(1).mean() / variance
+    return mse, aux, z
+
+
+# %% [markdown]
+# ### The decoder-norm step
+#
+# TopK's sparsity does not depend on the length of W_dec's rows, so they are kept at norm 1: an
+# activation then says how much of its direction a sample holds, and the encoder cannot shrink a
+# feature to hide it. Before each optimiser step we remove the part of W_dec's gradient along
+# each row (a step then turns a row rather than stretches it), and after the step we rescale the
+# rows back to norm 1.
+
+
+# %%
+@torch.no_grad()
+def drop_parallel_gradient(sae):
+    """Remove the component of each W_dec row's gradient along the row."""
+    w, g = sae.W_dec, sae.W_dec.grad
+    g -= (g * w).sum(1, keepdim=True) * w / w.pow(2).sum(1, keepdim=True)
+
+
+@torch.no_grad()
+def renormalise(sae):
+    sae.W_dec /= sae.W_dec.norm(dim=1, keepdim=True)
+
+
+# %% [markdown]
+# ### A training loop
+#
+# Adam on random batches. A feature counts as dead once it has not fired for a whole pass over
+# the data, and only then does AuxK join the loss. The library's `sae.fit` adds a warm-up of the
+# learning rate, gradient clipping, a held-out share of the data to stop on, and it first centres
+# and scales the inputs (these samples need none of that).
+
+
+# %%
+def train(sae, x, steps, batch_size=1_024, lr=3e-3, seed=SEED):
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(sae.parameters(), lr=lr)
+    since_fired = torch.zeros(len(sae.b_enc))  # samples since each fired
+    for _ in range(steps):
+        rows = torch.randint(len(x), (batch_size,), generator=generator)
+        batch = x[rows]
+        dead = since_fired >= len(x)
+        mse, aux, z = losses(sae, batch, dead)
+        loss = mse + aux / 32 if dead.any() else mse
+        optimizer.zero_grad()
+        loss.backward()
+        drop_parallel_gradient(sae)
+        optimizer.step()
+        renormalise(sae)
+        fired = (z > 0).any(0)
+        since_fired = torch.where(fired, 0, since_fired + batch_size)
+    return sae
+
+
+scratch = ScratchSAE(
+    16, 256, k=3, generator=torch.Generator().manual_seed(SEED)
+)
+train(scratch, x_toy, steps=100)
+scratch_cosines = direction_recovery(directions, scratch.W_dec)
+print(
+    "each planted direction's best cosine with a decoder row: mean "
+    f"{scratch_cosines.mean():.3f}, lowest {scratch_cosines.min():.3f}"
+)
+
+# %% [markdown]
+# ### Checked against the library
+#
+# The library's `SAE` computes the same loss faster: it decodes only the k rows of W_dec a
+# sample uses, and computes gradients only where a feature was kept. Given our weights, the same
+# batch and the same dead features (half of them, so that AuxK has work), both must give the same
+# losses and the same gradient for every weight, before and after the decoder-norm step.
+
+# %%
+config = SAEConfig(d_in=16, d_sae=256, variant="topk", k=3)
+library = SAE(config, torch.Generator().manual_seed(SEED))
+# our four weights; its input scaling stays the identity
+library.load_state_dict(scratch.state_dict(), strict=False)
+batch, dead = x_toy[:1_024], torch.arange(256) % 2 == 0
+scratch.zero_grad()
+mse, aux, _ = losses(scratch, batch, dead)
+(mse + aux / 32).backward()
+theirs = library.losses(batch, dead)
+theirs["loss"].backward()
+pairs = [(mse, theirs["mse"]), (aux, theirs["aux"])]
+pairs += [
+    (getattr(scratch, n).grad, w.grad) for n, w in library.named_parameters()
+]
+drop_parallel_gradient(scratch)
+library.remove_parallel_grad()
+pairs.append((scratch.W_dec.grad, library.W_dec.grad))
+for mine, reference in pairs:
+    torch.testing.assert_close(mine, reference)
+gap = max((mine - reference).abs().max().item() for mine, reference in pairs)
+print(f"mse {mse:.4f}, AuxK {aux:.4f}: losses and gradients as the library's")
+
+# %% [markdown]
+# ### The library's SAE
+#
+# From here on the chapter trains SAEs with the library's one fit, `sae.fit`. On the planted data
+# it finds the directions too, which the principal components cannot:
+
+# %%
 toy_steps = _nb.pick(PROFILE, ci=60, quick=400, full=2_500)
-toy_config = FitConfig(max_steps=toy_steps, batch_size=1_024, lr=3e-3, seed=SEED)
-toy = fit(x_toy.to(device), SAEConfig(d_in=16, d_sae=256, variant="topk", k=3), toy_config)
-principal = torch.linalg.svd(x_toy - x_toy.mean(0), full_matrices=False).Vh  # (16, 16)
+toy_config = FitConfig(
+    max_steps=toy_steps, batch_size=1_024, lr=3e-3, seed=SEED
+)
+toy = fit(
+    x_toy.to(device),
+    SAEConfig(d_in=16, d_sae=256, variant="topk", k=3),
+    toy_config,
+)
+# the principal components: (16, 16)
+principal = torch.linalg.svd(x_toy - x_toy.mean(0), full_matrices=False).Vh
 cosines = {
     "principal components": direction_recovery(directions, principal),
     "SAE decoder rows": direction_recovery(directions, toy.W_dec.cpu()),
@@ -95,8 +308,20 @@ cosines = {
 viz.recovery_histogram(cosines).show()
 
 # %%
-_nb.record("toy_mean_best_cosine_sae", cosines["SAE decoder rows"].mean().item(), ".3f")
-_nb.record("toy_mean_best_cosine_pca", cosines["principal components"].mean().item(), ".3f")
+_nb.record(
+    "toy_scratch_mean_best_cosine", scratch_cosines.mean().item(), ".3f"
+)
+_nb.record("toy_scratch_library_gap", gap, ".0e")
+_nb.record(
+    "toy_mean_best_cosine_sae",
+    cosines["SAE decoder rows"].mean().item(),
+    ".3f",
+)
+_nb.record(
+    "toy_mean_best_cosine_pca",
+    cosines["principal components"].mean().item(),
+    ".3f",
+)
 
 # %% [markdown]
 # ## 2. SASRec's hidden states
@@ -110,7 +335,10 @@ sasrec = zoo.model("sasrec", DATASET, PROFILE, seed=SEED, device=device)
 model, split = sasrec.model, sasrec.split
 x = collect(model, split, stage="train", positions="all")
 d_in = x.shape[1]
-print(f"{len(x):,} hidden states of size {d_in}; SAEs with {EXPANSION * d_in} features")
+print(
+    f"{len(x):,} hidden states of size {d_in}; "
+    f"SAEs with {EXPANSION * d_in} features"
+)
 _nb.record("training_sequences", len(split.train), ",d")
 _nb.record("hidden_states", len(x), ",d")
 _nb.record("sasrec_hidden_size", d_in, "d")
@@ -134,22 +362,36 @@ _nb.record("sasrec_hidden_size", d_in, "d")
 
 # %%
 held_out = collect(model, split, stage="test", positions="last")
-train_config = zoo.sae_settings(d_in, PROFILE, SEED)[1]  # every SAE of the grid: its fit
+# every SAE of the grid: its fit
+train_config = zoo.sae_settings(d_in, PROFILE, SEED)[1]
 _nb.record("fit_eval_every", train_config.eval_every, "d")
 _nb.record("fit_patience", train_config.patience, "d")
 _nb.record("fit_min_gain", train_config.min_gain, ".1%")
 rows, saes = [], {}
 for variant in ["relu", "topk", "batchtopk", "matryoshka"]:
     for k in KS:
-        config, train_config = zoo.sae_settings(d_in, PROFILE, SEED, k, EXPANSION, variant)
-        sae, _ = zoo.sae(sasrec, config, train_config, device=device, progress=False)
+        config, train_config = zoo.sae_settings(
+            d_in, PROFILE, SEED, k, EXPANSION, variant
+        )
+        sae, _ = zoo.sae(
+            sasrec, config, train_config, device=device, progress=False
+        )
         stats = sae_metrics(sae, held_out)
         recovered = ndcg_recovered(model, sae, split)
         rows.append(
-            {"variant": variant, "label": f"k={k}" if variant != "relu" else f"l1={zoo.RELU_L1[k]}",
-             "k": k, "fvu": stats["fvu"], "l0": stats["l0"], "dead": stats["dead_fraction"],
-             "ndcg@10": recovered["spliced"], "ndcg_recovered": recovered["recovered"]}
-        )  # fmt: skip
+            {
+                "variant": variant,
+                "label": f"k={k}"
+                if variant != "relu"
+                else f"l1={zoo.RELU_L1[k]}",
+                "k": k,
+                "fvu": stats["fvu"],
+                "l0": stats["l0"],
+                "dead": stats["dead_fraction"],
+                "ndcg@10": recovered["spliced"],
+                "ndcg_recovered": recovered["recovered"],
+            }
+        )
         saes[(variant, k)] = (sae, stats)
 table = pd.DataFrame(rows)
 table.round(3)
@@ -167,7 +409,10 @@ viz.fvu_vs_l0(table).show()
 # %%
 k_show = 16 if 16 in KS else KS[-1]
 viz.density_histogram(
-    {v: saes[(v, k_show)][1]["density"] for v in ["relu", "topk", "batchtopk", "matryoshka"]}
+    {
+        v: saes[(v, k_show)][1]["density"]
+        for v in ["relu", "topk", "batchtopk", "matryoshka"]
+    }
 ).show()
 
 # %% [markdown]
@@ -176,7 +421,10 @@ viz.density_histogram(
 # The SAE's reconstruction replaces SASRec's state and the rest of the model runs unchanged.
 
 # %%
-print(f"clean model NDCG@10: {recovered['clean']:.4f}; mean-ablated: {recovered['ablated']:.4f}")
+print(
+    f"clean model NDCG@10: {recovered['clean']:.4f}; "
+    f"mean-ablated: {recovered['ablated']:.4f}"
+)
 table.pivot(index="k", columns="variant", values="ndcg_recovered").round(3)
 
 # %%
@@ -210,7 +458,8 @@ for row in rows:
 # %%
 from recsae_lite import exercises
 
-sae, stats = saes[("topk", k_show)]  # a TopK SAE trained above, and its measures
+# a TopK SAE trained above, and its measures
+sae, stats = saes[("topk", k_show)]
 
 # %% [markdown]
 # ### Exercise 3.1 (easy): the fraction of variance unexplained
@@ -231,7 +480,10 @@ exercises.check_fvu(my_fvu)
 # %%
 with torch.no_grad():
     mine = my_fvu(held_out, sae(held_out))
-print(f"FVU of the TopK SAE (k = {k_show}): {mine:.4f} with my_fvu, {stats['fvu']:.4f} above")
+print(
+    f"FVU of the TopK SAE (k = {k_show}): {mine:.4f} with my_fvu, "
+    f"{stats['fvu']:.4f} above"
+)
 
 # %% [markdown]
 # ### Exercise 3.2 (easy): L0 and dead features
@@ -244,7 +496,9 @@ print(f"FVU of the TopK SAE (k = {k_show}): {mine:.4f} with my_fvu, {stats['fvu'
 # %% tags=["hide-input", "solution"]
 def my_sparsity(z):
     active = z > 0
-    return active.sum(1).float().mean().item(), (~active.any(0)).float().mean().item()
+    return active.sum(1).float().mean().item(), (
+        ~active.any(0)
+    ).float().mean().item()
 
 
 # %%
@@ -253,8 +507,10 @@ exercises.check_sparsity(my_sparsity)
 # %%
 with torch.no_grad():
     l0, dead = my_sparsity(sae.encode(held_out))
-print(f"L0 {l0:.2f} and dead {dead:.3f} with my_sparsity; {stats['l0']:.2f} and "
-      f"{stats['dead_fraction']:.3f} above")  # fmt: skip
+print(
+    f"L0 {l0:.2f} and dead {dead:.3f} with my_sparsity; {stats['l0']:.2f} and "
+    f"{stats['dead_fraction']:.3f} above"
+)
 
 # %% [markdown]
 # ### Exercise 3.3 (medium): the TopK encoder
@@ -278,5 +534,9 @@ exercises.check_topk_encode(my_topk_encode)
 
 # %%
 with torch.no_grad():
-    same = torch.allclose(my_topk_encode(sae, held_out), sae.encode(held_out), atol=1e-5)
-print(f"my_topk_encode gives the SAE's own codes on the held-out states: {same}")
+    same = torch.allclose(
+        my_topk_encode(sae, held_out), sae.encode(held_out), atol=1e-5
+    )
+print(
+    f"my_topk_encode gives the SAE's own codes on the held-out states: {same}"
+)

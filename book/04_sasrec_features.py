@@ -1,12 +1,24 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite; Colab's own torch is kept.
+# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    package = "recsae-lite @ git+https://github.com/recsae-lite/recsae-lite"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
+    repository = "https://github.com/recsae-lite/recsae-lite"
+    source = f"git+{repository}@v0.1.0"
+    print(f"Installing recsae-lite from {source} (about a minute) ...")
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
+        raise RuntimeError(
+            f"Installing recsae-lite from {source} failed (pip says why "
+            "above). Check that this runtime is online and run this cell "
+            "again. If the version is not found, install the newest one with "
+            f"`!pip install git+{repository}` and tell us at "
+            f"{repository}/issues."
+        )
+    print("recsae-lite installed.")
 
 # %% [markdown]
 # # 4. What SASRec's SAE features mean
@@ -16,6 +28,13 @@ if "google.colab" in sys.modules:
 # go with one genre, a raw dimension with a mixture. This chapter measures that claim on
 # MovieLens, against two baselines: SASRec's raw hidden dimensions, and a random rotation of them
 # (a basis that has no reason to line up with anything).
+#
+# **Read alongside.** Its paper: paper A, Klenitskiy et al. 2025, [*Sparse Autoencoders for
+# Sequential Recommendation Models: Interpretation and Flexible
+# Control*](https://arxiv.org/abs/2507.12202). Background: Bricken et al. 2023, [*Towards
+# Monosemanticity*](https://transformer-circuits.pub/2023/monosemantic-features).
+#
+# **Before this chapter:** chapters 2 and 3 (SASRec, and the SAE trained on its states).
 #
 # **What you will learn**
 # - how to score a coordinate (a feature, a dimension) against item genres, and why this score;
@@ -27,7 +46,8 @@ if "google.colab" in sys.modules:
 # of it training the SAE, which chapter 5 then loads); seconds in the `ci` profile.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+# ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+PROFILE = "quick"
 SEED = 0
 DEVICE = "auto"
 
@@ -45,17 +65,26 @@ from recsae_lite.activations import collect
 device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
 TOP = 100  # a coordinate's top-activating positions that its score reads
-THRESHOLD = 0.5  # a coordinate "is about one genre" when its best score reaches this
-MIN_ITEMS = 10  # fewer distinct items than this among its top positions: an item feature
+# a coordinate "is about one genre" when its best score reaches this
+THRESHOLD = 0.5
+# fewer distinct items than this among its top positions: an item feature
+MIN_ITEMS = 10
 
 # %% tags=["remove-cell"]
-# the figures the prose quotes from benchmarks/results, glued under their path in the file (no need
-# to read; only a clone of the repository has the files, and the book is built from one)
+# the figures the prose quotes from benchmarks/results, glued under their
+# path in the file (no need to read; only a clone of the repository has the
+# files, and the book is built from one)
 if report.REPOSITORY_RESULTS.is_dir():
     times = report.load()["book_times"]
-    _nb.record("book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d")
+    _nb.record(
+        "book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d"
+    )
     minutes = times["chapter_seconds"]["quick"]["04_sasrec_features"] / 60
-    _nb.record("book_times/chapter_seconds/quick/04_sasrec_features/minutes", minutes, ".0f")
+    _nb.record(
+        "book_times/chapter_seconds/quick/04_sasrec_features/minutes",
+        minutes,
+        ".0f",
+    )
 
 # %% [markdown]
 # ## 1. The model, its SAE, and the positions they read
@@ -68,16 +97,26 @@ if report.REPOSITORY_RESULTS.is_dir():
 # %%
 sasrec = zoo.model("sasrec", DATASET, PROFILE, seed=SEED, device=device)
 model, split, dataset = sasrec.model, sasrec.split, sasrec.dataset
-sae, _ = zoo.sae(sasrec, *zoo.sae_settings(model.config.hidden_size, PROFILE, SEED), device=device)
+sae, _ = zoo.sae(
+    sasrec,
+    *zoo.sae_settings(model.config.hidden_size, PROFILE, SEED),
+    device=device,
+)
 x, items = collect(model, split, "train", "all", items=True)
 items = items.cpu().numpy()
 context = features.position_index(split, model.config.max_len)
-z = features.sparse_codes(sae, x)  # (N, 1,024), only the active features' values kept
+# (N, 1,024), only the active features' values kept
+z = features.sparse_codes(sae, x)
 with torch.no_grad():
-    # the second view: the genres of the item the model ranks first at each position
-    predicted = torch.cat([model.scores_from_hidden(c, None).argmax(1) for c in x.split(8_192)])
+    # the second view: the genres of the item ranked first at each position
+    predicted = torch.cat(
+        [model.scores_from_hidden(c, None).argmax(1) for c in x.split(8_192)]
+    )
 predicted = predicted.cpu().numpy()
-print(f"{len(x):,} positions; SAE: {sae.config.d_sae} features, k = {sae.config.k}")
+print(
+    f"{len(x):,} positions; "
+    f"SAE: {sae.config.d_sae} features, k = {sae.config.k}"
+)
 _nb.record("sae_k", sae.config.k, "d")
 _nb.record("sasrec_hidden_size", x.shape[1], "d")
 
@@ -111,9 +150,15 @@ coordinates = {
     "raw dimensions (both signs)": interpret.signed(centred),
     "random rotation (both signs)": interpret.signed(centred @ rotation),
 }
-views = {"input": dataset.genres[items][:, keep], "predicted": dataset.genres[predicted][:, keep]}
-scores = {  # per_feature: a block of coordinates at a time (dense codes take 4 GB on ML-1M)
-    (kind, view): features.per_feature(interpret.genre_scores, acts, labels, TOP)
+views = {
+    "input": dataset.genres[items][:, keep],
+    "predicted": dataset.genres[predicted][:, keep],
+}
+# per_feature: a block of coordinates at a time (dense codes: 4 GB on ML-1M)
+scores = {
+    (kind, view): features.per_feature(
+        interpret.genre_scores, acts, labels, TOP
+    )
     for kind, acts in coordinates.items()
     for view, labels in views.items()
 }
@@ -167,9 +212,19 @@ for kind, short in zip(coordinates, ["sae", "raw", "rotation"], strict=True):
     _nb.record(f"{short}_count", lookup.loc[(kind, "input"), "count"], ",d")
     _nb.record(f"{short}_scored", lookup.loc[(kind, "input"), "scored"], ",d")
     for view in views:
-        _nb.record(f"{short}_{view}_pass", lookup.loc[(kind, view), "pass"], "d")
-        _nb.record(f"{short}_{view}_pass_share", lookup.loc[(kind, view), "pass share"], ".0%")
-_nb.record("sae_item_features", lookup.loc[("SAE features", "input"), "item features"], "d")
+        _nb.record(
+            f"{short}_{view}_pass", lookup.loc[(kind, view), "pass"], "d"
+        )
+        _nb.record(
+            f"{short}_{view}_pass_share",
+            lookup.loc[(kind, view), "pass share"],
+            ".0%",
+        )
+_nb.record(
+    "sae_item_features",
+    lookup.loc[("SAE features", "input"), "item features"],
+    "d",
+)
 
 # %% [markdown]
 # Paper A's claim is that SAE features pass far more often than raw dimensions. Compare both
@@ -206,7 +261,9 @@ def auto_label(row, top):
 
 
 sae_tops = tops["SAE features"]
-table["label"] = [auto_label(table.loc[j], top) for j, top in enumerate(sae_tops)]
+table["label"] = [
+    auto_label(table.loc[j], top) for j, top in enumerate(sae_tops)
+]
 table.insert(0, "feature", np.arange(len(table)))
 table["firing rate"] = (features.firing_counts(z) / len(x)).numpy()
 table["distinct items"] = [len(set(top)) for top in sae_tops]
@@ -219,14 +276,30 @@ viz.sortable_table(table.round(3))
 # raises some films and lowers others, through SASRec's output embeddings.
 
 # %%
-with torch.no_grad():  # (d_sae, n_items): the score change from each feature's direction
-    effects = model.scores_from_hidden(sae.W_dec * sae.input_scale, None).cpu().numpy()
-genre_features = table[table["distinct items"] >= MIN_ITEMS].sort_values("score", ascending=False)
-shown = genre_features.drop_duplicates("best genre").head(3)["feature"].tolist()
+# (d_sae, n_items): the score change from each feature's direction
+with torch.no_grad():
+    effects = (
+        model.scores_from_hidden(sae.W_dec * sae.input_scale, None)
+        .cpu()
+        .numpy()
+    )
+genre_features = table[table["distinct items"] >= MIN_ITEMS].sort_values(
+    "score", ascending=False
+)
+shown = (
+    genre_features.drop_duplicates("best genre").head(3)["feature"].tolist()
+)
 for j in shown:
     column = z[:, j].to_dense()  # (N,) feature j at every position
     card = features.feature_card(
-        j, column, items, context, split, dataset, effects[j], title=table.loc[j, "label"]
+        j,
+        column,
+        items,
+        context,
+        split,
+        dataset,
+        effects[j],
+        title=table.loc[j, "label"],
     )
     viz.feature_dashboard(card).show()
 
@@ -268,7 +341,8 @@ def my_item_features(acts, items, top, min_items):
     flags = []
     for column in acts.T:
         order = column.topk(top).indices
-        order = order[column[order] > 0].numpy()  # its top positions where it fires
+        # its top positions where it fires
+        order = order[column[order] > 0].numpy()
         flags.append(len(set(items[order])) < min_items)
     return np.array(flags)
 
@@ -277,9 +351,13 @@ def my_item_features(acts, items, top, min_items):
 exercises.check_item_features(my_item_features)
 
 # %%
-mine = int(features.per_feature(my_item_features, z, items, TOP, MIN_ITEMS).sum())
-print(f"item features of the SAE: {mine} with my_item_features, "
-      f"{lookup.loc[('SAE features', 'input'), 'item features']} in the table")  # fmt: skip
+mine = int(
+    features.per_feature(my_item_features, z, items, TOP, MIN_ITEMS).sum()
+)
+print(
+    f"item features of the SAE: {mine} with my_item_features, "
+    f"{lookup.loc[('SAE features', 'input'), 'item features']} in the table"
+)
 
 # %% [markdown]
 # ### Exercise 4.2 (medium): precision above chance
@@ -305,9 +383,13 @@ exercises.check_genre_score(my_genre_score)
 j_shown = shown[0] if shown else 0  # the first feature with a dashboard above
 sae_scores = scores[("SAE features", "input")]
 genre_g = int(np.nanargmax(sae_scores[j_shown]))
-mine = my_genre_score(z[:, j_shown].to_dense(), views["input"][:, genre_g], TOP)
-print(f"feature {j_shown}, {genre_names[genre_g]}: {mine:.4f} with my_genre_score, "
-      f"{sae_scores[j_shown, genre_g]:.4f} in the heatmap")  # fmt: skip
+mine = my_genre_score(
+    z[:, j_shown].to_dense(), views["input"][:, genre_g], TOP
+)
+print(
+    f"feature {j_shown}, {genre_names[genre_g]}: {mine:.4f} with "
+    f"my_genre_score, {sae_scores[j_shown, genre_g]:.4f} in the heatmap"
+)
 
 # %% [markdown]
 # ### Exercise 4.3 (medium): what a feature does to the scores
@@ -330,5 +412,8 @@ exercises.check_feature_effect(my_feature_effect)
 
 # %%
 mine = my_feature_effect(model, sae, j_shown).cpu().numpy()
-print(f"feature {j_shown}: my_feature_effect matches its dashboard's score changes:",
-      np.allclose(mine, effects[j_shown], atol=1e-5))  # fmt: skip
+print(
+    f"feature {j_shown}: my_feature_effect matches its dashboard's "
+    "score changes:",
+    np.allclose(mine, effects[j_shown], atol=1e-5),
+)

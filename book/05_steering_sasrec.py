@@ -1,12 +1,24 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite; Colab's own torch is kept.
+# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    package = "recsae-lite @ git+https://github.com/recsae-lite/recsae-lite"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
+    repository = "https://github.com/recsae-lite/recsae-lite"
+    source = f"git+{repository}@v0.1.0"
+    print(f"Installing recsae-lite from {source} (about a minute) ...")
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
+        raise RuntimeError(
+            f"Installing recsae-lite from {source} failed (pip says why "
+            "above). Check that this runtime is online and run this cell "
+            "again. If the version is not found, install the newest one with "
+            f"`!pip install git+{repository}` and tell us at "
+            f"{repository}/issues."
+        )
+    print("recsae-lite installed.")
 
 # %% [markdown]
 # # 5. Steering SASRec with its SAE features
@@ -15,6 +27,14 @@ if "google.colab" in sys.modules:
 # steers SASRec this way: raise a feature's activation at the last position, decode, let the model
 # score the changed state. This chapter builds that knob, measures what it does and what it costs
 # over many users, and compares it with a supervised baseline: a linear probe's direction.
+#
+# **Read alongside.** Its paper: paper A, Klenitskiy et al. 2025, [*Sparse Autoencoders for
+# Sequential Recommendation Models: Interpretation and Flexible
+# Control*](https://arxiv.org/abs/2507.12202). Background: Templeton et al. 2024, [*Scaling
+# Monosemanticity*](https://transformer-circuits.pub/2024/scaling-monosemanticity) (steering with
+# features).
+#
+# **Before this chapter:** chapters 3 and 4 (the SAE, and what its features mean).
 #
 # **What you will learn**
 # - the steering edit, and why keeping the SAE's error term makes strength 0 exactly harmless;
@@ -28,7 +48,8 @@ if "google.colab" in sys.modules:
 # {glue:text}`book_times/chapter_seconds/ci/05_steering_sasrec` seconds in the `ci` profile.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+# ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+PROFILE = "quick"
 SEED = 0
 DEVICE = "auto"
 
@@ -41,26 +62,41 @@ import torch
 
 from recsae_lite import _nb, report, steer, viz, widgets, zoo
 from recsae_lite.activations import collect
-from recsae_lite.interventions import direction_edit, feature_direction, feature_edit
+from recsae_lite.interventions import (
+    direction_edit,
+    feature_direction,
+    feature_edit,
+)
 from recsae_lite.train import recommend
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
-STRENGTHS = [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0]  # x the mean norm of a state
+# x the mean norm of a state
+STRENGTHS = [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0]
 MIN_GENRE_ITEMS = 50  # genres steered: those with at least this many items
 MIN_ITEMS, TOP = 10, 100  # as in chapter 4
-MAX_DROP = 0.1  # a "moderate" push: NDCG@10 falls by at most this share (paper A's 10%)
+# a "moderate" push: NDCG@10 falls by at most this share (paper A's 10%)
+MAX_DROP = 0.1
 
 # %% tags=["remove-cell"]
-# the figures the prose quotes from benchmarks/results, glued under their path in the file (no need
-# to read; only a clone of the repository has the files, and the book is built from one)
+# the figures the prose quotes from benchmarks/results, glued under their
+# path in the file (no need to read; only a clone of the repository has the
+# files, and the book is built from one)
 if report.REPOSITORY_RESULTS.is_dir():
     times = report.load()["book_times"]
-    _nb.record("book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d")
+    _nb.record(
+        "book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d"
+    )
     minutes = times["chapter_seconds"]["quick"]["05_steering_sasrec"] / 60
-    _nb.record("book_times/chapter_seconds/quick/05_steering_sasrec/minutes", minutes, ".0f")
+    _nb.record(
+        "book_times/chapter_seconds/quick/05_steering_sasrec/minutes",
+        minutes,
+        ".0f",
+    )
     seconds = times["chapter_seconds"]["ci"]["05_steering_sasrec"]
-    _nb.record("book_times/chapter_seconds/ci/05_steering_sasrec", seconds, ".0f")
+    _nb.record(
+        "book_times/chapter_seconds/ci/05_steering_sasrec", seconds, ".0f"
+    )
 
 # %% [markdown]
 # ## 1. The model, the SAE, and the steering edit
@@ -81,10 +117,15 @@ if report.REPOSITORY_RESULTS.is_dir():
 # %%
 sasrec = zoo.model("sasrec", DATASET, PROFILE, seed=SEED, device=device)
 model, split, dataset = sasrec.model, sasrec.split, sasrec.dataset
-sae, x = zoo.sae(sasrec, *zoo.sae_settings(model.config.hidden_size, PROFILE, SEED), device=device)
+sae, x = zoo.sae(
+    sasrec,
+    *zoo.sae_settings(model.config.hidden_size, PROFILE, SEED),
+    device=device,
+)
 row = 0  # the first user of the split
 with torch.no_grad():  # edits that change nothing: adding 0, scaling by 1
-    h = collect(model, split, "test")[:50]  # the states the model scores for the first 50 users
+    # the states the model scores for the first 50 users
+    h = collect(model, split, "test")[:50]
     unchanged = [feature_edit(sae, j, 0.0, "add")(h) for j in range(5)]
     unchanged += [feature_edit(sae, j, 1.0, "scale")(h) for j in range(5)]
     gap = max((edited - h).abs().max().item() for edited in unchanged)
@@ -122,19 +163,35 @@ chosen.round(3)
 
 # %%
 with torch.no_grad():  # a running maximum over chunks of positions
-    peak = torch.stack([sae.encode(c).max(0).values for c in x.split(8_192)]).max(0).values
+    peak = (
+        torch.stack([sae.encode(c).max(0).values for c in x.split(8_192)])
+        .max(0)
+        .values
+    )
 peak = peak.cpu().numpy()
 genre_features = dict(zip(chosen["genre"], chosen["feature"], strict=True))
 unit = {j: float(peak[j]) for j in range(sae.config.d_sae)}
-widgets.equalizer(model, sae, split, dataset, genre_features, unit, rows=np.arange(20))
+widgets.equalizer(
+    model, sae, split, dataset, genre_features, unit, rows=np.arange(20)
+)
 
 # %%
-show_genre = "Sci-Fi" if "Sci-Fi" in genre_features else chosen["genre"].iloc[0]
+show_genre = (
+    "Sci-Fi" if "Sci-Fi" in genre_features else chosen["genre"].iloc[0]
+)
 frames = widgets.static_equalizer(
-    model, sae, split, dataset, row, genre_features[show_genre], unit[genre_features[show_genre]],
+    model,
+    sae,
+    split,
+    dataset,
+    row,
+    genre_features[show_genre],
+    unit[genre_features[show_genre]],
     strengths=[0.0, 0.5, 1.0, 1.5, 2.0, 3.0],
-)  # fmt: skip
-viz.steering_frames(frames, f"User {split.users[row]}: the {show_genre} feature turned up").show()
+)
+viz.steering_frames(
+    frames, f"User {split.users[row]}: the {show_genre} feature turned up"
+).show()
 
 # %% [markdown]
 # ## 4. Strength sweeps over many users
@@ -151,12 +208,19 @@ viz.steering_frames(frames, f"User {split.users[row]}: the {show_genre} feature 
 rng = np.random.default_rng(SEED)
 order = rng.permutation(len(split.users))
 users = {"validation": np.sort(order[::2]), "test": np.sort(order[1::2])}
-norm = float(collect(model, split, "test")[users["validation"]].norm(dim=1).mean())
-table = steer.compare(model, split, dataset, directions, STRENGTHS, norm, users)
+norm = float(
+    collect(model, split, "test")[users["validation"]].norm(dim=1).mean()
+)
+table = steer.compare(
+    model, split, dataset, directions, STRENGTHS, norm, users
+)
 metrics = ["share", "ndcg", "hr", "coverage", "diversity", "popularity"]
-drawn = [g for g in ("Sci-Fi", "Horror", "Children's", "Romance") if g in genres] or genres[:4]
+drawn = [
+    g for g in ("Sci-Fi", "Horror", "Children's", "Romance") if g in genres
+] or genres[:4]
 test_rows = table[(table["users"] == "test") & table["genre"].isin(drawn)]
-viz.steering_curves(test_rows, metrics).show()  # four genres, to keep it readable
+# four genres, to keep it readable
+viz.steering_curves(test_rows, metrics).show()
 
 # %%
 result = steer.moderate(table, MAX_DROP)
@@ -166,9 +230,19 @@ test.round(3)
 # %%
 for method in ("SAE", "probe", "centroid"):
     rows = test[test["method"] == method]
-    _nb.record(f"{method.lower()}_genres_tripled", int((rows["share x"] >= 3).sum()), "d")
-    _nb.record(f"{method.lower()}_median_share_x", rows["share x"].median(), ".2f")
-    _nb.record(f"{method.lower()}_median_ndcg_change", rows["ndcg change"].median(), ".3f")
+    _nb.record(
+        f"{method.lower()}_genres_tripled",
+        int((rows["share x"] >= 3).sum()),
+        "d",
+    )
+    _nb.record(
+        f"{method.lower()}_median_share_x", rows["share x"].median(), ".2f"
+    )
+    _nb.record(
+        f"{method.lower()}_median_ndcg_change",
+        rows["ndcg change"].median(),
+        ".3f",
+    )
 _nb.record("genres_steered", len(genres), "d")
 _nb.record("validation_users", len(users["validation"]), "d")
 
@@ -203,25 +277,40 @@ _nb.record("validation_users", len(users["validation"]), "d")
 
 # %%
 with torch.no_grad():
-    effects = model.scores_from_hidden(sae.W_dec * sae.input_scale, None).cpu().numpy()
+    effects = (
+        model.scores_from_hidden(sae.W_dec * sae.input_scale, None)
+        .cpu()
+        .numpy()
+    )
 log_pop = np.log1p(dataset.popularity)
 corr = [np.corrcoef(e, log_pop)[0, 1] for e in effects]
 pop_feature = int(np.nanargmax(corr))
 popular = dataset.popularity >= np.quantile(dataset.popularity, 0.9)
 pop_direction = feature_direction(sae, pop_feature)
-down = {(-s if s else 0.0): direction_edit(pop_direction, -s * norm) for s in STRENGTHS}
+down = {
+    (-s if s else 0.0): direction_edit(pop_direction, -s * norm)
+    for s in STRENGTHS
+}
 popularity = steer.sweep(model, split, users["test"], down, dataset, popular)
-print(f"popularity feature: {pop_feature} (correlation {corr[pop_feature]:.2f})")
+print(
+    f"popularity feature: {pop_feature} (correlation {corr[pop_feature]:.2f})"
+)
 popularity.round(3)
 
 # %%
-pop_moderate = popularity[popularity["ndcg"] >= 0.9 * popularity["ndcg"].iloc[0]].iloc[-1]
+pop_moderate = popularity[
+    popularity["ndcg"] >= 0.9 * popularity["ndcg"].iloc[0]
+].iloc[-1]
 base, half = popularity.iloc[0], popularity.set_index("strength").loc[-0.5]
 _nb.record("popularity_correlation", corr[pop_feature], ".2f")
 _nb.record("popular_share_before", popularity["share"].iloc[0], ".3f")
 _nb.record("popular_share_moderate", pop_moderate["share"], ".3f")
 _nb.record("popular_strength_moderate", -pop_moderate["strength"], ".2g")
-_nb.record("popular_ndcg_change_moderate", pop_moderate["ndcg"] / base["ndcg"] - 1, ".0%")
+_nb.record(
+    "popular_ndcg_change_moderate",
+    pop_moderate["ndcg"] / base["ndcg"] - 1,
+    ".0%",
+)
 _nb.record("coverage_before", base["coverage"], ".3f")
 _nb.record("coverage_moderate", pop_moderate["coverage"], ".3f")
 _nb.record("popular_share_half", half["share"], ".3f")
@@ -265,7 +354,8 @@ from recsae_lite.interventions import Spliced
 from recsae_lite.metrics import mask_seen
 from recsae_lite.models import make_batch
 
-j_genre = genre_features[show_genre]  # the genre feature of the equalizer figure
+# the genre feature of the equalizer figure
+j_genre = genre_features[show_genre]
 
 # %% [markdown]
 # ### Exercise 5.1 (easy): add to a feature, keep the error term
@@ -287,7 +377,9 @@ exercises.check_add_edit(my_add_edit)
 # %%
 with torch.no_grad():
     mine = my_add_edit(sae, h, j_genre, unit[j_genre])
-    same = torch.allclose(mine, feature_edit(sae, j_genre, unit[j_genre], "add")(h))
+    same = torch.allclose(
+        mine, feature_edit(sae, j_genre, unit[j_genre], "add")(h)
+    )
 print(f"my_add_edit on the {show_genre} feature equals feature_edit: {same}")
 
 # %% [markdown]
@@ -310,7 +402,9 @@ exercises.check_scale_edit(my_scale_edit)
 # %%
 with torch.no_grad():
     mine = my_scale_edit(sae, h, j_genre, 3.0)
-    same = torch.allclose(mine, feature_edit(sae, j_genre, 3.0, "scale")(h), atol=1e-5)
+    same = torch.allclose(
+        mine, feature_edit(sae, j_genre, 3.0, "scale")(h), atol=1e-5
+    )
 print(f"my_scale_edit on the {show_genre} feature equals feature_edit: {same}")
 
 # %% [markdown]
@@ -326,7 +420,9 @@ print(f"my_scale_edit on the {show_genre} feature equals feature_edit: {same}")
 # %% tags=["hide-input", "solution"]
 def my_genre_share(model, split, rows, edit, in_genre, k):
     histories = split.history("test")
-    batch = make_batch(split.users[rows], [histories[r] for r in rows], model.n_items)
+    batch = make_batch(
+        split.users[rows], [histories[r] for r in rows], model.n_items
+    )
     batch = batch.to(model.device)
     with torch.no_grad():
         scores = Spliced(model, edit).eval().scores(batch)  # eval: no dropout
@@ -345,5 +441,7 @@ mine = my_genre_share(model, split, users["test"], push, in_show_genre, 10)
 swept = table.set_index(["method", "genre", "users", "strength"]).loc[
     ("SAE", show_genre, "test", 1.0), "share"
 ]
-print(f"{show_genre} share@10 at strength 1: {mine:.4f} with my_genre_share, {swept:.4f} in "
-      f"the sweep")  # fmt: skip
+print(
+    f"{show_genre} share@10 at strength 1: {mine:.4f} with my_genre_share, "
+    f"{swept:.4f} in the sweep"
+)

@@ -1,12 +1,24 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite; Colab's own torch is kept.
+# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    package = "recsae-lite @ git+https://github.com/recsae-lite/recsae-lite"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
+    repository = "https://github.com/recsae-lite/recsae-lite"
+    source = f"git+{repository}@v0.1.0"
+    print(f"Installing recsae-lite from {source} (about a minute) ...")
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
+        raise RuntimeError(
+            f"Installing recsae-lite from {source} failed (pip says why "
+            "above). Check that this runtime is online and run this cell "
+            "again. If the version is not found, install the newest one with "
+            f"`!pip install git+{repository}` and tell us at "
+            f"{repository}/issues."
+        )
+    print("recsae-lite installed.")
 
 # %% [markdown]
 # # 6. Two-tower models: concepts that keep the predictions
@@ -18,6 +30,14 @@ if "google.colab" in sys.modules:
 # does that for matrix factorization (MF) and neural collaborative filtering (NCF), measures how
 # faithful the reconstructed recommendations are, how pure the genre features are, and intervenes
 # on features (paper B's "neurons").
+#
+# **Read alongside.** Its paper: paper B, Arviv et al. 2025, [*Extracting Interaction-Aware
+# Monosemantic Concepts in Recommender Systems*](https://arxiv.org/abs/2511.18024). Background: He
+# et al. 2017, [*Neural Collaborative Filtering*](https://arxiv.org/abs/1708.05031); Bussmann et al.
+# 2025, [*Learning Multi-Level Features with Matryoshka Sparse
+# Autoencoders*](https://arxiv.org/abs/2503.17547).
+#
+# **Before this chapter:** chapters 2 and 3 (MF and NCF, and training an SAE).
 #
 # **What you will learn**
 # - one shared SAE for users and items, and the prediction-aware loss;
@@ -31,7 +51,8 @@ if "google.colab" in sys.modules:
 # seconds in the `ci` profile.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+# ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+PROFILE = "quick"
 SEED = 0
 DEVICE = "auto"
 
@@ -57,21 +78,42 @@ STEPS = _nb.pick(PROFILE, ci=100, quick=900, full=5_000)
 W_PRED = _nb.pick(PROFILE, ci=[0.0, 5.0], quick=[0.0, 1.0, 10.0],
                   full=[0.0, 1.0, 2.0, 5.0, 10.0])  # fmt: skip
 K, D_SAE = 16, 256  # the main SAE: 16 active features of 256
-GENRES = ["Comedy", "Horror", "Drama", "Action", "Children's", "Romance", "Sci-Fi", "Documentary"]
+GENRES = [
+    "Comedy",
+    "Horror",
+    "Drama",
+    "Action",
+    "Children's",
+    "Romance",
+    "Sci-Fi",
+    "Documentary",
+]
 GOALS = {"rbo": 0.85, "kendall tau": 0.7}  # the book's goal for faithful lists
 
 # %% tags=["remove-cell"]
-# the figures the prose quotes from benchmarks/results, glued under their path in the file (no need
-# to read; only a clone of the repository has the files, and the book is built from one)
+# the figures the prose quotes from benchmarks/results, glued under their
+# path in the file (no need to read; only a clone of the repository has the
+# files, and the book is built from one)
 if report.REPOSITORY_RESULTS.is_dir():
     results = report.load()
     times = results["book_times"]
-    _nb.record("book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d")
+    _nb.record(
+        "book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d"
+    )
     minutes = times["chapter_seconds"]["quick"]["06_two_tower_concepts"] / 60
-    _nb.record("book_times/chapter_seconds/quick/06_two_tower_concepts/minutes", minutes, ".0f")
+    _nb.record(
+        "book_times/chapter_seconds/quick/06_two_tower_concepts/minutes",
+        minutes,
+        ".0f",
+    )
     seconds = times["chapter_seconds"]["ci"]["06_two_tower_concepts"]
-    _nb.record("book_times/chapter_seconds/ci/06_two_tower_concepts", seconds, ".0f")
-    peers = {figure["id"]: figure["values"] for figure in results["peers"]["figures"]}
+    _nb.record(
+        "book_times/chapter_seconds/ci/06_two_tower_concepts", seconds, ".0f"
+    )
+    peers = {
+        figure["id"]: figure["values"]
+        for figure in results["peers"]["figures"]
+    }
     for figure in ("paper_b_code.ncf_fidelity", "paper_b_code.mf_fidelity"):
         for key in ("rbo", "kendall_tau"):
             _nb.record(f"peers/{figure}/{key}", peers[figure][key], ".2f")
@@ -79,7 +121,9 @@ if report.REPOSITORY_RESULTS.is_dir():
         value = peers["paper_b_code.mf_purity10"][genre]
         _nb.record(f"peers/paper_b_code.mf_purity10/{genre}", value, ".2f")
     _nb.record(
-        "peers/paper_b_code.ncf_purity10/mean", peers["paper_b_code.ncf_purity10"]["mean"], ".2f"
+        "peers/paper_b_code.ncf_purity10/mean",
+        peers["paper_b_code.ncf_purity10"]["mean"],
+        ".2f",
     )
     bench = results["two_tower"]
     _nb.record("two_tower/seeds/count", len(bench["seeds"]), "d")
@@ -87,10 +131,22 @@ if report.REPOSITORY_RESULTS.is_dir():
     for name in ("mf", "ncf"):
         rbo = fidelity.loc[fidelity["model"] == name, "rbo"]
         for stat in ("min", "max"):
-            _nb.record(f"two_tower/fidelity/model={name}/rbo/{stat}", rbo.agg(stat), ".2f")
-    means = pd.DataFrame(bench["purity"]).groupby(["model", "coordinates"])["purity@10"].mean()
+            _nb.record(
+                f"two_tower/fidelity/model={name}/rbo/{stat}",
+                rbo.agg(stat),
+                ".2f",
+            )
+    means = (
+        pd.DataFrame(bench["purity"])
+        .groupby(["model", "coordinates"])["purity@10"]
+        .mean()
+    )
     for (name, kind), value in means.items():
-        _nb.record(f"two_tower/purity/model={name}/coordinates={kind}/purity@10/mean", value, ".2f")
+        _nb.record(
+            f"two_tower/purity/model={name}/coordinates={kind}/purity@10/mean",
+            value,
+            ".2f",
+        )
 
 # %% [markdown]
 # ## 1. The towers and their embeddings
@@ -106,7 +162,10 @@ split, dataset = trained["mf"].split, trained["mf"].dataset
 order = np.random.default_rng(SEED).permutation(len(split.users))
 held_out = np.sort(order[: len(order) // 5])
 train_rows = np.sort(order[len(order) // 5 :])
-print(f"{len(train_rows)} training users, {len(held_out)} held-out users, {dataset.n_items} items")
+print(
+    f"{len(train_rows)} training users, {len(held_out)} held-out users, "
+    f"{dataset.n_items} items"
+)
 
 # %% [markdown]
 # ## 2. The prediction-aware loss
@@ -125,18 +184,28 @@ print(f"{len(train_rows)} training users, {len(held_out)} held-out users, {datas
 
 
 # %%
-def train(name: str, w_pred: float, d_sae=D_SAE, k=K, variant="topk", groups=()):
+def train(
+    name: str, w_pred: float, d_sae=D_SAE, k=K, variant="topk", groups=()
+):
     model = trained[name].model
     x, term = two_tower.sae_inputs(model, split, train_rows, SEED)
-    config = SAEConfig(x.shape[1], d_sae, variant, k, groups, pred_coefficient=w_pred)
+    config = SAEConfig(
+        x.shape[1], d_sae, variant, k, groups, pred_coefficient=w_pred
+    )
     settings = FitConfig(max_steps=STEPS, batch_size=512, seed=SEED)
     return fit(x, config, settings, prediction=term, progress=False)
 
 
 def overwrite(model, sae, rows, features, values, k: int = 30):
-    """Paper B's intervention: the top-k lists of the split's rows with the users' features set
-    to values (z_n <- v), keeping the SAE's error term; items keep their embeddings."""
-    return recommend(Spliced(model, feature_edit(sae, features, values, "set")), split, rows, k)
+    """Paper B's intervention: the top-k lists of the split's rows with the
+    users' features set to values (z_n <- v), keeping the SAE's error term;
+    items keep their embeddings."""
+    return recommend(
+        Spliced(model, feature_edit(sae, features, values, "set")),
+        split,
+        rows,
+        k,
+    )
 
 
 saes = {(name, w): train(name, w) for name in ("mf", "ncf") for w in W_PRED}
@@ -156,17 +225,27 @@ for (name, w), sae in saes.items():
     users, items = two_tower.embeddings(model)
     x = torch.cat([users[split.users[train_rows]], items])
     fid = two_tower.fidelity(model, sae, split, held_out)
-    genre_purity = interpret.purity_table(sae.encode(items).detach().cpu(), dataset, GENRES)
+    genre_purity = interpret.purity_table(
+        sae.encode(items).detach().cpu(), dataset, GENRES
+    )
     rows.append(
-        {"model": name, "w_pred": w, "rbo": fid["rbo"], "kendall tau": fid["kendall_tau"],
-         "fvu": sae_metrics(sae, x)["fvu"], "purity@10": genre_purity["purity@10"].mean()}
-    )  # fmt: skip
+        {
+            "model": name,
+            "w_pred": w,
+            "rbo": fid["rbo"],
+            "kendall tau": fid["kendall_tau"],
+            "fvu": sae_metrics(sae, x)["fvu"],
+            "purity@10": genre_purity["purity@10"].mean(),
+        }
+    )
 ablation = pd.DataFrame(rows)
 ablation.round(3)
 
 # %%
 title = "Fidelity and purity against w_pred (16 of 256 features active)"
-viz.metric_lines(ablation, "w_pred", ["rbo", "kendall tau", "purity@10"], "model", title).show()
+viz.metric_lines(
+    ablation, "w_pred", ["rbo", "kendall tau", "purity@10"], "model", title
+).show()
 
 # %%
 for r in ablation.to_dict("records"):
@@ -175,13 +254,26 @@ for r in ablation.to_dict("records"):
     _nb.record(f"{r['model']}_w{r['w_pred']:g}_fvu", r["fvu"], ".1%")
 for name, runs in ablation.groupby("model"):
     for stat in ("min", "max"):
-        for measure, short in (("rbo", "rbo"), ("kendall tau", "tau"), ("fvu", "fvu")):
-            _nb.record(f"{name}_{short}_{stat}", runs[measure].agg(stat), ".2f")
-        _nb.record(f"{name}_pred_rbo_{stat}", runs.loc[runs["w_pred"] > 0, "rbo"].agg(stat), ".2f")
+        for measure, short in (
+            ("rbo", "rbo"),
+            ("kendall tau", "tau"),
+            ("fvu", "fvu"),
+        ):
+            _nb.record(
+                f"{name}_{short}_{stat}", runs[measure].agg(stat), ".2f"
+            )
+        _nb.record(
+            f"{name}_pred_rbo_{stat}",
+            runs.loc[runs["w_pred"] > 0, "rbo"].agg(stat),
+            ".2f",
+        )
 met = [
     name.upper()
     for name, runs in ablation.groupby("model")
-    if ((runs["rbo"] >= GOALS["rbo"]) & (runs["kendall tau"] >= GOALS["kendall tau"])).any()
+    if (
+        (runs["rbo"] >= GOALS["rbo"])
+        & (runs["kendall tau"] >= GOALS["kendall tau"])
+    ).any()
 ]
 _nb.record("fidelity_goal_met_by", " and ".join(met) or "neither model", "s")
 
@@ -218,7 +310,9 @@ _nb.record("fidelity_goal_met_by", " and ".join(met) or "neither model", "s")
 # lists? The same SAE (256 features, w_pred = 0) with k active:
 
 # %%
-K_SWEEP = _nb.pick(PROFILE, ci=[4, K], quick=[8, K, 32, 64], full=[8, K, 32, 64])
+K_SWEEP = _nb.pick(
+    PROFILE, ci=[4, K], quick=[8, K, 32, 64], full=[8, K, 32, 64]
+)
 sweep = []
 for name in ("mf", "ncf"):
     for k in K_SWEEP:
@@ -229,21 +323,38 @@ for name in ("mf", "ncf"):
         _nb.record(f"{name}_k{k}_rbo", fid["rbo"], ".3f")
 sweep = pd.DataFrame(sweep)
 goals = {measure: (goal, "the book's goal") for measure, goal in GOALS.items()}
-viz.metric_lines(sweep, "active features", ["rbo", "kendall tau"], "model",
-                 "Fidelity against the number of active features (of 256)", log_x=True,
-                 levels=goals).show()  # fmt: skip
-for name in ("mf", "ncf"):  # how far apart the scores of a user's top 30 are: what errors must beat
+viz.metric_lines(
+    sweep,
+    "active features",
+    ["rbo", "kendall tau"],
+    "model",
+    "Fidelity against the number of active features (of 256)",
+    log_x=True,
+    levels=goals,
+).show()
+# how far apart the scores of a user's top 30 are: what errors must beat
+for name in ("mf", "ncf"):
     model = trained[name].model
     top30, scores = recommend(model, split, held_out, 30, scores=True)
     ends = np.take_along_axis(scores, top30[:, [0, -1]], axis=1)
-    _nb.record(f"{name}_top30_logit_span", (ends[:, 0] - ends[:, 1]).mean(), ".2f")
+    _nb.record(
+        f"{name}_top30_logit_span", (ends[:, 0] - ends[:, 1]).mean(), ".2f"
+    )
 for name, runs in sweep.groupby("model"):
-    _nb.record(f"{name}_sweep_rbo", ", ".join(f"{rbo:.2f}" for rbo in runs["rbo"]), "s")
+    _nb.record(
+        f"{name}_sweep_rbo",
+        ", ".join(f"{rbo:.2f}" for rbo in runs["rbo"]),
+        "s",
+    )
     reached = runs.loc[runs["rbo"] >= GOALS["rbo"], "active features"]
-    fewest = f"{reached.min()}" if len(reached) else f"more than {max(K_SWEEP)}"
+    fewest = (
+        f"{reached.min()}" if len(reached) else f"more than {max(K_SWEEP)}"
+    )
     _nb.record(f"{name}_k_for_goal_rbo", fewest, "s")
 _nb.record("sweep_ks", ", ".join(map(str, K_SWEEP)), "s")
-_nb.record("mf_dimensions", two_tower.embeddings(trained["mf"].model)[1].shape[1], "d")
+_nb.record(
+    "mf_dimensions", two_tower.embeddings(trained["mf"].model)[1].shape[1], "d"
+)
 
 # %% [markdown]
 # At {glue:text}`sweep_ks` active features, MF's RBO is {glue:text}`mf_sweep_rbo` and NCF's
@@ -262,7 +373,9 @@ _nb.record("mf_dimensions", two_tower.embeddings(trained["mf"].model)[1].shape[1
 # had 22 features; we train one of 22 (8 active) too, to compare at its size.
 
 # %%
-small = {name: train(name, W_PRED[-1], d_sae=22, k=8) for name in ("mf", "ncf")}
+small = {
+    name: train(name, W_PRED[-1], d_sae=22, k=8) for name in ("mf", "ncf")
+}
 tables = []
 for name in ("mf", "ncf"):
     items = two_tower.embeddings(trained[name].model)[1]
@@ -275,13 +388,17 @@ for name in ("mf", "ncf"):
         table = interpret.purity_table(acts, dataset, GENRES)
         tables.append(table.assign(model=name, coordinates=kind))
 purity = pd.concat(tables)
-purity.pivot_table(index="genre", columns=["model", "coordinates"], values="purity@10").round(2)
+purity.pivot_table(
+    index="genre", columns=["model", "coordinates"], values="purity@10"
+).round(2)
 
 # %%
 summary = purity.groupby(["model", "coordinates"]).agg(
-    mean_purity_10=("purity@10", "mean"), mean_purity_50=("purity@50", "mean"),
-    mean_purity_100=("purity@100", "mean"), distinct_best=("feature", "nunique"),
-)  # fmt: skip
+    mean_purity_10=("purity@10", "mean"),
+    mean_purity_50=("purity@50", "mean"),
+    mean_purity_100=("purity@100", "mean"),
+    distinct_best=("feature", "nunique"),
+)
 for (name, kind), row in summary.iterrows():
     key = kind.replace(" ", "_")
     _nb.record(f"{name}_{key}_purity10", row["mean_purity_10"], ".2f")
@@ -290,9 +407,15 @@ pure = best_of.loc[("mf", "SAE 256")].query("`purity@10` == 1")["genre"]
 _nb.record("mf_SAE_256_pure_genres", ", ".join(pure) or "no genre", "s")
 documentary = purity.loc[purity["genre"] == "Documentary", "purity@10"].max()
 _nb.record("documentary_best_purity10", documentary, ".2f")
-purer = [name.upper() for name in ("mf", "ncf") if summary.loc[(name, "SAE 22"), "mean_purity_10"]
-         > summary.loc[(name, "raw dims"), "mean_purity_10"]]  # fmt: skip
-_nb.record("sae22_purer_than_raw_for", " and ".join(purer) or "neither model", "s")
+purer = [
+    name.upper()
+    for name in ("mf", "ncf")
+    if summary.loc[(name, "SAE 22"), "mean_purity_10"]
+    > summary.loc[(name, "raw dims"), "mean_purity_10"]
+]
+_nb.record(
+    "sae22_purer_than_raw_for", " and ".join(purer) or "neither model", "s"
+)
 summary.round(3)
 
 # %% [markdown]
@@ -340,13 +463,24 @@ for name in ("mf", "ncf"):
     sae = train(name, 1.0, variant="matryoshka", groups=GROUPS)
     item_codes = sae.encode(two_tower.embeddings(model)[1]).detach().cpu()
     for prefix in np.cumsum(GROUPS):
-        fid = two_tower.fidelity(model, sae, split, held_out, prefix=int(prefix))
+        fid = two_tower.fidelity(
+            model, sae, split, held_out, prefix=int(prefix)
+        )
         table = interpret.purity_table(item_codes[:, :prefix], dataset, GENRES)
         purity10 = table["purity@10"].mean()
-        rows.append({"model": name, "prefix": int(prefix), "rbo": fid["rbo"],
-                     "kendall tau": fid["kendall_tau"], "purity@10": purity10})  # fmt: skip
+        rows.append(
+            {
+                "model": name,
+                "prefix": int(prefix),
+                "rbo": fid["rbo"],
+                "kendall tau": fid["kendall_tau"],
+                "purity@10": purity10,
+            }
+        )
         _nb.record(f"{name}_matryoshka_prefix{prefix}_rbo", fid["rbo"], ".2f")
-        _nb.record(f"{name}_matryoshka_prefix{prefix}_purity10", purity10, ".2f")
+        _nb.record(
+            f"{name}_matryoshka_prefix{prefix}_purity10", purity10, ".2f"
+        )
 nested = pd.DataFrame(rows)
 nested.round(3)
 
@@ -373,10 +507,14 @@ sae = saes[(name, W_PRED[-1])]
 items = two_tower.embeddings(trained[name].model)[1]
 codes = sae.encode(items).detach().cpu().numpy()
 log_pop = np.log1p(dataset.popularity)
-corr = np.array([np.corrcoef(c, log_pop)[0, 1] if c.std() > 0 else 0.0 for c in codes.T])
+corr = np.array(
+    [np.corrcoef(c, log_pop)[0, 1] if c.std() > 0 else 0.0 for c in codes.T]
+)
 feature = int(np.nanargmax(corr))
 top = np.argsort(-codes[:, feature])[:10]
-print(f"feature {feature}: correlation with log popularity {corr[feature]:.2f}")
+print(
+    f"feature {feature}: correlation with log popularity {corr[feature]:.2f}"
+)
 titles = np.asarray(dataset.item_titles)
 pd.DataFrame({"title": titles[top], "interactions": dataset.popularity[top]})
 
@@ -395,10 +533,20 @@ genre_feature = int(best.loc[(name, "SAE 256", genre), "feature"])
 peak = float(codes[:, genre_feature].max())
 model = trained[name].model
 before = recommend(model, split, held_out, 30)
-shares = [{"value (x peak)": "none", f"{genre} share@30": dataset.genres[before, g].mean()}]
+shares = [
+    {
+        "value (x peak)": "none",
+        f"{genre} share@30": dataset.genres[before, g].mean(),
+    }
+]
 for value in [-2.0, -1.0, 0.0, 1.0, 2.0]:
     lists = overwrite(model, sae, held_out, genre_feature, value * peak)
-    shares.append({"value (x peak)": value, f"{genre} share@30": dataset.genres[lists, g].mean()})
+    shares.append(
+        {
+            "value (x peak)": value,
+            f"{genre} share@30": dataset.genres[lists, g].mean(),
+        }
+    )
 shares = pd.DataFrame(shares)
 _nb.record("genre_share_before", shares.iloc[0, 1], ".1%")
 _nb.record("genre_share_filtered", shares.iloc[1, 1], ".1%")
@@ -419,11 +567,16 @@ def top10(value):
     return widgets.recommendation_table(dataset, top[0], mark=g)
 
 
-widget, frames = widgets.value_slider(top10, [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0], "v x peak")
+widget, frames = widgets.value_slider(
+    top10, [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0], "v x peak"
+)
 widget
 
 # %%
-title = f"User {split.users[user_row]}: the {genre} feature ({genre_feature}) set to v x its peak"
+title = (
+    f"User {split.users[user_row]}: the {genre} feature ({genre_feature}) "
+    "set to v x its peak"
+)
 viz.steering_frames(frames, title).show()
 
 # %% [markdown]
@@ -432,18 +585,40 @@ viz.steering_frames(frames, title).show()
 # its active features, each to v times its activation on the film, for every held-out user.
 
 # %%
-niche = int(np.argsort(dataset.popularity)[len(dataset.popularity) // 2])  # a median film
+# a median film
+niche = int(np.argsort(dataset.popularity)[len(dataset.popularity) // 2])
 active, strongest = np.flatnonzero(codes[niche]), int(codes[niche].argmax())
 promoted = []
 for v in [1.0, 2.0, 4.0]:
     every = overwrite(model, sae, held_out, active, v * codes[niche, active])
-    one = overwrite(model, sae, held_out, strongest, v * codes[niche, strongest])
-    promoted.append({"v": v, "all its features set": (every == niche).any(1).mean(),
-                     "its strongest feature only": (one == niche).any(1).mean()})  # fmt: skip
-print(f"{titles[niche]}: {dataset.popularity[niche]} interactions, {len(active)} active features;")
-print(f"in {(before == niche).any(1).mean():.1%} of the held-out users' top 30 before")
-_nb.record("promoted_share_all_features_v2", promoted[1]["all its features set"], ".0%")
-_nb.record("promoted_share_strongest_v2", promoted[1]["its strongest feature only"], ".0%")
+    one = overwrite(
+        model, sae, held_out, strongest, v * codes[niche, strongest]
+    )
+    promoted.append(
+        {
+            "v": v,
+            "all its features set": (every == niche).any(1).mean(),
+            "its strongest feature only": (one == niche).any(1).mean(),
+        }
+    )
+print(
+    f"{titles[niche]}: {dataset.popularity[niche]} interactions, "
+    f"{len(active)} active features;"
+)
+print(
+    f"in {(before == niche).any(1).mean():.1%} of the held-out users' "
+    "top 30 before"
+)
+_nb.record(
+    "promoted_share_all_features_v2",
+    promoted[1]["all its features set"],
+    ".0%",
+)
+_nb.record(
+    "promoted_share_strongest_v2",
+    promoted[1]["its strongest feature only"],
+    ".0%",
+)
 pd.DataFrame(promoted).round(3)
 
 # %% [markdown]
@@ -483,9 +658,11 @@ pd.DataFrame(promoted).round(3)
 from recsae_lite import exercises
 from recsae_lite.metrics import rbo_extrapolated
 
-mf_model, mf_sae = trained["mf"].model, saes[("mf", W_PRED[-1])]  # MF and its 256-feature SAE
+# MF and its 256-feature SAE
+mf_model, mf_sae = trained["mf"].model, saes[("mf", W_PRED[-1])]
 users_emb, items_emb = two_tower.embeddings(mf_model)
-mf_codes = mf_sae.encode(items_emb).detach().cpu()  # (n_items, 256) the items' codes
+# (n_items, 256) the items' codes
+mf_codes = mf_sae.encode(items_emb).detach().cpu()
 
 # %% [markdown]
 # ### Exercise 6.1 (easy): semantic purity@K
@@ -497,7 +674,8 @@ mf_codes = mf_sae.encode(items_emb).detach().cpu()  # (n_items, 256) the items' 
 
 # %% tags=["hide-input", "solution"]
 def my_purity(acts, concepts, k):
-    top = torch.as_tensor(acts).topk(k, dim=0).indices.T.numpy()  # (F, k) each feature's top items
+    # (F, k) each feature's top items
+    top = torch.as_tensor(acts).topk(k, dim=0).indices.T.numpy()
     return np.asarray(concepts)[top].mean(1)  # (F, C)
 
 
@@ -505,7 +683,9 @@ def my_purity(acts, concepts, k):
 exercises.check_purity(my_purity)
 
 # %%
-genre_columns = dataset.genres[:, [dataset.genre_names.index(g) for g in GENRES]]
+genre_columns = dataset.genres[
+    :, [dataset.genre_names.index(g) for g in GENRES]
+]
 best_per_genre = interpret.purity_table(mf_codes, dataset, GENRES)
 mine = my_purity(mf_codes, genre_columns, 10).max(0)
 print("each genre's best purity@10, with my_purity, is the table's:",
@@ -522,7 +702,8 @@ print("each genre's best purity@10, with my_purity, is the table's:",
 
 # %% tags=["hide-input", "solution"]
 def my_overwrite(sae, u, feature, value):
-    z_n = sae.encode(u)[:, feature : feature + 1]  # (B, 1) each user's current value
+    # (B, 1) each user's current value
+    z_n = sae.encode(u)[:, feature : feature + 1]
     return u + (value - z_n) * sae.W_dec[feature] * sae.input_scale
 
 
@@ -530,11 +711,20 @@ def my_overwrite(sae, u, feature, value):
 exercises.check_overwrite(my_overwrite)
 
 # %%
-horror = best_per_genre.set_index("genre").loc["Horror", "feature"]  # its purest feature
+# its purest feature
+horror = best_per_genre.set_index("genre").loc["Horror", "feature"]
 horror_peak = float(mf_codes[:, horror].max())
-with torch.no_grad():  # your edit inside the model, on the held-out users' embeddings
-    mine = recommend(Spliced(mf_model, lambda u: my_overwrite(mf_sae, u, horror, 2 * horror_peak)),
-                     split, held_out, 30)  # fmt: skip
+# your edit inside the model, on the held-out users' embeddings
+with torch.no_grad():
+    mine = recommend(
+        Spliced(
+            mf_model,
+            lambda u: my_overwrite(mf_sae, u, horror, 2 * horror_peak),
+        ),
+        split,
+        held_out,
+        30,
+    )
 library = overwrite(mf_model, mf_sae, held_out, horror, 2 * horror_peak)
 same = (mine == library).all(1).mean()
 print(f"held-out users whose top 30 is the library overwrite's: {same:.3f}")
@@ -569,5 +759,7 @@ before = recommend(mf_model, split, held_out, 30)
 pairs = list(zip(before.tolist(), library.tolist(), strict=True))
 mine = np.mean([my_rbo(a, b) for a, b in pairs])
 reference = np.mean([rbo_extrapolated(a, b) for a, b in pairs])
-print(f"RBO of the lists before and after the overwrite: {mine:.4f} with my_rbo, "
-      f"{reference:.4f} with metrics.rbo_extrapolated")  # fmt: skip
+print(
+    f"RBO of the lists before and after the overwrite: {mine:.4f} with "
+    f"my_rbo, {reference:.4f} with metrics.rbo_extrapolated"
+)

@@ -1,12 +1,24 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite; Colab's own torch is kept.
+# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    package = "recsae-lite @ git+https://github.com/recsae-lite/recsae-lite"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
+    repository = "https://github.com/recsae-lite/recsae-lite"
+    source = f"git+{repository}@v0.1.0"
+    print(f"Installing recsae-lite from {source} (about a minute) ...")
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
+        raise RuntimeError(
+            f"Installing recsae-lite from {source} failed (pip says why "
+            "above). Check that this runtime is online and run this cell "
+            "again. If the version is not found, install the newest one with "
+            f"`!pip install git+{repository}` and tell us at "
+            f"{repository}/issues."
+        )
+    print("recsae-lite installed.")
 
 # %% [markdown]
 # # 7. Matryoshka hierarchies: broad features first
@@ -18,6 +30,13 @@ if "google.colab" in sys.modules:
 # hierarchy of concepts. This chapter measures whether that reading holds: first on synthetic
 # data whose hierarchy we planted, then on MF item embeddings and SASRec hidden states of
 # MovieLens-100K, always against a plain BatchTopK SAE of the same size and sparsity.
+#
+# **Read alongside.** Its paper: Bussmann et al. 2025, [*Learning Multi-Level Features with
+# Matryoshka Sparse Autoencoders*](https://arxiv.org/abs/2503.17547). Background: paper B, Arviv et
+# al. 2025, [*Extracting Interaction-Aware Monosemantic Concepts in Recommender
+# Systems*](https://arxiv.org/abs/2511.18024).
+#
+# **Before this chapter:** chapter 3 (the Matryoshka variant); chapter 6 helps.
 #
 # **What you will learn**
 # - what the nested loss does, and how to compare it fairly with a plain SAE;
@@ -31,7 +50,8 @@ if "google.colab" in sys.modules:
 # SASRec; under a minute in the `ci` profile.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+# ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+PROFILE = "quick"
 SEED = 0
 DEVICE = "auto"
 
@@ -43,7 +63,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsae_lite import _nb, features, hierarchy, interpret, report, two_tower, viz, zoo
+from recsae_lite import (
+    _nb,
+    features,
+    hierarchy,
+    interpret,
+    report,
+    two_tower,
+    viz,
+    zoo,
+)
 from recsae_lite.activations import collect
 from recsae_lite.data import load_dataset
 from recsae_lite.metrics import sae_metrics
@@ -55,29 +84,49 @@ DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
 # (benchmarks/results/fit_budget.json)
 STEPS = _nb.pick(PROFILE, ci=200, quick=800, full=5_000)
 SEEDS = _nb.pick(
-    PROFILE, ci=[SEED], quick=[SEED, SEED + 1, SEED + 2], full=[SEED, SEED + 1, SEED + 2]
+    PROFILE,
+    ci=[SEED],
+    quick=[SEED, SEED + 1, SEED + 2],
+    full=[SEED, SEED + 1, SEED + 2],
 )
 VARIANTS = ["matryoshka", "batchtopk"]
 
 # %% tags=["remove-cell"]
-# the figures the prose quotes from benchmarks/results, glued under their path in the file (no need
-# to read; only a clone of the repository has the files, and the book is built from one)
+# the figures the prose quotes from benchmarks/results, glued under their
+# path in the file (no need to read; only a clone of the repository has the
+# files, and the book is built from one)
 if report.REPOSITORY_RESULTS.is_dir():
     results = report.load()
     times = results["book_times"]
-    _nb.record("book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d")
-    minutes = times["chapter_seconds"]["quick"]["07_matryoshka_hierarchies"] / 60
-    _nb.record("book_times/chapter_seconds/quick/07_matryoshka_hierarchies/minutes", minutes, ".0f")
-    _nb.record("hierarchy/seeds/count", len(results["hierarchy"]["seeds"]), "d")
+    _nb.record(
+        "book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d"
+    )
+    minutes = (
+        times["chapter_seconds"]["quick"]["07_matryoshka_hierarchies"] / 60
+    )
+    _nb.record(
+        "book_times/chapter_seconds/quick/07_matryoshka_hierarchies/minutes",
+        minutes,
+        ".0f",
+    )
+    _nb.record(
+        "hierarchy/seeds/count", len(results["hierarchy"]["seeds"]), "d"
+    )
     bench = pd.DataFrame(results["hierarchy"]["planted"])
     for (setting, variant), runs in bench.groupby(["setting", "variant"]):
         path = f"hierarchy/planted/setting={setting}/variant={variant}"
         _nb.record(f"{path}/agreement/mean", runs["agreement"].mean(), ".2f")
         _nb.record(f"{path}/parent f1/mean", runs["parent f1"].mean(), ".2f")
         for stat in ("min", "max"):
-            _nb.record(f"{path}/agreement/{stat}", runs["agreement"].agg(stat), ".2f")
-    small = bench[bench["setting"] == "small first group"].pivot(index="seed", columns="variant")
-    wins = (small["agreement", "matryoshka"] > small["agreement", "batchtopk"]).sum()
+            _nb.record(
+                f"{path}/agreement/{stat}", runs["agreement"].agg(stat), ".2f"
+            )
+    small = bench[bench["setting"] == "small first group"].pivot(
+        index="seed", columns="variant"
+    )
+    wins = (
+        small["agreement", "matryoshka"] > small["agreement", "batchtopk"]
+    ).sum()
     _nb.record("hierarchy_matryoshka_agrees_better", wins, "d")
 
 # %% [markdown]
@@ -104,18 +153,31 @@ TOP = 50  # a feature's strongest samples that its profile and label read
 
 
 def describe(sae, x, sizes, items, data, name):
-    """Codes (sparse: `features.sparse_codes`), groups, tree, profile and labels of one SAE on
-    samples x, whose items are `items`."""
+    """Codes (sparse: `features.sparse_codes`), groups, tree, profile and
+    labels of one SAE on samples x, whose items are `items`."""
     codes = features.sparse_codes(sae, x)
     groups = hierarchy.feature_groups(sae, codes, sizes)
-    table = hierarchy.profile(codes, groups, items, data.genres, data.popularity, TOP)
+    table = hierarchy.profile(
+        codes, groups, items, data.genres, data.popularity, TOP
+    )
     genres = data.genres[items]  # (N, G) the genres of each sample's item
-    scores = features.per_feature(interpret.genre_scores, codes, genres, TOP, min_active=5)
-    labels = [f"{j}: {interpret.label(row, 0.5)}"
-              for j, row in interpret.best_genres(scores, data.genre_names).iterrows()]  # fmt: skip
-    return {"codes": codes, "groups": groups, "tree": hierarchy.tree(codes, groups),
-            "profile": table.assign(sae=name), "labels": labels,
-            "fires": features.firing_counts(codes).numpy()}  # fmt: skip
+    scores = features.per_feature(
+        interpret.genre_scores, codes, genres, TOP, min_active=5
+    )
+    labels = [
+        f"{j}: {interpret.label(row, 0.5)}"
+        for j, row in interpret.best_genres(
+            scores, data.genre_names
+        ).iterrows()
+    ]
+    return {
+        "codes": codes,
+        "groups": groups,
+        "tree": hierarchy.tree(codes, groups),
+        "profile": table.assign(sae=name),
+        "labels": labels,
+        "fires": features.firing_counts(codes).numpy(),
+    }
 
 
 # %% [markdown]
@@ -133,21 +195,33 @@ synthetic = load_dataset("synthetic", seed=SEED)
 truth = synthetic.truth
 mf_synthetic = zoo.model("mf", synthetic, PROFILE, seed=SEED, device=device)
 x_synthetic = two_tower.embeddings(mf_synthetic.model)[1].detach()
-SIZES, K = (8, 24, 96), 4  # a small first group: room for the 4 parents, not the 16 children
+# a small first group: room for the 4 parents, not the 16 children
+SIZES, K = (8, 24, 96), 4
 
 rows, synthetic_saes = [], {}
 for variant in VARIANTS:
     for seed in SEEDS:
         config = hierarchy.sae_config(x_synthetic.shape[1], variant, SIZES, K)
-        sae = fit(x_synthetic, config, FitConfig(max_steps=STEPS, seed=seed), progress=False)
+        sae = fit(
+            x_synthetic,
+            config,
+            FitConfig(max_steps=STEPS, seed=seed),
+            progress=False,
+        )
         codes = sae.encode(x_synthetic).detach()
         groups = hierarchy.feature_groups(sae, codes, SIZES)
         synthetic_saes[(variant, seed)] = sae
-        scores = hierarchy.score(codes, groups, truth.item_concepts, truth.parent)
+        scores = hierarchy.score(
+            codes, groups, truth.item_concepts, truth.parent
+        )
         fvu = sae_metrics(sae, x_synthetic)["fvu"]
         rows.append({"sae": variant, "seed": seed, **scores, "fvu": fvu})
 planted = pd.DataFrame(rows)
-planted_mean = planted.groupby("sae", sort=False).mean(numeric_only=True).drop(columns="seed")
+planted_mean = (
+    planted.groupby("sae", sort=False)
+    .mean(numeric_only=True)
+    .drop(columns="seed")
+)
 for variant, row in planted_mean.iterrows():
     _nb.record(f"synthetic_{variant}_agreement", row["agreement"], ".0%")
     _nb.record(f"synthetic_{variant}_parent_f1", row["parent f1"], ".2f")
@@ -168,8 +242,17 @@ planted_mean.round(3)
 
 # %%
 sae = synthetic_saes[("matryoshka", SEED)]
-view = describe(sae, x_synthetic, SIZES, np.arange(synthetic.n_items), synthetic, "matryoshka")
-title = "Synthetic data, Matryoshka SAE: features by group, under their parents"
+view = describe(
+    sae,
+    x_synthetic,
+    SIZES,
+    np.arange(synthetic.n_items),
+    synthetic,
+    "matryoshka",
+)
+title = (
+    "Synthetic data, Matryoshka SAE: features by group, under their parents"
+)
 viz.feature_tree(view["tree"], view["labels"], view["fires"], title).show()
 
 # %% [markdown]
@@ -222,10 +305,19 @@ _nb.record("mf_items", dataset.n_items, ",d")
 
 
 mf_fit = FitConfig(max_steps=STEPS, seed=SEED)
-mf_saes = {v: fit(x_items, hierarchy.sae_config(x_items.shape[1], v, MF_SIZES, 4), mf_fit,
-                  progress=False) for v in VARIANTS}  # fmt: skip
-mf_views = {v: describe(sae, x_items, MF_SIZES, np.arange(dataset.n_items), dataset, v)
-            for v, sae in mf_saes.items()}  # fmt: skip
+mf_saes = {
+    v: fit(
+        x_items,
+        hierarchy.sae_config(x_items.shape[1], v, MF_SIZES, 4),
+        mf_fit,
+        progress=False,
+    )
+    for v in VARIANTS
+}
+mf_views = {
+    v: describe(sae, x_items, MF_SIZES, np.arange(dataset.n_items), dataset, v)
+    for v, sae in mf_saes.items()
+}
 mf_profile = pd.concat([view["profile"] for view in mf_views.values()])
 MEASURES = ["firing rate", "genre entropy", "popularity", "distinct items"]
 viz.group_profiles(mf_profile, MEASURES).show()
@@ -233,15 +325,21 @@ viz.group_profiles(mf_profile, MEASURES).show()
 
 # %%
 def by_group(table, prefix):
-    """Per SAE and group, the mean of each measure; the first and last groups' recorded."""
+    """Per SAE and group, the mean of each measure; the first and last
+    groups' recorded."""
     means = table.groupby(["sae", "group"])[MEASURES].mean()
     last = table["group"].max()
-    formats = {"firing rate": ".1%", "genre entropy": ".2f", "popularity": ".2f",
-               "distinct items": ".0f"}  # fmt: skip
+    formats = {
+        "firing rate": ".1%",
+        "genre entropy": ".2f",
+        "popularity": ".2f",
+        "distinct items": ".0f",
+    }
     for (variant, group), row in means.iterrows():
         for measure, fmt in formats.items():
             if group in (0, last):
-                name = f"{prefix}_{variant}_group{group}_{measure.replace(' ', '_')}"
+                key = measure.replace(" ", "_")
+                name = f"{prefix}_{variant}_group{group}_{key}"
                 _nb.record(name, row[measure], fmt)
     return means.round(3)
 
@@ -264,8 +362,12 @@ by_group(mf_profile, "mf")
 
 # %%
 view = mf_views["matryoshka"]
-viz.feature_tree(view["tree"], view["labels"], view["fires"],
-                 "MF item embeddings, Matryoshka SAE: the tree of features").show()  # fmt: skip
+viz.feature_tree(
+    view["tree"],
+    view["labels"],
+    view["fires"],
+    "MF item embeddings, Matryoshka SAE: the tree of features",
+).show()
 
 # %% [markdown]
 # ## 4. SASRec hidden states
@@ -277,17 +379,28 @@ viz.feature_tree(view["tree"], view["labels"], view["fires"],
 # %%
 sasrec = zoo.model("sasrec", DATASET, PROFILE, seed=SEED, device=device)
 d = sasrec.model.config.hidden_size
-x_states, position_items = collect(sasrec.model, sasrec.split, "train", "all", items=True)
+x_states, position_items = collect(
+    sasrec.model, sasrec.split, "train", "all", items=True
+)
 position_items = position_items.cpu().numpy()
-SASREC_SIZES = (d, 3 * d, 12 * d)  # zoo.sae_settings' groups, shared with chapter 3
+# zoo.sae_settings' groups, shared with chapter 3
+SASREC_SIZES = (d, 3 * d, 12 * d)
 _nb.record("sasrec_sizes", " + ".join(map(str, SASREC_SIZES)), "s")
 _nb.record("sasrec_first_group", d, "d")
 sasrec_views = {}
 for variant in VARIANTS:
-    config, train_config = zoo.sae_settings(d, PROFILE, SEED, k=8, variant=variant)
-    sae, _ = zoo.sae(sasrec, config, train_config, device=device, progress=False)
-    sasrec_views[variant] = describe(sae, x_states, SASREC_SIZES, position_items, dataset, variant)
-    _nb.record(f"sasrec_{variant}_fvu", sae_metrics(sae, x_states)["fvu"], ".3f")
+    config, train_config = zoo.sae_settings(
+        d, PROFILE, SEED, k=8, variant=variant
+    )
+    sae, _ = zoo.sae(
+        sasrec, config, train_config, device=device, progress=False
+    )
+    sasrec_views[variant] = describe(
+        sae, x_states, SASREC_SIZES, position_items, dataset, variant
+    )
+    _nb.record(
+        f"sasrec_{variant}_fvu", sae_metrics(sae, x_states)["fvu"], ".3f"
+    )
 sasrec_profile = pd.concat([view["profile"] for view in sasrec_views.values()])
 viz.group_profiles(sasrec_profile, MEASURES).show()
 
@@ -310,8 +423,12 @@ by_group(sasrec_profile, "sasrec")
 
 # %%
 view = sasrec_views["matryoshka"]
-viz.feature_tree(view["tree"], view["labels"], view["fires"],
-                 "SASRec hidden states, Matryoshka SAE: the tree of features").show()  # fmt: skip
+viz.feature_tree(
+    view["tree"],
+    view["labels"],
+    view["fires"],
+    "SASRec hidden states, Matryoshka SAE: the tree of features",
+).show()
 
 # %% [markdown]
 # ## Summary
@@ -340,8 +457,10 @@ viz.feature_tree(view["tree"], view["labels"], view["fires"],
 # %%
 from recsae_lite import exercises
 
-plain = mf_views["batchtopk"]  # the plain BatchTopK SAE on MF's item embeddings (section 3)
-plain_codes = plain["codes"].to_dense()  # (n_items, 256): dense, as your functions expect
+# the plain BatchTopK SAE on MF's item embeddings (section 3)
+plain = mf_views["batchtopk"]
+# (n_items, 256): dense, as your functions expect
+plain_codes = plain["codes"].to_dense()
 
 # %% [markdown]
 # ### Exercise 7.1 (easy): groups by firing frequency
@@ -354,7 +473,8 @@ plain_codes = plain["codes"].to_dense()  # (n_items, 256): dense, as your functi
 
 # %% tags=["hide-input", "solution"]
 def my_frequency_groups(codes, sizes):
-    order = np.argsort(-(codes > 0).sum(0).numpy(), kind="stable")  # most frequent first
+    # most frequent first
+    order = np.argsort(-(codes > 0).sum(0).numpy(), kind="stable")
     groups = np.empty(codes.shape[1], dtype=int)
     groups[order] = np.repeat(np.arange(len(sizes)), sizes)
     return groups
@@ -364,7 +484,9 @@ def my_frequency_groups(codes, sizes):
 exercises.check_frequency_groups(my_frequency_groups)
 
 # %%
-same = np.array_equal(my_frequency_groups(plain_codes, MF_SIZES), plain["groups"])
+same = np.array_equal(
+    my_frequency_groups(plain_codes, MF_SIZES), plain["groups"]
+)
 print(f"my_frequency_groups gives the plain SAE's groups: {same}")
 
 # %% [markdown]
@@ -379,7 +501,8 @@ print(f"my_frequency_groups gives the plain SAE's groups: {same}")
 # %% tags=["hide-input", "solution"]
 def my_tree(codes, groups):
     fired = (codes > 0).float()
-    together = (fired.T @ fired).numpy()  # (d_sae, d_sae) samples where both fire
+    # (d_sae, d_sae) samples where both fire
+    together = (fired.T @ fired).numpy()
     parents = np.full(codes.shape[1], -1)
     for j in range(codes.shape[1]):
         earlier = np.flatnonzero(groups < groups[j])
@@ -421,12 +544,20 @@ exercises.check_matryoshka_loss(my_matryoshka_loss)
 # %%
 nested = mf_saes["matryoshka"]
 with torch.no_grad():
-    nested.train()  # the training loss: each sample keeps the batch's k x B strongest features
+    # the training loss: each sample keeps the batch's k x B strongest features
+    nested.train()
     out = nested.losses(x_items)
     nested.eval()
-    picked_rows, picked_cols, picked = out["codes"]  # the active features, as sparse triples
-    z_train = torch.zeros(len(x_items), nested.config.d_sae, device=x_items.device)
+    # the active features, as sparse triples
+    picked_rows, picked_cols, picked = out["codes"]
+    z_train = torch.zeros(
+        len(x_items), nested.config.d_sae, device=x_items.device
+    )
     z_train[picked_rows, picked_cols] = picked
-    mine = float(my_matryoshka_loss(nested, z_train, nested.normalise(x_items)))
-print(f"Matryoshka loss on MF's item embeddings: {mine:.4f} with my_matryoshka_loss, "
-      f"{out['mse'].item():.4f} from SAE.losses")  # fmt: skip
+    mine = float(
+        my_matryoshka_loss(nested, z_train, nested.normalise(x_items))
+    )
+print(
+    f"Matryoshka loss on MF's item embeddings: {mine:.4f} with "
+    f"my_matryoshka_loss, {out['mse'].item():.4f} from SAE.losses"
+)

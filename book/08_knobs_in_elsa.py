@@ -1,12 +1,24 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite; Colab's own torch is kept.
+# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    package = "recsae-lite @ git+https://github.com/recsae-lite/recsae-lite"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
+    repository = "https://github.com/recsae-lite/recsae-lite"
+    source = f"git+{repository}@v0.1.0"
+    print(f"Installing recsae-lite from {source} (about a minute) ...")
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
+        raise RuntimeError(
+            f"Installing recsae-lite from {source} failed (pip says why "
+            "above). Check that this runtime is online and run this cell "
+            "again. If the version is not found, install the newest one with "
+            f"`!pip install git+{repository}` and tell us at "
+            f"{repository}/issues."
+        )
+    print("recsae-lite installed.")
 
 # %% [markdown]
 # # 8. Knobs inside a collaborative autoencoder
@@ -17,6 +29,13 @@ if "google.colab" in sys.modules:
 # code's reconstruction. Each feature of the code (paper C's "neuron") then becomes a knob: turn
 # it up and the recommendations move towards what the feature stands for. This chapter rebuilds
 # that on MovieLens-100K with paper C's evaluation protocol, maps genres to features, and steers.
+#
+# **Read alongside.** Its paper: paper C, Spišák et al. 2026, [*From Knots to Knobs: Towards
+# Steerable Collaborative Filtering Using Sparse Autoencoders*](https://arxiv.org/abs/2601.11182).
+# Background: Vančura et al. 2022, [*Scalable Linear Shallow Autoencoder for Collaborative
+# Filtering*](https://doi.org/10.1145/3523227.3551482) (ELSA).
+#
+# **Before this chapter:** chapters 2 and 3 (ELSA, and TopK SAEs).
 #
 # **What you will learn**
 # - the autoencoder protocol: users split, a share of each test user's items held out;
@@ -29,7 +48,8 @@ if "google.colab" in sys.modules:
 # chapters 2 and 4 have trained SASRec, MF and SASRec's SAE; under a minute in the `ci` profile.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+# ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+PROFILE = "quick"
 SEED = 0
 DEVICE = "auto"
 
@@ -43,17 +63,34 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsae_lite import _nb, interpret, knobs, report, steer, two_tower, viz, widgets, zoo
+from recsae_lite import (
+    _nb,
+    interpret,
+    knobs,
+    report,
+    steer,
+    two_tower,
+    viz,
+    widgets,
+    zoo,
+)
 from recsae_lite.activations import collect
 from recsae_lite.data import load_dataset, user_split
-from recsae_lite.interventions import Spliced, direction_edit, edit_code, feature_edit
+from recsae_lite.interventions import (
+    Spliced,
+    direction_edit,
+    edit_code,
+    feature_edit,
+)
 from recsae_lite.models import ELSA, ELSAConfig
 from recsae_lite.sae import FitConfig, SAEConfig, fit
 from recsae_lite.train import evaluate, recommend, train
 
-device = _nb.setup(SEED, DEVICE, PROFILE)  # ELSA and SAEs this small train on the CPU
+# ELSA and SAEs this small train on the CPU
+device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
-HIDDEN = _nb.pick(PROFILE, ci=64, quick=256, full=256)  # ELSA's d (paper C: 256 on ML-100K)
+# ELSA's d (paper C: 256 on ML-100K)
+HIDDEN = _nb.pick(PROFILE, ci=64, quick=256, full=256)
 D_SAE = _nb.pick(PROFILE, ci=256, quick=2_048, full=2_048)  # paper C: 2048
 K_VALUES = _nb.pick(PROFILE, ci=[16], quick=[16, 32], full=[8, 16, 32, 64])
 # at most, per SAE: held-out FVU still falls at 1,000 steps
@@ -62,23 +99,42 @@ STEPS = _nb.pick(PROFILE, ci=100, quick=2_000, full=5_000)
 VIEWS = _nb.pick(PROFILE, ci=5, quick=50, full=50)
 ALPHAS = [0.0, 0.1, 0.2, 0.3, 0.5]
 MIN_FILMS = 50  # genres with fewer films are not steered towards
-MIN_ITEMS = 20  # features firing on fewer films are about those films: no genre maps to them
-GOAL = {"personal ndcg": 0.28, "segment ndcg": 0.20}  # the book's goal for steering ELSA
+# features firing on fewer films are about those films: no genre maps to them
+MIN_ITEMS = 20
+# the book's goal for steering ELSA
+GOAL = {"personal ndcg": 0.28, "segment ndcg": 0.20}
 
 # %% tags=["remove-cell"]
-# the figures the prose quotes from benchmarks/results, glued under their path in the file (no need
-# to read; only a clone of the repository has the files, and the book is built from one)
+# the figures the prose quotes from benchmarks/results, glued under their
+# path in the file (no need to read; only a clone of the repository has the
+# files, and the book is built from one)
 if report.REPOSITORY_RESULTS.is_dir():
     results = report.load()
     times = results["book_times"]
-    _nb.record("book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d")
+    _nb.record(
+        "book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d"
+    )
     minutes = times["chapter_seconds"]["quick"]["08_knobs_in_elsa"] / 60
-    _nb.record("book_times/chapter_seconds/quick/08_knobs_in_elsa/minutes", minutes, ".0f")
-    peers = {figure["id"]: figure["values"] for figure in results["peers"]["figures"]}
-    for figure in ("paper_c_code.elsa", "paper_c_code.sae_k16", "paper_c_code.sae_k32"):
+    _nb.record(
+        "book_times/chapter_seconds/quick/08_knobs_in_elsa/minutes",
+        minutes,
+        ".0f",
+    )
+    peers = {
+        figure["id"]: figure["values"]
+        for figure in results["peers"]["figures"]
+    }
+    for figure in (
+        "paper_c_code.elsa",
+        "paper_c_code.sae_k16",
+        "paper_c_code.sae_k32",
+    ):
         for key in ("recall@20", "ndcg@20"):
             _nb.record(f"peers/{figure}/{key}", peers[figure][key], ".3f")
-        cost = 1 - peers[figure]["ndcg@20"] / peers["paper_c_code.elsa"]["ndcg@20"]
+        cost = (
+            1
+            - peers[figure]["ndcg@20"] / peers["paper_c_code.elsa"]["ndcg@20"]
+        )
         _nb.record(f"{figure}_cost", cost, ".1%")
     for key, value in peers["paper_c.sae_cost"].items():
         _nb.record(f"peers/paper_c.sae_cost/{key}", value, ".0%")
@@ -88,11 +144,19 @@ if report.REPOSITORY_RESULTS.is_dir():
     for alpha, (personal, segment) in theirs.items():
         _nb.record(f"peers/paper_c_code.steering/{alpha}/0", personal, ".3f")
         _nb.record(f"peers/paper_c_code.steering/{alpha}/1", segment, ".3f")
-        _nb.record(f"paper_c_code_personal_drop_a{alpha}", 1 - personal / theirs["0"][0], ".0%")
+        _nb.record(
+            f"paper_c_code_personal_drop_a{alpha}",
+            1 - personal / theirs["0"][0],
+            ".0%",
+        )
     quality = pd.DataFrame(results["elsa_knobs"]["quality"])
-    _nb.record("elsa_knobs/seeds/count", len(results["elsa_knobs"]["seeds"]), "d")
+    _nb.record(
+        "elsa_knobs/seeds/count", len(results["elsa_knobs"]["seeds"]), "d"
+    )
     unsteered = quality[quality["sae"] == "none"].set_index("seed")["ndcg@20"]
-    for (k, views), runs in quality[quality["sae"] != "none"].groupby(["sae", "views"]):
+    for (k, views), runs in quality[quality["sae"] != "none"].groupby(
+        ["sae", "views"]
+    ):
         cost = (1 - runs.set_index("seed")["ndcg@20"] / unsteered).mean()
         _nb.record(f"elsa_knobs_cost_{k}_views{views:g}", cost, ".1%")
 
@@ -116,7 +180,9 @@ if report.REPOSITORY_RESULTS.is_dir():
 def train_elsa(split):
     torch.manual_seed(SEED)
     model = ELSA(ELSAConfig(dataset.n_items, HIDDEN))
-    history = train(model, split, replace(knobs.TRAIN_ELSA, seed=SEED), progress=False)
+    history = train(
+        model, split, replace(knobs.TRAIN_ELSA, seed=SEED), progress=False
+    )
     return model, history
 
 
@@ -141,8 +207,13 @@ other_splits = []
 for split_seed in (0, 1, 2, 3, 4):
     other = user_split(dataset, seed=split_seed)
     result = evaluate(train_elsa(other)[0], other, "test", ks=(20,))
-    other_splits.append({"split seed": split_seed, "Recall@20": result["recall@20"],
-                         "NDCG@20": result["ndcg@20"]})  # fmt: skip
+    other_splits.append(
+        {
+            "split seed": split_seed,
+            "Recall@20": result["recall@20"],
+            "NDCG@20": result["ndcg@20"],
+        }
+    )
 other_splits = pd.DataFrame(other_splits)
 _nb.record("split_ndcg_min", other_splits["NDCG@20"].min(), ".3f")
 _nb.record("split_ndcg_max", other_splits["NDCG@20"].max(), ".3f")
@@ -172,15 +243,25 @@ saes, rows = {}, []
 x_views = knobs.views(elsa, split, VIEWS, keep=0.8, seed=SEED)
 settings = FitConfig(max_steps=STEPS, batch_size=1_024, seed=SEED)
 for k in K_VALUES:
-    saes[k] = fit(x_views, knobs.sae_config(HIDDEN, D_SAE, k), settings, progress=False)
+    saes[k] = fit(
+        x_views, knobs.sae_config(HIDDEN, D_SAE, k), settings, progress=False
+    )
     result = evaluate(Spliced(elsa, saes[k]), split, "test", ks=(20,))
-    rows.append({"k": k, "Recall@20": result["recall@20"], "NDCG@20": result["ndcg@20"],
-                 "NDCG change": result["ndcg@20"] / base["ndcg@20"] - 1})  # fmt: skip
+    rows.append(
+        {
+            "k": k,
+            "Recall@20": result["recall@20"],
+            "NDCG@20": result["ndcg@20"],
+            "NDCG change": result["ndcg@20"] / base["ndcg@20"] - 1,
+        }
+    )
     _nb.record(f"sae_k{k}_ndcg", result["ndcg@20"], ".3f")
 with_sae = pd.DataFrame(rows)
 costs = [f"{-row['NDCG change']:.1%} at k = {row['k']}" for row in rows]
 _nb.record("sae_costs", ", ".join(costs), "s")
-_nb.record("sae_k16_cost", -with_sae.set_index("k").loc[16, "NDCG change"], ".1%")
+_nb.record(
+    "sae_k16_cost", -with_sae.set_index("k").loc[16, "NDCG change"], ".1%"
+)
 _nb.record("sae_features", D_SAE, ",d")
 with_sae.round(3)
 
@@ -229,8 +310,12 @@ sae = saes[K_STEER]
 codes = knobs.item_codes(elsa, sae)
 activity = interpret.concept_activity(codes, dataset.genres)
 fires = (codes > 0).sum(0)
-maps = {"best characterizes": interpret.best_characterizes(activity, 5, fires, MIN_ITEMS),
-        "most unique": interpret.most_unique(activity, 5, fires, MIN_ITEMS)}  # fmt: skip
+maps = {
+    "best characterizes": interpret.best_characterizes(
+        activity, 5, fires, MIN_ITEMS
+    ),
+    "most unique": interpret.most_unique(activity, 5, fires, MIN_ITEMS),
+}
 films = dataset.genres.sum(0)
 genres = [g for g in np.argsort(-films) if films[g] >= MIN_FILMS]
 titles = np.asarray(dataset.item_titles)
@@ -248,12 +333,22 @@ for g in genres:
     table.append(row)
 mapping_table = pd.DataFrame(table)
 for name in maps:
-    shares = mapping_table.set_index("genre")[f"{name}: genre share of its top 20"]
+    shares = mapping_table.set_index("genre")[
+        f"{name}: genre share of its top 20"
+    ]
     _nb.record(f"{name.replace(' ', '_')}_top20_share", shares.mean(), ".0%")
-    span = f"{shares.min():.0%} for {shares.idxmin()} to {shares.max():.0%} for {shares.idxmax()}"
+    low, high = shares.idxmin(), shares.idxmax()
+    span = f"{shares[low]:.0%} for {low} to {shares[high]:.0%} for {high}"
     _nb.record(f"{name.replace(' ', '_')}_top20_span", span, "s")
-same = mapping_table["best characterizes: feature"] == mapping_table["most unique: feature"]
-_nb.record("maps_agree_on", ", ".join(mapping_table.loc[same, "genre"]) or "no genre", "s")
+same = (
+    mapping_table["best characterizes: feature"]
+    == mapping_table["most unique: feature"]
+)
+_nb.record(
+    "maps_agree_on",
+    ", ".join(mapping_table.loc[same, "genre"]) or "no genre",
+    "s",
+)
 mapping_table.round(2)
 
 # %% [markdown]
@@ -271,17 +366,27 @@ mapping_table.round(2)
 
 # %%
 mono = interpret.concept_entropy_kl(activity)
-average_entropy = interpret.entropy(activity.sum(1)).item()  # of all features' activity together
-print(f"{len(mono['entropy'])} active features: median entropy {np.median(mono['entropy']):.2f} "
-      f"bits (the average distribution: {average_entropy:.2f}), median KL "
-      f"{np.median(mono['kl']):.2f} bits")  # fmt: skip
+# of all features' activity together
+average_entropy = interpret.entropy(activity.sum(1)).item()
+print(
+    f"{len(mono['entropy'])} active features: median entropy "
+    f"{np.median(mono['entropy']):.2f} bits (the average distribution: "
+    f"{average_entropy:.2f}), median KL {np.median(mono['kl']):.2f} bits"
+)
 _nb.record("median_entropy", float(np.median(mono["entropy"])), ".2f")
 _nb.record("median_kl", float(np.median(mono["kl"])), ".2f")
 _nb.record("average_entropy", average_entropy, ".2f")
 _nb.record("active_features", len(mono["entropy"]), ",d")
-title = "Each active feature's genre distribution: entropy, and KL from the average"
-viz.histograms({"entropy": mono["entropy"], "KL from the average": mono["kl"]}, "bits",
-               "active features", title, nbinsx=40).show()  # fmt: skip
+title = (
+    "Each active feature's genre distribution: entropy, KL from the average"
+)
+viz.histograms(
+    {"entropy": mono["entropy"], "KL from the average": mono["kl"]},
+    "bits",
+    "active features",
+    title,
+    nbinsx=40,
+).show()
 
 # %% [markdown]
 # {glue:text}`active_features` of the {glue:text}`sae_features` features fire on some film; their
@@ -308,12 +413,15 @@ steerable = np.unique(np.concatenate([users for _, users in pairs]))
 each = np.mean([sum(u in users for _, users in pairs) for u in steerable])
 n_test = len(split.users["test"])
 print(
-    f"{len(steerable)} of {n_test} test users can be steered (towards {each:.1f} genres "
-    f"each on average); the other {n_test - len(steerable)} have seen every genre"
+    f"{len(steerable)} of {n_test} test users can be steered (towards "
+    f"{each:.1f} genres each on average); the other "
+    f"{n_test - len(steerable)} have seen every genre"
 )
 _nb.record("steerable_users", len(steerable), "d")
 _nb.record("unsteerable_users", n_test - len(steerable), "d")
-summary = knobs.steering_summary(elsa, sae, split, dataset, pairs, maps, ALPHAS)
+summary = knobs.steering_summary(
+    elsa, sae, split, dataset, pairs, maps, ALPHAS
+)
 for n_features in (1, 5):
     for alpha in ALPHAS:
         row = summary.loc[("best characterizes", n_features, alpha)]
@@ -323,11 +431,15 @@ for n_features in (1, 5):
         drop = (
             1
             - row["personal ndcg"]
-            / summary.loc[("best characterizes", n_features, 0.0)]["personal ndcg"]
+            / summary.loc[("best characterizes", n_features, 0.0)][
+                "personal ndcg"
+            ]
         )
         _nb.record(f"{key}_personal_drop", drop, ".0%")
 _nb.record(
-    "most_unique_1_a0.5_segment", summary.loc[("most unique", 1, 0.5)]["segment ndcg"], ".3f"
+    "most_unique_1_a0.5_segment",
+    summary.loc[("most unique", 1, 0.5)]["segment ndcg"],
+    ".3f",
 )
 one_feature = summary.loc[("best characterizes", 1)]
 reached = (one_feature["personal ndcg"] >= GOAL["personal ndcg"]) & (
@@ -340,10 +452,19 @@ summary.round(3)
 
 # %%
 points = summary.reset_index()
-points["knob"] = points["mapping"] + ", " + points["features"].astype(str) + " feature(s)"
-viz.tradeoff(points, "personal ndcg", "segment ndcg", "knob", "alpha",
-             "Steering trade-off: personal against segment NDCG@20, alpha on the points",
-             show_labels=True).show()  # fmt: skip
+points["knob"] = (
+    points["mapping"] + ", " + points["features"].astype(str) + " feature(s)"
+)
+viz.tradeoff(
+    points,
+    "personal ndcg",
+    "segment ndcg",
+    "knob",
+    "alpha",
+    "Steering trade-off: personal against segment NDCG@20, "
+    "alpha on the points",
+    show_labels=True,
+).show()
 
 # %% [markdown]
 # Our run of paper C's code (k = 16, best-characterizes mapping, on the test users its rule can
@@ -397,15 +518,22 @@ top_features = maps["best characterizes"][g, :5]
 
 
 def top10(alpha):
-    knob = Spliced(elsa, feature_edit(sae, top_features, alpha, "mix", error_term=False))
-    return widgets.recommendation_table(dataset, recommend(knob, split, user)[0], mark=g)
+    knob = Spliced(
+        elsa, feature_edit(sae, top_features, alpha, "mix", error_term=False)
+    )
+    return widgets.recommendation_table(
+        dataset, recommend(knob, split, user)[0], mark=g
+    )
 
 
 widget, frames = widgets.value_slider(top10, ALPHAS, "alpha")
 widget
 
 # %%
-title = f"Test user {split.users['test'][user]}: towards {dataset.genre_names[g]} (5 features)"
+title = (
+    f"Test user {split.users['test'][user]}: "
+    f"towards {dataset.genre_names[g]} (5 features)"
+)
 viz.steering_frames(frames, title).show()
 
 # %% [markdown]
@@ -420,7 +548,11 @@ viz.steering_frames(frames, title).show()
 # relative losses compare, absolute NDCG values do not.
 
 # %%
-COMPARE = [g for g in ("Horror", "Sci-Fi", "Children's", "War") if g in dataset.genre_names]
+COMPARE = [
+    g
+    for g in ("Horror", "Sci-Fi", "Children's", "War")
+    if g in dataset.genre_names
+]
 recipes = []
 
 
@@ -429,62 +561,114 @@ def add(recipe, genre, strength, share, ndcg):
                     "share@10": share, "ndcg@10": ndcg})  # fmt: skip
 
 
-# SASRec: add the genre's SAE feature direction (chosen as in chapter 5), s x the mean state norm
+# SASRec: add the genre's SAE feature direction (chosen as in chapter 5),
+# s x the mean state norm
 sasrec = zoo.model("sasrec", DATASET, PROFILE, seed=SEED, device=device)
 settings = zoo.sae_settings(sasrec.model.config.hidden_size, PROFILE, SEED)
 sasrec_sae, states = zoo.sae(sasrec, *settings, device=device, progress=False)
 _, read = collect(sasrec.model, sasrec.split, "train", "all", items=True)
-_, directions = steer.genre_directions(sasrec.model, sasrec_sae, sasrec.split, dataset, states,
-                                       read.cpu().numpy(), COMPARE)  # fmt: skip
+_, directions = steer.genre_directions(
+    sasrec.model,
+    sasrec_sae,
+    sasrec.split,
+    dataset,
+    states,
+    read.cpu().numpy(),
+    COMPARE,
+)
 everyone = np.arange(len(sasrec.split.users))
 norm = float(collect(sasrec.model, sasrec.split, "test").norm(dim=1).mean())
 for genre in COMPARE:
     edits = {s: direction_edit(directions[("SAE", genre)], s * norm)
              for s in (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)}  # fmt: skip
     share_of = dataset.genres[:, dataset.genre_names.index(genre)]
-    table = steer.sweep(sasrec.model, sasrec.split, everyone, edits, dataset, share_of)
+    table = steer.sweep(
+        sasrec.model, sasrec.split, everyone, edits, dataset, share_of
+    )
     for r in table.to_dict("records"):
-        add("SASRec: add a feature", genre, r["strength"], r["share"], r["ndcg"])
+        add(
+            "SASRec: add a feature",
+            genre,
+            r["strength"],
+            r["share"],
+            r["ndcg"],
+        )
 
-# MF: overwrite the genre's purest feature (chapter 6) with v x its peak, on held-out users
+# MF: overwrite the genre's purest feature (chapter 6) with v x its peak,
+# on held-out users
 mf = zoo.model("mf", DATASET, PROFILE, seed=SEED, device=device)
 order = np.random.default_rng(SEED).permutation(len(mf.split.users))
-held, fitted = np.sort(order[: len(order) // 5]), np.sort(order[len(order) // 5 :])
+held, fitted = (
+    np.sort(order[: len(order) // 5]),
+    np.sort(order[len(order) // 5 :]),
+)
 x_mf, term = two_tower.sae_inputs(mf.model, mf.split, fitted, SEED)
 mf_config = SAEConfig(x_mf.shape[1], 256, "topk", 16, pred_coefficient=1.0)
 mf_settings = FitConfig(max_steps=STEPS, batch_size=512, seed=SEED)
 mf_sae = fit(x_mf, mf_config, mf_settings, prediction=term, progress=False)
 items_emb = two_tower.embeddings(mf.model)[1]
 item_codes_mf = mf_sae.encode(items_emb).detach()
-purest = interpret.purity_table(item_codes_mf.cpu(), dataset, COMPARE).set_index("genre")["feature"]
+purest = interpret.purity_table(
+    item_codes_mf.cpu(), dataset, COMPARE
+).set_index("genre")["feature"]
 for genre in COMPARE:
     share_of = dataset.genres[:, dataset.genre_names.index(genre)]
     feature = int(purest[genre])
     peak = float(item_codes_mf[:, feature].max())
     for v in (0.0, 0.5, 1.0, 2.0, 4.0):  # 0: the lists without the edit
-        knob = Spliced(mf.model, feature_edit(mf_sae, feature, v * peak, "set") if v else None)
+        knob = Spliced(
+            mf.model,
+            feature_edit(mf_sae, feature, v * peak, "set") if v else None,
+        )
         m = evaluate(knob, mf.split, "test", share_of=share_of, rows=held)
         add("MF: overwrite a feature", genre, v, m["share@10"], m["ndcg@10"])
 
-# ELSA: mix the code with the genre's best-characterizing feature, on the users who can be steered
+# ELSA: mix the code with the genre's best-characterizing feature, on the
+# users who can be steered
 one = {"best characterizes": maps["best characterizes"]}
-for g, users in knobs.steerable(split, dataset.genres, map(dataset.genre_names.index, COMPARE)):
-    curve = knobs.steering_summary(elsa, sae, split, dataset, [(g, users)], one, ALPHAS, (1,))
+for g, users in knobs.steerable(
+    split, dataset.genres, map(dataset.genre_names.index, COMPARE)
+):
+    curve = knobs.steering_summary(
+        elsa, sae, split, dataset, [(g, users)], one, ALPHAS, (1,)
+    )
     for (_, _, alpha), r in curve.iterrows():
         genre = dataset.genre_names[g]
-        add("ELSA: mix a feature", genre, alpha, r["share@10"], r["personal ndcg@10"])
+        add(
+            "ELSA: mix a feature",
+            genre,
+            alpha,
+            r["share@10"],
+            r["personal ndcg@10"],
+        )
 
 recipes = pd.DataFrame(recipes)
-start = recipes.groupby(["recipe", "genre"])[["share@10", "ndcg@10"]].transform("first")
+start = recipes.groupby(["recipe", "genre"])[
+    ["share@10", "ndcg@10"]
+].transform("first")
 recipes["share@10 gained"] = recipes["share@10"] - start["share@10"]
-recipes["NDCG@10 lost"] = 1 - recipes["ndcg@10"] / start["ndcg@10"].clip(lower=1e-9)
-trade = recipes.groupby(["recipe", "strength"])[["share@10 gained", "NDCG@10 lost"]].mean()
+recipes["NDCG@10 lost"] = 1 - recipes["ndcg@10"] / start["ndcg@10"].clip(
+    lower=1e-9
+)
+trade = recipes.groupby(["recipe", "strength"])[
+    ["share@10 gained", "NDCG@10 lost"]
+].mean()
 trade.round(3)
 
 # %%
-title = f"Share of the genre gained against NDCG@10 lost (mean of {len(COMPARE)} genres)"
-viz.tradeoff(trade.reset_index(), "NDCG@10 lost", "share@10 gained", "recipe", "strength", title,
-             x_format=".0%").show()  # fmt: skip
+title = (
+    "Share of the genre gained against NDCG@10 lost "
+    f"(mean of {len(COMPARE)} genres)"
+)
+viz.tradeoff(
+    trade.reset_index(),
+    "NDCG@10 lost",
+    "share@10 gained",
+    "recipe",
+    "strength",
+    title,
+    x_format=".0%",
+).show()
 
 # %%
 for recipe, rows in trade.groupby(level="recipe"):
@@ -541,7 +725,8 @@ from recsae_lite import exercises
 
 knob_sae = saes[K_STEER]  # the SAE inside ELSA that sections 3-5 map and steer
 with torch.no_grad():
-    user_codes = knob_sae.encode(collect(elsa, split, "test"))  # the test users' codes
+    # the test users' codes
+    user_codes = knob_sae.encode(collect(elsa, split, "test"))
 
 # %% [markdown]
 # ### Exercise 8.1 (easy): steering by mixing
@@ -562,11 +747,14 @@ def my_mix(z, feature, alpha):
 exercises.check_mix(my_mix)
 
 # %%
-knob = int(maps["best characterizes"][genres[0], 0])  # the largest genre's feature
+# the largest genre's feature
+knob = int(maps["best characterizes"][genres[0], 0])
 mixed = my_mix(user_codes, knob, 0.3)
-print(f"my_mix equals edit_code's mix: "
-      f"{torch.allclose(mixed, edit_code(user_codes, knob, 0.3, 'mix'))}; "
-      f"L1 norms kept: {torch.allclose(mixed.sum(1), user_codes.sum(1))}")  # fmt: skip
+print(
+    f"my_mix equals edit_code's mix: "
+    f"{torch.allclose(mixed, edit_code(user_codes, knob, 0.3, 'mix'))}; "
+    f"L1 norms kept: {torch.allclose(mixed.sum(1), user_codes.sum(1))}"
+)
 
 # %% [markdown]
 # ### Exercise 8.2 (medium): TF-IDF
@@ -580,8 +768,10 @@ print(f"my_mix equals edit_code's mix: "
 
 # %% tags=["hide-input", "solution"]
 def my_tfidf(counts):
-    tf = counts / counts.sum(0, keepdim=True).clamp_min(1e-12)  # an empty column: tf 0
-    df = (counts > 0).sum(1, keepdim=True)  # (terms, 1) the documents each term occurs in
+    # an empty column: tf 0
+    tf = counts / counts.sum(0, keepdim=True).clamp_min(1e-12)
+    # (terms, 1) the documents each term occurs in
+    df = (counts > 0).sum(1, keepdim=True)
     return tf * (torch.log((counts.shape[1] + 1) / (df + 1)) + 1)
 
 
@@ -590,7 +780,9 @@ exercises.check_tfidf(my_tfidf)
 
 # %%
 same = torch.allclose(my_tfidf(activity.T), interpret.tfidf(activity.T))
-print(f"my_tfidf equals interpret.tfidf on the features' genre activity: {same}")
+print(
+    f"my_tfidf equals interpret.tfidf on the features' genre activity: {same}"
+)
 
 # %% [markdown]
 # ### Exercise 8.3 (medium): the best-characterizing feature
@@ -604,8 +796,10 @@ print(f"my_tfidf equals interpret.tfidf on the features' genre activity: {same}"
 
 # %% tags=["hide-input", "solution"]
 def my_best_characterizes(activity, fires, min_items):
-    weights = my_tfidf(activity.T).T  # (C, d_sae): each concept a document of features
-    weights[:, torch.as_tensor(fires) < min_items] = -1.0  # features of a few films: left out
+    # (C, d_sae): each concept a document of features
+    weights = my_tfidf(activity.T).T
+    # features of a few films: left out
+    weights[:, torch.as_tensor(fires) < min_items] = -1.0
     return weights.argmax(1)
 
 
@@ -613,6 +807,8 @@ def my_best_characterizes(activity, fires, min_items):
 exercises.check_best_characterizes(my_best_characterizes)
 
 # %%
-same = np.array_equal(my_best_characterizes(activity, fires, MIN_ITEMS).numpy(),
-                      maps["best characterizes"][:, 0])  # fmt: skip
+same = np.array_equal(
+    my_best_characterizes(activity, fires, MIN_ITEMS).numpy(),
+    maps["best characterizes"][:, 0],
+)
 print(f"my_best_characterizes gives section 3's mapping: {same}")

@@ -1,12 +1,24 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite; Colab's own torch is kept.
+# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    package = "recsae-lite @ git+https://github.com/recsae-lite/recsae-lite"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
+    repository = "https://github.com/recsae-lite/recsae-lite"
+    source = f"git+{repository}@v0.1.0"
+    print(f"Installing recsae-lite from {source} (about a minute) ...")
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
+        raise RuntimeError(
+            f"Installing recsae-lite from {source} failed (pip says why "
+            "above). Check that this runtime is online and run this cell "
+            "again. If the version is not found, install the newest one with "
+            f"`!pip install git+{repository}` and tell us at "
+            f"{repository}/issues."
+        )
+    print("recsae-lite installed.")
 
 # %% [markdown]
 # # 9. The answer key: do SAEs find planted concepts?
@@ -19,6 +31,18 @@ if "google.colab" in sys.modules:
 # ELSA on such data, fits the four SAE variants of chapter 3 at the same sparsity, and scores
 # them against the answer key, then asks how far the papers' own metrics can be trusted when
 # they are computed, as in practice, on noisy tags.
+#
+# **Read alongside.** The three papers: paper A, Klenitskiy et al. 2025, [*Sparse Autoencoders for
+# Sequential Recommendation Models: Interpretation and Flexible
+# Control*](https://arxiv.org/abs/2507.12202); paper B, Arviv et al. 2025, [*Extracting
+# Interaction-Aware Monosemantic Concepts in Recommender
+# Systems*](https://arxiv.org/abs/2511.18024); paper C, Spišák et al. 2026, [*From Knots to Knobs:
+# Towards Steerable Collaborative Filtering Using Sparse
+# Autoencoders*](https://arxiv.org/abs/2601.11182). Background: Bricken et al. 2023, [*Towards
+# Monosemanticity*](https://transformer-circuits.pub/2023/monosemantic-features).
+#
+# **Before this chapter:** chapter 1 (the synthetic data), chapter 3 (the four SAE variants) and the
+# measures of chapters 4, 6 and 8.
 #
 # **What you will learn**
 # - how to score a dictionary against planted concepts: a one-to-one matching of concepts to
@@ -36,16 +60,21 @@ if "google.colab" in sys.modules:
 # with `SEED = 0`); `benchmarks/recovery.py` repeats section 3 on several seeds.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale
+# ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale
+PROFILE = "quick"
 SEED = 0
 DEVICE = "auto"
-# the generator's knobs (data.SyntheticConfig): change them and run the chapter again
+# the generator's knobs (data.SyntheticConfig): change them, run the chapter
 N_PARENTS = 4  # top-level concepts
-CHILDREN_PER_PARENT = [3, 5]  # child concepts per parent: a range, both ends included
+# child concepts per parent: a range, both ends included
+CHILDREN_PER_PARENT = [3, 5]
 CONCEPTS_PER_ITEM = [1, 3]  # child concepts per item (overlap): a range
-PARENT_AFFINITY = 0.8  # chance that an item's further concepts are siblings of its first
-POPULARITY_EXPONENT = 1.0  # popularity skew: the item of rank r is drawn with weight r^-a
-# the noisy tags of section 4: each true label dropped, or swapped for a wrong one, with these
+# chance that an item's further concepts are siblings of its first
+PARENT_AFFINITY = 0.8
+# popularity skew: the item of rank r is drawn with weight r^-a
+POPULARITY_EXPONENT = 1.0
+# the noisy tags of section 4: each true label dropped, or swapped for a
+# wrong one, with these chances
 LABEL_DROP = 0.2
 LABEL_SWAP = 0.2
 
@@ -58,34 +87,60 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsae_lite import _nb, interpret, recovery, report, steer, viz, widgets, zoo
+from recsae_lite import (
+    _nb,
+    interpret,
+    recovery,
+    report,
+    steer,
+    viz,
+    widgets,
+    zoo,
+)
 from recsae_lite.data import load_dataset
 from recsae_lite.interventions import feature_edit
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
-D = _nb.pick(PROFILE, ci=16, quick=64, full=64)  # the hidden size of all three models
+# the hidden size of all three models
+D = _nb.pick(PROFILE, ci=16, quick=64, full=64)
 # at most, per SAE (benchmarks/results/fit_budget.json)
 STEPS = _nb.pick(PROFILE, ci=150, quick=800, full=5_000)
-BATCH = _nb.pick(PROFILE, ci=1_024, quick=2_048, full=8_192)  # samples per SAE step
-EXPLORE_STEPS = _nb.pick(PROFILE, ci=60, quick=300, full=1_500)  # per SAE in section 6
-STEERED_USERS = _nb.pick(PROFILE, ci=50, quick=200, full=1_000)  # test users in section 5
+# samples per SAE step
+BATCH = _nb.pick(PROFILE, ci=1_024, quick=2_048, full=8_192)
+# per SAE in section 6
+EXPLORE_STEPS = _nb.pick(PROFILE, ci=60, quick=300, full=1_500)
+# test users in section 5
+STEERED_USERS = _nb.pick(PROFILE, ci=50, quick=200, full=1_000)
 VARIANTS = ["relu", "topk", "batchtopk", "matryoshka"]
 MODELS = ["sasrec", "mf", "elsa"]
-SIZES, K = (8, 24, 96), 4  # 128 features in nested groups (Matryoshka's; chapter 7), 4 active
-THRESHOLD = 0.5  # a concept counts as recovered when its matched feature's F1 reaches this
-GENERATOR = {"n_parents": N_PARENTS, "n_children": tuple(CHILDREN_PER_PARENT),
-             "concepts_per_item": tuple(CONCEPTS_PER_ITEM), "parent_affinity": PARENT_AFFINITY,
-             "popularity_exponent": POPULARITY_EXPONENT}  # fmt: skip
+# 128 features in nested groups (Matryoshka's; chapter 7), 4 active
+SIZES, K = (8, 24, 96), 4
+# a concept counts as recovered when its matched feature's F1 reaches this
+THRESHOLD = 0.5
+GENERATOR = {
+    "n_parents": N_PARENTS,
+    "n_children": tuple(CHILDREN_PER_PARENT),
+    "concepts_per_item": tuple(CONCEPTS_PER_ITEM),
+    "parent_affinity": PARENT_AFFINITY,
+    "popularity_exponent": POPULARITY_EXPONENT,
+}
 
 # %% tags=["remove-cell"]
-# the figures the prose quotes from benchmarks/results, glued under their path in the file (no need
-# to read; only a clone of the repository has the files, and the book is built from one)
+# the figures the prose quotes from benchmarks/results, glued under their
+# path in the file (no need to read; only a clone of the repository has the
+# files, and the book is built from one)
 if report.REPOSITORY_RESULTS.is_dir():
     results = report.load()
     times = results["book_times"]
-    _nb.record("book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d")
+    _nb.record(
+        "book_times/machine/cpu_threads", times["machine"]["cpu_threads"], "d"
+    )
     minutes = times["chapter_seconds"]["quick"]["09_ground_truth"] / 60
-    _nb.record("book_times/chapter_seconds/quick/09_ground_truth/minutes", minutes, ".0f")
+    _nb.record(
+        "book_times/chapter_seconds/quick/09_ground_truth/minutes",
+        minutes,
+        ".0f",
+    )
     seconds = times["chapter_seconds"]["ci"]["09_ground_truth"]
     _nb.record("book_times/chapter_seconds/ci/09_ground_truth", seconds, ".0f")
     _nb.record("recovery/seeds/count", len(results["recovery"]["seeds"]), "d")
@@ -108,16 +163,25 @@ data = load_dataset("synthetic", seed=SEED, **GENERATOR)
 truth = data.truth
 concepts = truth.item_concepts  # (n_items, C) bool
 parents = truth.parent < 0
-print(f"{data.n_users} users, {data.n_items} items, {len(data.interactions):,} interactions; "
-      f"{parents.sum()} parents and {(~parents).sum()} children")  # fmt: skip
+print(
+    f"{data.n_users} users, {data.n_items} items, "
+    f"{len(data.interactions):,} interactions; "
+    f"{parents.sum()} parents and {(~parents).sum()} children"
+)
 _nb.record("n_concepts", len(truth.concept_names), "d")
 _nb.record("sae_features", sum(SIZES), "d")
-pd.DataFrame({
-    "concept": truth.concept_names,
-    "parent": [truth.concept_names[p] if p >= 0 else "" for p in truth.parent],
-    "items": concepts.sum(0),
-    "share of interactions": concepts[data.interactions["item"]].mean(0).round(3),
-}).set_index("concept").T  # fmt: skip
+pd.DataFrame(
+    {
+        "concept": truth.concept_names,
+        "parent": [
+            truth.concept_names[p] if p >= 0 else "" for p in truth.parent
+        ],
+        "items": concepts.sum(0),
+        "share of interactions": concepts[data.interactions["item"]]
+        .mean(0)
+        .round(3),
+    }
+).set_index("concept").T
 
 # %% [markdown]
 # Which concepts go together on items: siblings do, much more than chance (the blocks along the
@@ -147,18 +211,37 @@ viz.genre_cooccurrence(data).show()
 # %%
 trained, samples = {}, {}
 for name in MODELS:
-    trained[name] = zoo.model(name, data, PROFILE, seed=SEED, device=device, hidden_size=D)
-    samples[name] = recovery.samples(trained[name])  # (x (N, d), the item of each sample)
-    _nb.record(f"{name}_valid_ndcg@10", max(trained[name].history.valid_ndcg), ".3f")
+    trained[name] = zoo.model(
+        name, data, PROFILE, seed=SEED, device=device, hidden_size=D
+    )
+    # (x (N, d), the item of each sample)
+    samples[name] = recovery.samples(trained[name])
+    _nb.record(
+        f"{name}_valid_ndcg@10", max(trained[name].history.valid_ndcg), ".3f"
+    )
 
 saes, rows = {}, []
 for name, (x, items) in samples.items():
     for variant in VARIANTS:
         sae, l1 = recovery.fit(x, variant, SIZES, K, STEPS, SEED, BATCH)
         saes[(name, variant)] = sae
-        rows.append({"model": name, "variant": variant, "samples": len(x),
-                     **recovery.score(sae, x, concepts[items], truth.parent, SIZES, THRESHOLD,
-                                      SEED), "l1 weight": l1})  # fmt: skip
+        rows.append(
+            {
+                "model": name,
+                "variant": variant,
+                "samples": len(x),
+                **recovery.score(
+                    sae,
+                    x,
+                    concepts[items],
+                    truth.parent,
+                    SIZES,
+                    THRESHOLD,
+                    SEED,
+                ),
+                "l1 weight": l1,
+            }
+        )
 scores = pd.DataFrame(rows).set_index(["model", "variant"])
 scores[["samples", "fvu", "l0", "l1 weight"]].round(3)
 
@@ -183,14 +266,24 @@ scores[["samples", "fvu", "l0", "l1 weight"]].round(3)
 # %%
 for (name, variant), row in scores.iterrows():
     for measure in ("recovered", "f1", "chance f1", "agreement", "fvu", "l0"):
-        _nb.record(f"{name}_{variant}_{measure.replace(' ', '_')}", row[measure], ".3f")
+        _nb.record(
+            f"{name}_{variant}_{measure.replace(' ', '_')}",
+            row[measure],
+            ".3f",
+        )
 n_concepts = len(truth.concept_names)
 for name in MODELS:
     ranked = scores.loc[name].sort_values("f1", ascending=False)
-    _nb.record(f"{name}_by_f1", "; ".join(
-        f"{variant} (F1 {row['f1']:.3f}, {round(row['recovered'] * n_concepts)} recovered, "
-        f"FVU {row['fvu']:.3f}, tree agreement {row['agreement']:.2f})"
-        for variant, row in ranked.iterrows()), "s")  # fmt: skip
+    _nb.record(
+        f"{name}_by_f1",
+        "; ".join(
+            f"{variant} (F1 {row['f1']:.3f}, "
+            f"{round(row['recovered'] * n_concepts)} recovered, "
+            f"FVU {row['fvu']:.3f}, tree agreement {row['agreement']:.2f})"
+            for variant, row in ranked.iterrows()
+        ),
+        "s",
+    )
     for measure in ("f1", "chance f1"):
         values = scores.loc[name, measure]
         span = f"{values.min():.2f}-{values.max():.2f}"
@@ -198,8 +291,13 @@ for name in MODELS:
 scores.drop(columns=["samples", "l1 weight"]).round(3)
 
 # %%
-title = "Concepts recovered (matched feature's F1 >= 0.5), per model and SAE variant"
-viz.grouped_bars(scores.reset_index(), "model", "variant", "recovered", title).show()
+title = (
+    "Concepts recovered (matched feature's F1 >= 0.5), "
+    "per model and SAE variant"
+)
+viz.grouped_bars(
+    scores.reset_index(), "model", "variant", "recovered", title
+).show()
 
 # %% [markdown]
 # **What the answer key says.** The matched F1 of the four SAEs spans {glue:text}`sasrec_f1_span` on
@@ -257,20 +355,31 @@ METRICS = ["association", "purity@10", "tf-idf hits", "recovered"]
 
 
 def metric_table(drop, swap):
-    """The papers' metrics of every SAE against tags with `drop` and `swap` noise."""
+    """The papers' metrics of every SAE against tags with `drop` and `swap`
+    noise."""
     tags = recovery.noisy_labels(concepts, drop, swap, SEED)
     rows = []
     for (name, variant), sae in saes.items():
         x, items = samples[name]
         with torch.no_grad():
             codes = sae.encode(x).cpu()
-        matched = interpret.match_concepts(codes, concepts[items])["feature"].to_numpy()
-        rows.append({"model": name, "variant": variant,
-                     **recovery.label_metrics(codes, tags[items], matched)})  # fmt: skip
+        matched = interpret.match_concepts(codes, concepts[items])[
+            "feature"
+        ].to_numpy()
+        rows.append(
+            {
+                "model": name,
+                "variant": variant,
+                **recovery.label_metrics(codes, tags[items], matched),
+            }
+        )
     return pd.DataFrame(rows).set_index(["model", "variant"])
 
 
-labelled = {"true": metric_table(0.0, 0.0), "noisy": metric_table(LABEL_DROP, LABEL_SWAP)}
+labelled = {
+    "true": metric_table(0.0, 0.0),
+    "noisy": metric_table(LABEL_DROP, LABEL_SWAP),
+}
 pd.concat(labelled, axis=1).round(3)
 
 # %%
@@ -278,27 +387,44 @@ rows = []
 for name in MODELS:
     key = scores.loc[name, "f1"]
     for metric in METRICS:
-        row = {"model": name, "metric": metric, "answer key's first": key.idxmax()}
+        row = {
+            "model": name,
+            "metric": metric,
+            "answer key's first": key.idxmax(),
+        }
         for labels, table in labelled.items():
             values = table.loc[name, metric]
             row[f"first on {labels}"] = values.idxmax()
-            agreement = recovery.order_agreement(values.to_numpy(), key.to_numpy())
+            agreement = recovery.order_agreement(
+                values.to_numpy(), key.to_numpy()
+            )
             row[f"agreement on {labels}"] = agreement
-            _nb.record(f"{name}_{metric.replace(' ', '_')}_order_{labels}", agreement, ".2f")
+            _nb.record(
+                f"{name}_{metric.replace(' ', '_')}_order_{labels}",
+                agreement,
+                ".2f",
+            )
         rows.append(row)
     for labels in labelled:
         orders = [
-            f"{row['metric']} {row[f'agreement on {labels}']:.2f}" for row in rows[-len(METRICS) :]
+            f"{row['metric']} {row[f'agreement on {labels}']:.2f}"
+            for row in rows[-len(METRICS) :]
         ]
         _nb.record(f"{name}_orders_{labels}", ", ".join(orders), "s")
 rankings = pd.DataFrame(rows).set_index(["model", "metric"])
 for labels, table in labelled.items():
     purity = table.loc[["sasrec", "mf"], "purity@10"]
-    _nb.record(f"purity_{labels}_span", f"{purity.min():.2f}-{purity.max():.2f}", "s")
-    hits = table["tf-idf hits"]
-    _nb.record(f"tfidf_hits_{labels}_span", f"{hits.min():.0%}-{hits.max():.0%}", "s")
     _nb.record(
-        f"mf_matryoshka_recovered_{labels}", table.loc[("mf", "matryoshka"), "recovered"], ".0%"
+        f"purity_{labels}_span", f"{purity.min():.2f}-{purity.max():.2f}", "s"
+    )
+    hits = table["tf-idf hits"]
+    _nb.record(
+        f"tfidf_hits_{labels}_span", f"{hits.min():.0%}-{hits.max():.0%}", "s"
+    )
+    _nb.record(
+        f"mf_matryoshka_recovered_{labels}",
+        table.loc[("mf", "matryoshka"), "recovered"],
+        ".0%",
     )
 rankings.round(2)
 
@@ -326,11 +452,15 @@ rankings.round(2)
 # %%
 NOISE = [0.0, 0.1, 0.2, 0.3, 0.4]
 by_noise = {share: metric_table(share, share) for share in NOISE}
-widget, _ = widgets.value_slider(lambda s: by_noise[s].round(3).reset_index(), NOISE, "noise")
+widget, _ = widgets.value_slider(
+    lambda s: by_noise[s].round(3).reset_index(), NOISE, "noise"
+)
 widget
 
 # %%
-lines = pd.concat([t.loc["mf"].assign(noise=s) for s, t in by_noise.items()]).reset_index()
+lines = pd.concat(
+    [t.loc["mf"].assign(noise=s) for s, t in by_noise.items()]
+).reset_index()
 title = "MF's SAEs: the papers' metrics against tags of growing noise"
 viz.metric_lines(lines, "noise", METRICS, "variant", title).show()
 
@@ -354,33 +484,57 @@ for name in MODELS:
     sae, (x, items) = saes[(name, "topk")], samples[name]
     with torch.no_grad():
         codes = sae.encode(x).cpu()
-    matched = interpret.match_concepts(codes, concepts[items])["feature"].to_numpy()
+    matched = interpret.match_concepts(codes, concepts[items])[
+        "feature"
+    ].to_numpy()
     activity = interpret.concept_activity(codes, tags[items])
-    mapped = interpret.best_characterizes(activity, fires=(codes > 0).sum(0), min_items=5)
+    mapped = interpret.best_characterizes(
+        activity, fires=(codes > 0).sum(0), min_items=5
+    )
     chosen = {"matched": matched, "tf-idf on tags": mapped[:, 0]}
     split = trained[name].split
     users = np.arange(min(STEERED_USERS, len(split.users)))
     for c in range(len(truth.concept_names)):
         for method, features in chosen.items():
             j = int(features[c])
-            edits = {s: feature_edit(sae, j, s * codes[:, j].max().item()) for s in STRENGTHS}
-            table = steer.sweep(trained[name].model, split, users, edits, data, concepts[:, c])
+            edits = {
+                s: feature_edit(sae, j, s * codes[:, j].max().item())
+                for s in STRENGTHS
+            }
+            table = steer.sweep(
+                trained[name].model, split, users, edits, data, concepts[:, c]
+            )
             rows.append(table[["strength", "share", "ndcg"]].assign(
                 model=name, method=method, concept=c))  # fmt: skip
 steering = pd.concat(rows, ignore_index=True)
-steered = steering.groupby(["model", "method", "strength"])[["share", "ndcg"]].mean()
+steered = steering.groupby(["model", "method", "strength"])[
+    ["share", "ndcg"]
+].mean()
 for name in MODELS:
     for method in chosen:
         for s in (0.0, 2.0):
             value = steered.loc[(name, method, s), "share"]
-            _nb.record(f"{name}_{method.split()[0].replace('-', '')}_share_s{s:g}", value, ".2f")
+            _nb.record(
+                f"{name}_{method.split()[0].replace('-', '')}_share_s{s:g}",
+                value,
+                ".2f",
+            )
             value = steered.loc[(name, method, s), "ndcg"]
-            _nb.record(f"{name}_{method.split()[0].replace('-', '')}_ndcg_s{s:g}", value, ".2f")
+            _nb.record(
+                f"{name}_{method.split()[0].replace('-', '')}_ndcg_s{s:g}",
+                value,
+                ".2f",
+            )
 steered.unstack("strength").round(3)
 
 # %%
-curves = steered.reset_index().assign(line=lambda t: t["model"] + ", " + t["method"])
-title = "Steering a concept's feature: share of the top 10 truly carrying the concept"
+curves = steered.reset_index().assign(
+    line=lambda t: t["model"] + ", " + t["method"]
+)
+title = (
+    "Steering a concept's feature: share of the top 10 truly carrying "
+    "the concept"
+)
 viz.metric_lines(curves, "strength", ["share", "ndcg"], "line", title).show()
 
 # %% [markdown]
@@ -407,33 +561,58 @@ viz.metric_lines(curves, "strength", ["share", "ndcg"], "line", title).show()
 
 # %%
 def recover_on(**knobs):
-    """MF on synthetic data generated with `knobs` (over the parameters cell's), the four SAEs
-    on its item embeddings, and each one's recovery."""
+    """MF on synthetic data generated with `knobs` (over the parameters
+    cell's), the four SAEs on its item embeddings, and each one's recovery."""
     generated = load_dataset("synthetic", seed=SEED, **{**GENERATOR, **knobs})
-    mf = zoo.model("mf", generated, PROFILE, seed=SEED, device=device, progress=False,
-                   hidden_size=D)  # fmt: skip
-    x, truth_of_items = mf.model.item_embeddings().detach(), generated.truth.item_concepts
+    mf = zoo.model(
+        "mf",
+        generated,
+        PROFILE,
+        seed=SEED,
+        device=device,
+        progress=False,
+        hidden_size=D,
+    )
+    x, truth_of_items = (
+        mf.model.item_embeddings().detach(),
+        generated.truth.item_concepts,
+    )
     rows = []
     for variant in VARIANTS:
         sae, _ = recovery.fit(x, variant, SIZES, K, EXPLORE_STEPS, SEED, BATCH)
         with torch.no_grad():
             codes = sae.encode(x).cpu()
-        rows.append({"variant": variant, "valid ndcg@10": max(mf.history.valid_ndcg),
-                     **interpret.recovery(codes, truth_of_items, THRESHOLD)})  # fmt: skip
+        rows.append(
+            {
+                "variant": variant,
+                "valid ndcg@10": max(mf.history.valid_ndcg),
+                **interpret.recovery(codes, truth_of_items, THRESHOLD),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def explorer():
-    """Sliders for the generator's knobs, a button, and the recovery table of `recover_on`."""
+    """Sliders for the generator's knobs, a button, and the recovery table
+    of `recover_on`."""
     sliders = {
-        "n_parents": w.IntSlider(N_PARENTS, min=2, max=6, description="parents"),
-        "concepts_per_item": w.IntSlider(CONCEPTS_PER_ITEM[1], min=1, max=5,
-                                         description="overlap"),
-        "parent_affinity": w.FloatSlider(PARENT_AFFINITY, min=0, max=1, step=0.1,
-                                         description="affinity"),
-        "popularity_exponent": w.FloatSlider(POPULARITY_EXPONENT, min=0, max=2, step=0.25,
-                                             description="popularity"),
-    }  # fmt: skip
+        "n_parents": w.IntSlider(
+            N_PARENTS, min=2, max=6, description="parents"
+        ),
+        "concepts_per_item": w.IntSlider(
+            CONCEPTS_PER_ITEM[1], min=1, max=5, description="overlap"
+        ),
+        "parent_affinity": w.FloatSlider(
+            PARENT_AFFINITY, min=0, max=1, step=0.1, description="affinity"
+        ),
+        "popularity_exponent": w.FloatSlider(
+            POPULARITY_EXPONENT,
+            min=0,
+            max=2,
+            step=0.25,
+            description="popularity",
+        ),
+    }
     button, shown = w.Button(description="generate and fit"), w.HTML()
 
     def run(_=None):
@@ -449,13 +628,24 @@ explorer()
 
 # %%
 OVERLAPS = [1, 3, 5]
-grid = pd.concat([recover_on(concepts_per_item=(1, n)).assign(overlap=n) for n in OVERLAPS])
+grid = pd.concat(
+    [recover_on(concepts_per_item=(1, n)).assign(overlap=n) for n in OVERLAPS]
+)
 for _, row in grid.iterrows():
-    _nb.record(f"overlap{row['overlap']}_{row['variant']}_recovered", row["recovered"], ".3f")
+    _nb.record(
+        f"overlap{row['overlap']}_{row['variant']}_recovered",
+        row["recovered"],
+        ".3f",
+    )
 for overlap, rows in grid.groupby("overlap"):
-    recovered = ", ".join(f"{r['variant']} {r['recovered']:.0%}" for _, r in rows.iterrows())
+    recovered = ", ".join(
+        f"{r['variant']} {r['recovered']:.0%}" for _, r in rows.iterrows()
+    )
     _nb.record(f"overlap{overlap}_recovered", recovered, "s")
-title = "MF's SAEs on data with more concepts per item (overlap: at most this many children)"
+title = (
+    "MF's SAEs on data with more concepts per item "
+    "(overlap: at most this many children)"
+)
 viz.metric_lines(grid, "overlap", ["recovered", "f1"], "variant", title).show()
 
 # %% [markdown]
@@ -495,7 +685,8 @@ from recsae_lite import exercises
 mf_sae, (mf_x, mf_items) = saes[("mf", "matryoshka")], samples["mf"]
 with torch.no_grad():
     mf_codes = mf_sae.encode(mf_x).cpu()  # (n_items, 128) one sample per item
-mf_truth = concepts[mf_items]  # (n_items, C) the concepts each sample truly carries
+# (n_items, C) the concepts each sample truly carries
+mf_truth = concepts[mf_items]
 mf_pairs = interpret.match_concepts(mf_codes, mf_truth)  # section 3's matching
 
 # %% [markdown]
@@ -511,7 +702,8 @@ mf_pairs = interpret.match_concepts(mf_codes, mf_truth)  # section 3's matching
 # %% tags=["hide-input", "solution"]
 def my_precision_recall(acts, has):
     fires = np.asarray(acts) > 0  # (N,) bool
-    hits = (fires & np.asarray(has, dtype=bool)).sum()  # firings on samples with the concept
+    # firings on samples with the concept
+    hits = (fires & np.asarray(has, dtype=bool)).sum()
     return hits / max(fires.sum(), 1), hits / max(np.sum(has), 1)
 
 
@@ -522,8 +714,10 @@ exercises.check_precision_recall(my_precision_recall)
 mine = np.array([my_precision_recall(mf_codes[:, j], mf_truth[:, c])
                  for c, j in enumerate(mf_pairs["feature"])])  # fmt: skip
 same = np.allclose(mine, mf_pairs[["precision", "recall"]].to_numpy())
-print(f"my_precision_recall gives section 3's precision and recall of all {len(mine)} matched "
-      f"features of MF's Matryoshka SAE: {same}")  # fmt: skip
+print(
+    "my_precision_recall gives section 3's precision and recall of all "
+    f"{len(mine)} matched features of MF's Matryoshka SAE: {same}"
+)
 
 # %% [markdown]
 # ### Exercise 9.2 (medium): noisy tags
@@ -544,13 +738,18 @@ print(f"my_precision_recall gives section 3's precision and recall of all {len(m
 # %% tags=["hide-input", "solution"]
 def my_noisy_labels(concepts, drop, swap, seed):
     rng = np.random.default_rng(seed)
-    labels = np.array(concepts, dtype=bool)  # a copy: the truth stays as it was
+    # a copy: the truth stays as it was
+    labels = np.array(concepts, dtype=bool)
     items, columns = np.nonzero(labels)  # the true labels
     u = rng.random(len(items))  # one draw per label: dropped, swapped, or kept
     gone = u < drop + swap
     labels[items[gone], columns[gone]] = False
-    for item in items[gone & (u >= drop)]:  # each swapped label moves to a wrong concept
-        wrong = np.flatnonzero(~np.asarray(concepts[item], dtype=bool) & ~labels[item])
+    for item in items[
+        gone & (u >= drop)
+    ]:  # each swapped label moves to a wrong concept
+        wrong = np.flatnonzero(
+            ~np.asarray(concepts[item], dtype=bool) & ~labels[item]
+        )
         if len(wrong):
             labels[item, rng.choice(wrong)] = True
     return labels
@@ -561,12 +760,17 @@ exercises.check_noisy_labels(my_noisy_labels)
 
 # %%
 mine = my_noisy_labels(concepts, LABEL_DROP, LABEL_SWAP, SEED)
-for name, labels in {"my_noisy_labels": mine, "recovery.noisy_labels": tags}.items():
+for name, labels in {
+    "my_noisy_labels": mine,
+    "recovery.noisy_labels": tags,
+}.items():
     gone = (concepts & ~labels).sum() / concepts.sum()  # dropped or swapped
     wrong = (labels & ~concepts).sum() / concepts.sum()  # swapped
-    print(f"{name}: {gone:.3f} of the true labels gone (drop + swap = "
-          f"{LABEL_DROP + LABEL_SWAP:.2f}), {wrong:.3f} put on a wrong concept (swap = "
-          f"{LABEL_SWAP:.2f})")  # fmt: skip
+    print(
+        f"{name}: {gone:.3f} of the true labels gone (drop + swap = "
+        f"{LABEL_DROP + LABEL_SWAP:.2f}), {wrong:.3f} put on a wrong "
+        f"concept (swap = {LABEL_SWAP:.2f})"
+    )
 
 # %% [markdown]
 # ### Exercise 9.3 (harder): the one-to-one matching
@@ -587,8 +791,11 @@ from itertools import permutations
 def my_match(f1):
     f1 = np.asarray(f1)
     rows = np.arange(len(f1))
-    assignments = permutations(range(f1.shape[1]), len(f1))  # every one-to-one assignment
-    return np.array(max(assignments, key=lambda features: f1[rows, list(features)].sum()))
+    # every one-to-one assignment
+    assignments = permutations(range(f1.shape[1]), len(f1))
+    return np.array(
+        max(assignments, key=lambda features: f1[rows, list(features)].sum())
+    )
 
 
 # %%
@@ -596,12 +803,19 @@ exercises.check_matching(my_match)
 
 # %%
 f1 = interpret.concept_f1(mf_codes, mf_truth).numpy()  # (C, 128)
-block = f1[np.flatnonzero(parents), : SIZES[0]]  # the parents and the first group's features
+# the parents and the first group's features
+block = f1[np.flatnonzero(parents), : SIZES[0]]
 mine, hungarian = my_match(block), interpret.assignment(-block)
 rows = np.arange(len(block))
-print(f"the {len(block)} parents' features among the first group's {SIZES[0]}: {mine} "
-      f"(total F1 {block[rows, mine].sum():.3f}) with my_match, {hungarian} "
-      f"({block[rows, hungarian].sum():.3f}) with interpret.assignment")  # fmt: skip
+print(
+    f"the {len(block)} parents' features among the first group's "
+    f"{SIZES[0]}: {mine} (total F1 {block[rows, mine].sum():.3f}) "
+    f"with my_match, {hungarian} "
+    f"({block[rows, hungarian].sum():.3f}) with interpret.assignment"
+)
 best = f1.argmax(1)
-print(f"each concept's best feature, over all 128: {(np.bincount(best)[best] > 1).sum()} of "
-      f"{len(best)} concepts share theirs with another concept")  # fmt: skip
+print(
+    "each concept's best feature, over all 128: "
+    f"{(np.bincount(best)[best] > 1).sum()} of {len(best)} concepts "
+    "share theirs with another concept"
+)

@@ -1,12 +1,24 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite; Colab's own torch is kept.
+# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    package = "recsae-lite @ git+https://github.com/recsae-lite/recsae-lite"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
+    repository = "https://github.com/recsae-lite/recsae-lite"
+    source = f"git+{repository}@v0.1.0"
+    print(f"Installing recsae-lite from {source} (about a minute) ...")
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
+        raise RuntimeError(
+            f"Installing recsae-lite from {source} failed (pip says why "
+            "above). Check that this runtime is online and run this cell "
+            "again. If the version is not found, install the newest one with "
+            f"`!pip install git+{repository}` and tell us at "
+            f"{repository}/issues."
+        )
+    print("recsae-lite installed.")
 
 # %% [markdown]
 # # 10. The reproduction report: what holds, measured
@@ -17,6 +29,16 @@ if "google.colab" in sys.modules:
 # file that `make bench` wrote (`benchmarks/results/*.json`, one per benchmark script); nothing is
 # trained.
 #
+# **Read alongside.** The three papers: paper A, Klenitskiy et al. 2025, [*Sparse Autoencoders for
+# Sequential Recommendation Models: Interpretation and Flexible
+# Control*](https://arxiv.org/abs/2507.12202); paper B, Arviv et al. 2025, [*Extracting
+# Interaction-Aware Monosemantic Concepts in Recommender
+# Systems*](https://arxiv.org/abs/2511.18024); paper C, Spišák et al. 2026, [*From Knots to Knobs:
+# Towards Steerable Collaborative Filtering Using Sparse
+# Autoencoders*](https://arxiv.org/abs/2601.11182).
+#
+# **Before this chapter:** none; chapters 4-9 explain what each claim measures.
+#
 # **What you will learn**
 # - which claims of papers A, B and C hold on MovieLens-100K, which do not, which the data cannot
 #   decide yet, and which are not measured yet;
@@ -25,14 +47,16 @@ if "google.colab" in sys.modules:
 # - how the book's base models compare with published figures on the same protocol;
 # - how fast the SAE trainer is against its dense-matmul ceiling, and how long each chapter takes.
 #
-# Time: seconds; it reads JSON. It needs the repository's `benchmarks/results` folder, which a
-# clone has: in Colab, clone the repository and point `RESULTS` at that folder.
+# Time: seconds; it reads JSON: the repository's `benchmarks/results`, which the installed package
+# carries too (as `recsae_lite/results`), so the chapter runs in Colab without a clone.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+# ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
+PROFILE = "quick"
 SEED = 0
 DEVICE = "auto"
-RESULTS = None  # the benchmarks' result files (make bench); None: this repository's
+# the benchmarks' result files (make bench); None: this repository's
+RESULTS = None
 
 # %% [markdown]
 # ## Setup (no need to read)
@@ -50,11 +74,20 @@ _nb.setup(SEED, DEVICE, PROFILE)
 pd.set_option("display.max_colwidth", None)
 results = report.load(RESULTS)
 machines = pd.DataFrame(
-    [{"benchmark": name, "profile": r.get("profile"), "device": r["machine"]["device"],
-      "cpu threads": r["machine"]["cpu_threads"], "torch": r["machine"]["torch"],
-      "seconds": r.get("seconds"), "peak memory (MB)": r.get("peak_memory_mb")}
-     for name, r in results.items() if name != "peers"]
-)  # fmt: skip
+    [
+        {
+            "benchmark": name,
+            "profile": r.get("profile"),
+            "device": r["machine"]["device"],
+            "cpu threads": r["machine"]["cpu_threads"],
+            "torch": r["machine"]["torch"],
+            "seconds": r.get("seconds"),
+            "peak memory (MB)": r.get("peak_memory_mb"),
+        }
+        for name, r in results.items()
+        if name != "peers"
+    ]
+)
 machines
 
 # %% [markdown]
@@ -93,11 +126,16 @@ for verdict, name in [(report.HOLDS, "holding"), (report.FAILS, "failing"),
     _nb.record(f"claims_{name}", (measured["verdict"] == verdict).sum(), "d")
 verdicts = [report.HOLDS, report.FAILS, report.INCONCLUSIVE, report.UNMEASURED]
 counts = claims["verdict"].value_counts().reindex(verdicts, fill_value=0)
-display(counts.rename({report.UNMEASURED: "not measured yet"}).rename("claims").to_frame())
+display(
+    counts.rename({report.UNMEASURED: "not measured yet"})
+    .rename("claims")
+    .to_frame()
+)
 
 
 def sensitivity(row: pd.Series) -> str:
-    """The verdict, then the verdicts with the threshold 20% lower (x0.8) and higher (x1.2)."""
+    """The verdict, then the verdicts with the threshold 20% lower (x0.8)
+    and higher (x1.2)."""
     if row["verdict"] == report.UNMEASURED:
         return row["verdict"]
     lower, higher = row["at ×0.8 / ×1.2"].split(" / ")
@@ -189,17 +227,33 @@ claims[columns].set_index("id").rename_axis(None)
 # no counterpart here.
 
 # %%
-recbole = {f["id"]: f for f in results["peers"]["figures"] if f["source"] == "recbole"}
+recbole = {
+    f["id"]: f for f in results["peers"]["figures"] if f["source"] == "recbole"
+}
 rows = []
 for name, m in results["base_models"]["models"].items():
-    peer = recbole.pop(report.COUNTERPARTS.get(name), {"what": "—", "values": {}})
-    rows.append({"model": name, "NDCG@10": m["test"]["ndcg@10"], "HR@10": m["test"]["hr@10"],
-                 "peer (RecBole)": peer["what"],
-                 "peer NDCG@10": peer["values"].get("ndcg@10")})  # fmt: skip
+    peer = recbole.pop(
+        report.COUNTERPARTS.get(name), {"what": "—", "values": {}}
+    )
+    rows.append(
+        {
+            "model": name,
+            "NDCG@10": m["test"]["ndcg@10"],
+            "HR@10": m["test"]["hr@10"],
+            "peer (RecBole)": peer["what"],
+            "peer NDCG@10": peer["values"].get("ndcg@10"),
+        }
+    )
     _nb.record(f"{name}_ndcg@10", m["test"]["ndcg@10"], ".4f")
 # then RecBole's models without a counterpart here
-rows += [{"model": "—", "peer (RecBole)": peer["what"], "peer NDCG@10": peer["values"]["ndcg@10"]}
-         for peer in recbole.values()]  # fmt: skip
+rows += [
+    {
+        "model": "—",
+        "peer (RecBole)": peer["what"],
+        "peer NDCG@10": peer["values"]["ndcg@10"],
+    }
+    for peer in recbole.values()
+]
 pd.DataFrame(rows).round(4)
 
 # %% [markdown]
@@ -210,10 +264,18 @@ pd.DataFrame(rows).round(4)
 
 # %%
 speed = pd.DataFrame(results["sae_speed"]["speed"])
-speed["d_in x d_sae"] = speed["d_in"].astype(str) + " x " + speed["d_sae"].astype(str)
-viz.grouped_bars(speed, "variant", "d_in x d_sae", "ratio_to_ceiling",
-                 "SAE training step: throughput over the dense-matmul ceiling",
-                 line=(1.0, "dense ceiling"), panel="device").show()  # fmt: skip
+speed["d_in x d_sae"] = (
+    speed["d_in"].astype(str) + " x " + speed["d_sae"].astype(str)
+)
+viz.grouped_bars(
+    speed,
+    "variant",
+    "d_in x d_sae",
+    "ratio_to_ceiling",
+    "SAE training step: throughput over the dense-matmul ceiling",
+    line=(1.0, "dense ceiling"),
+    panel="device",
+).show()
 speed.pivot_table(index=["device", "variant"], columns="d_in x d_sae",
                   values="ratio_to_ceiling").round(2)  # fmt: skip
 
@@ -230,7 +292,10 @@ if "book_times" in results:
     times.loc["total"] = times.sum()
     display(times.round(0))
 else:
-    print("not measured yet: run `python benchmarks/book_times.py` (part of make bench)")
+    print(
+        "not measured yet: run `python benchmarks/book_times.py` "
+        "(part of make bench)"
+    )
 
 # %% [markdown]
 # ## 5. On a GPU
@@ -244,7 +309,10 @@ full = report.gpu_results(results)
 if full:
     print("GPU results:", ", ".join(full))
 else:
-    print("No GPU result exists yet: every number in this chapter was measured on a CPU.")
+    print(
+        "No GPU result exists yet: every number in this chapter was measured "
+        "on a CPU."
+    )
 _nb.record("gpu_result_files", len(full), "d")
 
 # %% [markdown]
@@ -258,11 +326,18 @@ _nb.record("gpu_result_files", len(full), "d")
 rows = []
 for f in results["peers"]["figures"]:
     source = results["peers"]["sources"][f["source"]]
-    where = source.get("citation") or (
-        f"{source['repository']} at {source.get('commit') or source.get('version')}"
+    version = source.get("commit") or source.get("version")
+    where = source.get("citation") or f"{source['repository']} at {version}"
+    rows.append(
+        {
+            "id": f["id"],
+            "what": f["what"],
+            "values": f["values"],
+            "kind": source["kind"],
+            "source": where,
+            "data": source["data"],
+        }
     )
-    rows.append({"id": f["id"], "what": f["what"], "values": f["values"], "kind": source["kind"],
-                 "source": where, "data": source["data"]})  # fmt: skip
 pd.DataFrame(rows)
 
 # %% [markdown]

@@ -1,6 +1,7 @@
 """The book's build pipeline (no need to read; the Makefile calls it).
 
-    python book/build.py sync     each chapter's .ipynb from its .py; the README's chapter table
+    python book/build.py sync     each chapter's .ipynb from its .py, and its learner's copy
+                                  (book/handouts/: solutions emptied); the README's chapter table
                                   and each chapter's Colab cell from _config.yml
     python book/build.py check    fail when `sync` would change a file
     python book/build.py execute --profile ci --out _build/ci
@@ -16,6 +17,7 @@ the README's Colab links and into the first cell of every chapter.
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import re
@@ -26,14 +28,29 @@ import time
 from pathlib import Path
 
 import jupytext
+import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 CELL_MARK = "\n# %%"
-KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+KERNELSPEC = {
+    "name": "python3",
+    "display_name": "Python 3",
+    "language": "python",
+}
 BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
-TABLE_START, TABLE_END = "<!-- chapters: made by book/build.py sync -->", "<!-- /chapters -->"
+HANDOUTS = BOOK / "handouts"  # the learner's copies: solution cells emptied
+LEARNER_NOTE = (
+    "*The learner's copy.* Each exercise's solution cell holds only the function's "
+    "signature: write its body, run the cell, then run the check below it, which "
+    "tells you when the function is right. The teacher's copy, with the solutions, "
+    "is `book/{name}`."
+)
+TABLE_START, TABLE_END = (
+    "<!-- chapters: made by book/build.py sync -->",
+    "<!-- /chapters -->",
+)
 
 
 def config() -> dict:
@@ -47,16 +64,37 @@ def chapters() -> list[Path]:
     return [ROOT / f"{f}.py" for f in files if (ROOT / f"{f}.py").exists()]
 
 
-def colab_cell(repo_url: str) -> str:
+def version() -> str:
+    """The package's version (recsae_lite/__init__.py), read without importing it."""
+    init = (ROOT / "recsae_lite" / "__init__.py").read_text(encoding="utf-8")
+    return re.search(r'^__version__ = "(.+)"$', init, re.MULTILINE).group(1)
+
+
+def colab_cell(repo_url: str, release: str | None = None) -> str:
+    """The first cell of every chapter: in Colab, install recsae-lite at the git tag v{release}
+    (default: the package's version), which must exist in the repository."""
+    release = release or version()
     return f"""# %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite; Colab's own torch is kept.
+# Colab only (no need to read): install recsae-lite {release}, the version this
+# notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    package = "recsae-lite @ git+{repo_url}"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
+    repository = "{repo_url}"
+    source = f"git+{{repository}}@v{release}"
+    print(f"Installing recsae-lite from {{source}} (about a minute) ...")
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"recsae-lite @ {{source}}"]).returncode != 0:
+        raise RuntimeError(
+            f"Installing recsae-lite from {{source}} failed (pip says why "
+            "above). Check that this runtime is online and run this cell "
+            "again. If the version is not found, install the newest one with "
+            f"`!pip install git+{{repository}}` and tell us at "
+            f"{{repository}}/issues."
+        )
+    print("recsae-lite installed.")
 """
 
 
@@ -70,7 +108,9 @@ def with_colab_cell(source: str, repo_url: str) -> str:
 
 
 def title(chapter: Path) -> str:
-    match = re.search(r"^# # (.+)$", chapter.read_text(encoding="utf-8"), re.MULTILINE)
+    match = re.search(
+        r"^# # (.+)$", chapter.read_text(encoding="utf-8"), re.MULTILINE
+    )
     if match is None:
         raise ValueError(f"{chapter}: no '# # Title' markdown heading found.")
     return match.group(1).strip()
@@ -85,18 +125,62 @@ def colab_link(cfg: dict, notebook: str) -> str:
 
 
 def readme_table(cfg: dict) -> str:
-    rows = ["| # | Chapter | Open |", "|---|---|---|"]
+    rows = [
+        "| # | Chapter (with the solutions) | Open | Learner's copy |",
+        "|---|---|---|---|",
+    ]
     for py in chapters():
         nb = py.with_suffix(".ipynb").relative_to(ROOT).as_posix()
         badge = f"[![Open in Colab]({BADGE})]({colab_link(cfg, nb)})"
-        rows.append(f"| {py.stem[:2]} | [{title(py)}]({nb}) | {badge} |")
+        handout = handout_path(py).relative_to(ROOT).as_posix()
+        learner = f"[![Open in Colab]({BADGE})]({colab_link(cfg, handout)})"
+        row = f"| {py.stem[:2]} | [{title(py)}]({nb}) | {badge} | {learner} |"
+        rows.append(row)
     return "\n".join([TABLE_START, *rows, TABLE_END])
 
 
-def notebook_text(source: str) -> str:
+def handout_path(chapter: Path) -> Path:
+    """Where the learner's copy of a chapter goes: book/handouts/NN_name.ipynb."""
+    return HANDOUTS / chapter.with_suffix(".ipynb").name
+
+
+def without_solutions(notebook, name: str) -> None:
+    """The learner's copy: each cell tagged `solution` keeps only the signature
+    and docstring of the functions it defines, whose body says what to do, and
+    a note under the Colab cell says so."""
+    for cell in notebook.cells:
+        if "solution" not in cell.metadata.get("tags", []):
+            continue
+        lines, stubs = cell.source.splitlines(), []
+        for node in ast.parse(cell.source).body:
+            if not isinstance(node, ast.FunctionDef):
+                continue  # an import the solution used: the learner picks their own
+            first = node.body[0]  # its docstring, if it has one
+            head = (
+                first.end_lineno
+                if ast.get_docstring(node)
+                else first.lineno - 1
+            )
+            todo = "write it: the task is above, its check below"
+            stub = [
+                *lines[node.lineno - 1 : head],
+                f'    raise NotImplementedError("{todo}")',
+            ]
+            stubs.append("\n".join(stub))
+        cell.source = "\n\n\n".join(stubs)
+        # shown, not hidden behind a toggle
+        cell.metadata["tags"] = ["solution"]
+    note = nbformat.v4.new_markdown_cell(LEARNER_NOTE.format(name=name))
+    notebook.cells.insert(1, note)
+
+
+def notebook_text(source: str, teacher: str | None = None) -> str:
     """The .ipynb of a py:percent source, with cell ids made from the cells' text (jupytext would
-    draw random ones, and every sync would change every notebook)."""
+    draw random ones, and every sync would change every notebook). With `teacher`, the name of
+    the chapter's notebook: its learner's copy, without the solutions."""
     notebook = jupytext.reads(source, fmt="py:percent")
+    if teacher is not None:
+        without_solutions(notebook, teacher)
     notebook.metadata["kernelspec"] = KERNELSPEC
     notebook.metadata["language_info"] = {"name": "python"}
     seen = set()
@@ -116,15 +200,24 @@ def synced() -> dict[Path, str]:
     text = readme.read_text(encoding="utf-8")
     start, end = text.find(TABLE_START), text.find(TABLE_END)
     if start < 0 or end < 0:
-        raise ValueError(f"{readme}: the markers {TABLE_START} ... {TABLE_END} are missing.")
-    out[readme] = text[:start] + readme_table(cfg) + text[end + len(TABLE_END) :]
+        raise ValueError(
+            f"{readme}: the markers {TABLE_START} ... {TABLE_END} are missing."
+        )
+    out[readme] = (
+        text[:start] + readme_table(cfg) + text[end + len(TABLE_END) :]
+    )
     for py in chapters():
-        out[py] = with_colab_cell(py.read_text(encoding="utf-8"), cfg["repository"]["url"])
+        out[py] = with_colab_cell(
+            py.read_text(encoding="utf-8"), cfg["repository"]["url"]
+        )
         out[py.with_suffix(".ipynb")] = notebook_text(out[py])
+        teacher = py.with_suffix(".ipynb").name
+        out[handout_path(py)] = notebook_text(out[py], teacher)
     return out
 
 
 def sync() -> None:
+    HANDOUTS.mkdir(exist_ok=True)
     for path, content in synced().items():
         if not path.exists() or path.read_text(encoding="utf-8") != content:
             path.write_text(content, encoding="utf-8")
@@ -167,7 +260,9 @@ def execute(
             source = nbformat.read(nb, as_version=4)
             source.cells.insert(0, nbformat.v4.new_code_cell(first_cell))
         start = time.perf_counter()
-        settings = ", ".join(f"{name}={value}" for name, value in parameters.items())
+        settings = ", ".join(
+            f"{name}={value}" for name, value in parameters.items()
+        )
         print(f"executing {nb.name} ({settings}) ...", flush=True)
         papermill.execute_notebook(
             source,
@@ -187,8 +282,9 @@ def execute(
 
 
 def assemble(src: Path, executed: Path) -> None:
-    """Assemble the Jupyter Book source in `src`: config, pages, the Sphinx extension, plotly.js
-    and the chapters executed into `executed` (copied into src/book unless already there)."""
+    """Assemble the Jupyter Book source in `src`: config, pages, the Sphinx extension, plotly.js,
+    the book's CSS and the chapters executed into `executed` (copied into src/book unless
+    already there), their injected parameters hidden."""
     import plotly
 
     book = src / "book"
@@ -200,8 +296,25 @@ def assemble(src: Path, executed: Path) -> None:
         shutil.copy(ROOT / name, src / name)
     for page in [*BOOK.glob("*.md"), BOOK / "sphinx_fixes.py"]:
         shutil.copy(page, book / page.name)
-    (src / "assets").mkdir(exist_ok=True)
-    shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", src / "assets")
+    for notebook in book.glob("*.ipynb"):
+        hide_injected_parameters(notebook)
+    assets = src / "assets"
+    assets.mkdir(exist_ok=True)
+    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    shutil.copy(plotly_js, assets)
+    shutil.copy(BOOK / "book.css", assets)
+
+
+def hide_injected_parameters(notebook: Path) -> None:
+    """Hide the cell of parameters papermill adds below the parameters cell: plumbing."""
+    content = json.loads(notebook.read_text(encoding="utf-8"))
+    for cell in content["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    notebook.write_text(
+        json.dumps(content, indent=1, ensure_ascii=False), encoding="utf-8"
+    )
 
 
 def stage(profile: str, src: Path, timeout: int) -> None:
@@ -214,24 +327,44 @@ def stage(profile: str, src: Path, timeout: int) -> None:
 
 def render(src: Path, out: Path) -> Path:
     """Jupyter Book 1 renders the assembled source into out/_build/html (any warning fails)."""
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")  # this environment's
-    command = [jupyter_book, "build", src, "--path-output", out, "--warningiserror", "--quiet"]
+    jupyter_book = Path(sys.executable).with_name(
+        "jupyter-book"
+    )  # this environment's
+    command = [
+        jupyter_book,
+        "build",
+        src,
+        "--path-output",
+        out,
+        "--warningiserror",
+        "--quiet",
+    ]
     subprocess.run([str(part) for part in command], check=True)
     return out / "_build" / "html"
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["sync", "check", "execute", "stage", "render"])
-    parser.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
+    parser.add_argument(
+        "command", choices=["sync", "check", "execute", "stage", "render"]
+    )
+    parser.add_argument(
+        "--profile", default="quick", choices=["ci", "quick", "full"]
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "ci")
-    parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    parser.add_argument(
+        "--timeout", type=int, default=3600, help="seconds per cell"
+    )
     args = parser.parse_args(argv)
     if args.command == "sync":
         sync()
     elif args.command == "check":
         if files := stale():
-            print("out of date (run `python book/build.py sync`):", *files, sep="\n  ")
+            print(
+                "out of date (run `python book/build.py sync`):",
+                *files,
+                sep="\n  ",
+            )
             return 1
     elif args.command == "execute":
         execute(args.profile, args.out, args.timeout)

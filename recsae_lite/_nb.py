@@ -1,7 +1,8 @@
 """Chapter set-up (no need to read): seed, device, plotly renderer, Colab; record() for the tests.
 
-Every chapter calls `setup()` in its set-up cell and prints the numbers it reports with `record()`,
-which also stores them in the executed notebook, where tests/test_notebooks.py reads them back.
+Every chapter calls `setup()` in its set-up cell and glues the numbers its prose quotes with
+`record()`, which also keeps them for the tests (tests/test_book.py reads them back); no page shows
+a recording.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import plotly.io as pio
 import torch
 from plotly.io._base_renderers import MimetypeRenderer
 
 __all__ = [
-    "PROFILES", "RECORD_KEY", "in_colab", "seed_everything", "pick_device", "BookRenderer",
+    "PROFILES", "RECORD_KEY", "seed_everything", "pick_device", "BookRenderer",
     "use_book_renderer", "setup", "LONG_CELL_SECONDS", "time_long_cells", "pick", "record",
     "recorded"
 ]  # fmt: skip
@@ -29,17 +31,12 @@ PROFILES = ("ci", "quick", "full")
 RECORD_KEY = "recsae_record"  # output-metadata key that holds a recorded number
 
 
-def in_colab() -> bool:
-    return "google.colab" in sys.modules
-
-
 CUBLAS_DETERMINISTIC = (":4096:8", ":16:8")  # the workspace settings that make cuBLAS repeatable
 
 
 def seed_everything(seed: int) -> None:
-    """Seed every generator and make torch deterministic: same seed, same numbers (the notebook
-    tests re-execute each chapter and compare its outputs). On a GPU the numbers differ from the
-    CPU's, but repeat from run to run; an op without a deterministic CUDA kernel raises."""
+    """Seed every generator and make torch deterministic: same seed, same numbers (on a GPU, other
+    numbers than the CPU's, repeated run to run; an op without a deterministic kernel raises)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -80,28 +77,19 @@ def pick_device(device: str = "auto") -> torch.device:
 
 
 class BookRenderer(MimetypeRenderer):
-    """A figure as HTML that loads nothing: neither plotly.js nor MathJax from a CDN.
-
-    The rendered book loads one shared plotly.min.js (see _config.yml), so figures draw offline.
-    (plotly's own HtmlRenderer always adds a MathJax <script> from a CDN.)
-    """
+    """A figure as HTML that loads nothing from a CDN (plotly's HtmlRenderer adds MathJax): the
+    book serves one plotly.min.js (_config.yml), so figures draw offline."""
 
     def to_mimebundle(self, fig_dict):
-        html = pio.to_html(
-            fig_dict,
-            include_plotlyjs=False,
-            include_mathjax=False,
-            full_html=False,
-            default_width="100%",
-            validate=False,
-        )
+        html = pio.to_html(fig_dict, include_plotlyjs=False, include_mathjax=False,
+                           full_html=False, default_width="100%", validate=False)  # fmt: skip
         return {"text/html": html}
 
 
 def use_book_renderer() -> None:
     """Figures as offline HTML for the book, plus plotly's own JSON for JupyterLab; Colab renders
     neither, so it gets plotly's Colab renderer."""
-    if in_colab():
+    if "google.colab" in sys.modules:
         pio.renderers.default = "colab"
         return
     pio.renderers["book"] = BookRenderer()
@@ -109,8 +97,8 @@ def use_book_renderer() -> None:
 
 
 def setup(seed: int = 0, device: str = "auto", profile: str = "ci") -> torch.device:
-    """Seed everything, choose the device, set the plotly renderer; returns the device. Outside
-    the ci profile, every cell that runs for long says how long it took."""
+    """Seed everything, choose the device, set the plotly renderer and the tables' precision;
+    returns the device. Outside the ci profile, a cell that runs long says how long it took."""
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"SEED must be an integer, got {seed!r}.")
     if not 0 <= seed < 2**32:  # numpy's seeds
@@ -121,6 +109,7 @@ def setup(seed: int = 0, device: str = "auto", profile: str = "ci") -> torch.dev
     chosen = pick_device(device)  # before anything is set: a wrong DEVICE changes nothing
     seed_everything(seed)
     use_book_renderer()
+    pd.set_option("display.precision", 4)  # tables: at most 4 decimals, no float32 noise
     time_long_cells(on=profile != "ci")
     return chosen
 

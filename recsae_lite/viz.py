@@ -17,8 +17,8 @@ __all__ = [
     "sequence_lengths", "genre_cooccurrence", "model_comparison", "training_curves",
     "embedding_map", "tradeoff", "fvu_vs_l0", "histograms", "density_histogram",
     "recovery_histogram", "association_heatmaps", "best_score_distributions",
-    "feature_dashboard", "sortable_table", "steering_frames", "DASHES", "steering_curves",
-    "feature_tree", "group_profiles", "grouped_bars", "metric_lines"
+    "feature_dashboard", "cell_text", "table_trace", "sortable_table", "steering_frames",
+    "DASHES", "steering_curves", "feature_tree", "group_profiles", "grouped_bars", "metric_lines"
 ]  # fmt: skip
 
 TEMPLATE = "plotly_white"
@@ -288,13 +288,24 @@ def feature_dashboard(card) -> go.Figure:
     fig.add_bar(x=deciles, y=card.popularity_deciles * 10, marker_color=COLORS[2], row=1, col=2,
                 name="popularity decile (1 = most popular), share x 10")  # fmt: skip
     for row, table in ((2, card.top_contexts), (3, card.boosted)):
-        fig.add_table(
-            header=dict(values=list(table.columns), fill_color="#e8eef6", align="left"),
-            cells=dict(values=[table[c] for c in table.columns], align="left", height=22),
-            row=row, col=1,
-        )  # fmt: skip
+        fig.add_trace(table_trace(table), row=row, col=1)
     fig.update_layout(legend=dict(orientation="h", y=1.08, x=0.5, font_size=10))
     return style(fig, f"Feature {card.feature}: {card.title}", 900)
+
+
+def cell_text(value) -> str:
+    """A table cell as a reader should see it: a float with at most 4 decimals after its leading
+    zeros and no float32 noise (0.7710000276565552 -> 0.771); anything else as str() gives it."""
+    if not isinstance(value, (float, np.floating)):
+        return str(value)
+    return np.format_float_positional(value, 4, fractional=bool(abs(value) >= 1), trim="-")
+
+
+def table_trace(table: pd.DataFrame, **trace) -> go.Table:
+    """The table as a plotly table trace, its cells written by `cell_text`."""
+    header = dict(values=list(table.columns), fill_color="#e8eef6", align="left")
+    cells = [[cell_text(v) for v in table[c]] for c in table.columns]
+    return go.Table(header=header, cells=dict(values=cells, align="left", height=24), **trace)
 
 
 def sortable_table(table: pd.DataFrame, max_height: int = 420):
@@ -308,7 +319,7 @@ def sortable_table(table: pd.DataFrame, max_height: int = 420):
     key = f"sortable-{uuid.uuid5(uuid.NAMESPACE_URL, table.to_csv()).hex[:12]}"
     head = "".join(f"<th style='cursor:pointer'>{html.escape(str(c))} ⇅</th>" for c in table)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        "<tr>" + "".join(f"<td>{html.escape(cell_text(v))}</td>" for v in row) + "</tr>"
         for row in table.itertuples(index=False)
     )
     script = (
@@ -331,13 +342,7 @@ def sortable_table(table: pd.DataFrame, max_height: int = 420):
 def steering_frames(tables: dict, title: str) -> go.Figure:
     """A top-10 table for each slider position, precomputed: the rendered book can be steered
     without a kernel. tables: slider label -> DataFrame (one table trace each, one shown)."""
-    fig = go.Figure()
-    for i, table in enumerate(tables.values()):
-        fig.add_table(
-            header=dict(values=list(table.columns), fill_color="#e8eef6", align="left"),
-            cells=dict(values=[table[c] for c in table.columns], align="left", height=24),
-            visible=i == 0,
-        )  # fmt: skip
+    fig = go.Figure([table_trace(t, visible=i == 0) for i, t in enumerate(tables.values())])
     steps = [
         dict(
             label=str(label),

@@ -7,6 +7,7 @@ them with nbval (a chapter must reproduce its own outputs from its seed).
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 from pathlib import Path
 
@@ -51,10 +52,62 @@ def test_first_cells(chapter):
     assert {"PROFILE", "SEED", "DEVICE"} <= names
 
 
+# the paper each chapter reproduces or teaches: its arXiv number, which the chapter's first
+# section must link (A: 2507.12202, B: 2511.18024, C: 2601.11182; the SAE variants: Gao et al.
+# 2406.04093, Bussmann et al. 2503.17547; SASRec+: Klenitskiy and Vasilev 2309.07602)
+PAPERS = {
+    "01_data": ["2507.12202", "2511.18024", "2601.11182"],
+    "02_base_models": ["2309.07602"],
+    "03_training_saes": ["2406.04093"],
+    "04_sasrec_features": ["2507.12202"],
+    "05_steering_sasrec": ["2507.12202"],
+    "06_two_tower_concepts": ["2511.18024"],
+    "07_matryoshka_hierarchies": ["2503.17547"],
+    "08_knobs_in_elsa": ["2601.11182"],
+    "09_ground_truth": ["2507.12202", "2511.18024", "2601.11182"],
+    "10_reproduction_report": ["2507.12202", "2511.18024", "2601.11182"],
+}
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_first_section_links_its_paper(chapter):
+    cells = jupytext.read(chapter).cells
+    first = next(cell for cell in cells if cell.cell_type == "markdown")  # title to first code
+    links = re.findall(r"\]\((https?://[^)\s]+)\)", first.source)
+    for number in PAPERS[chapter.stem]:
+        assert f"https://arxiv.org/abs/{number}" in links, f"{chapter.name} does not link {number}"
+    assert "**Before this chapter:**" in first.source, f"{chapter.name}: no prerequisites"
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
 def test_notebooks_are_committed_without_outputs(chapter):
     notebook = jupytext.read(chapter.with_suffix(".ipynb"))
     assert not any(cell.get("outputs") for cell in notebook.cells)
+
+
+def solution_cells(notebook: Path) -> list:
+    cells = jupytext.read(notebook).cells
+    return [cell for cell in cells if "solution" in cell.metadata.get("tags", [])]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_learner_copy_holds_no_solution_code(chapter):
+    teacher, handout = chapter.with_suffix(".ipynb"), build.handout_path(chapter)
+    assert handout.exists(), f"no learner's copy {handout.name}: run book/build.py sync"
+    solutions, stubs = solution_cells(teacher), solution_cells(handout)
+    assert len(stubs) == len(solutions)
+    for solution, stub in zip(solutions, stubs, strict=True):
+        wanted = [n.name for n in ast.parse(solution.source).body if hasattr(n, "name")]
+        functions = ast.parse(stub.source).body
+        assert [f.name for f in functions] == wanted  # the same functions, to write
+        for function in functions:  # a docstring at most, then the request to write it
+            *docstring, body = function.body
+            assert all(isinstance(node, ast.Expr) for node in docstring)
+            assert isinstance(body, ast.Raise), ast.unparse(function)
+    # every other cell is the teacher's
+    others = [c.source for c in jupytext.read(teacher).cells if c not in solutions]
+    kept = [c.source for c in jupytext.read(handout).cells if c not in stubs]
+    assert [source for source in kept if source in others] == others
 
 
 def test_sync_keeps_every_cell_of_a_chapter_written_without_a_colab_cell():
@@ -169,6 +222,13 @@ def test_training_saes_chapter_numbers(executed):
     for k in (4, 16):  # TopK keeps exactly k latents per sample
         assert numbers[f"topk_k{k}_l0"] == k
         assert 0 < numbers[f"batchtopk_k{k}_l0"] <= 2 * k  # k on average, by a fitted threshold
+
+
+def test_training_saes_chapter_writes_an_sae_from_scratch(executed):
+    numbers = executed["03_training_saes"]
+    # it finds the planted directions, and computes what the library's SAE computes
+    assert numbers["toy_scratch_mean_best_cosine"] > 0.9
+    assert numbers["toy_scratch_library_gap"] < 1e-5
 
 
 def test_features_chapter_numbers(executed):

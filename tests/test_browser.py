@@ -4,8 +4,10 @@ The chapters executed with PROFILE=ci (the `ci_notebooks` fixture) are rendered 
 into _build/browser and served on localhost; headless Chromium (Debian's `chromium`, driven by
 Playwright, which downloads no browser) opens every page, and every request that does not go to
 localhost is refused. On every page: no JavaScript error, every plotly figure drawn with data, and
-every static steering slider changes its figure. The search page finds every chapter. A screenshot
-of each page is saved under _build/screenshots.
+every static steering slider changes its figure; and nothing of the plumbing: no box of a number
+the chapter recorded for the tests, no cell of parameters papermill injected, no table cell with
+more than 4 decimals, no code line wider than its cell. The search page finds every chapter. A
+screenshot of each page is saved under _build/screenshots.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from pathlib import Path
 
 import build
 import pytest
+from test_pages import too_many_decimals
+
+from recsae_lite import _nb
 
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -29,7 +34,8 @@ except ImportError:  # the browser fixture says what to install
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "_build" / "browser"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-PAGES = ["index", *(chapter.stem for chapter in build.chapters())]
+CHAPTERS = [chapter.stem for chapter in build.chapters()]
+PAGES = ["index", "glossary", "workshop", *CHAPTERS]
 # no first-run set-up and no background traffic (updates, sync, field trials): with the network
 # off, those connection attempts would fail noisily
 CHROMIUM_FLAGS = [
@@ -62,6 +68,21 @@ FIGURES_JS = f"""() => Array.from(document.querySelectorAll('.plotly-graph-div')
   marks: ({MARKS_JS})(div).length,
   sliders: ((div.layout || {{}}).sliders || []).length,
 }}))"""
+
+
+# what a page shows of the plumbing, every hidden cell opened: the text of every code cell's
+# output, of every table cell (HTML tables, and plotly's), the code cells papermill injected, and
+# the code cells whose lines are wider than the cell (they scroll sideways)
+PLUMBING_JS = """() => (document.querySelectorAll('details').forEach(d => d.open = true), {
+  outputs: Array.from(document.querySelectorAll('.cell_output')).map(o => o.innerText),
+  cells: Array.from(document.querySelectorAll('table td, .table-control-view .cell-text'))
+    .map(c => c.textContent),
+  injected: document.querySelectorAll('.tag_injected-parameters').length
+    + Array.from(document.querySelectorAll('.cell_input'))
+      .filter(c => c.innerText.trim().startsWith('# Parameters')).length,
+  too_wide: Array.from(document.querySelectorAll('.cell_input pre'))
+    .filter(p => p.scrollWidth > p.clientWidth).map(p => p.textContent.split('\\n')[0]),
+})"""
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -173,15 +194,26 @@ def moves(page, index: int) -> bool:
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_page_in_browser(open_page, name):
+def test_page_in_browser(open_page, ci_notebooks, name):
     page, errors = open_page(f"book/{name}.html")
     figures = wait_for_figures(page)
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
     assert not errors, f"{name}: JavaScript errors with the network off:\n" + "\n".join(errors)
 
+    shown = page.evaluate(PLUMBING_JS)
+    assert not shown["injected"], f"{name}: the parameters cell papermill injected is shown"
+    noisy = [text for text in shown["cells"] if too_many_decimals(text)]
+    assert not noisy, f"{name}: table cells with more than 4 decimals: {noisy[:10]}"
+    assert not shown["too_wide"], f"{name}: code cells wider than the column: {shown['too_wide']}"
+
     blank = [f["id"] for f in figures if f["traces"] == 0 or f["marks"] == 0]
     assert not blank, f"{name}: plotly figures not drawn (no trace or nothing drawn): {blank}"
-    if name != "index":
+    if name in CHAPTERS:
+        names = _nb.recorded(ci_notebooks / f"{name}.ipynb")
+        lines = {line.strip() for text in shown["outputs"] for line in text.splitlines()}
+        pairs = [re.fullmatch(r"(\S+): \S+", line) for line in lines]  # record's old "name: value"
+        boxes = [pair.group(0) for pair in pairs if pair and pair.group(1) in names]
+        assert not boxes, f"{name}: recorded numbers shown on the page: {sorted(boxes)[:10]}"
         assert figures, f"{name}: no plotly figure on the page (is plotly.js loaded?)"
         colab = build.colab_link(build.config(), f"book/{name}.ipynb")
         assert page.locator(f'a[href="{colab}"]').count(), f"{name}: no Colab launch button"
