@@ -106,10 +106,14 @@ def verdict(low: float, high: float, threshold: float, direction: str) -> str:
 
 
 def judge(claim: Claim, results: dict, scale: float = 1.0) -> str:
-    """The claim's verdict, with every threshold multiplied by `scale` (1: as written)."""
+    """The claim's verdict, with every threshold multiplied by `scale` (1: as written). A figure
+    outside its own interval (the bootstrap of a maximum or a count over resampled items can
+    miss the figure) gives no verdict on that condition: inconclusive."""
     figures = results[claim.source]["figures"]
     found = {
         verdict(*figures[c.field]["ci"], scale * c.limit(results), c.direction)
+        if figures[c.field]["ci"][0] <= figures[c.field]["value"] <= figures[c.field]["ci"][1]
+        else INCONCLUSIVE
         for c in claim.conditions
     }
     return FAILS if FAILS in found else HOLDS if found == {HOLDS} else INCONCLUSIVE

@@ -231,3 +231,15 @@ def test_each_papers_own_figure_passes_the_rule_for_its_claim():
         exact = {field: interval(v, v) for field, v in figures.items()}
         verdicts[start] = report.judge(claim, {**PEERS, claim.source: {"figures": exact}})
     assert set(verdicts.values()) == {"holds"}, verdicts
+
+
+def test_a_figure_outside_its_own_interval_gives_no_verdict():
+    # NDCG@10 lost 9.1% but an interval of [10.5%, 12%] beside it (a biased bootstrap): the
+    # interval alone would say "does not hold"; a figure outside it makes it inconclusive
+    (claim,) = [c for c in report.CLAIMS if c.claim.startswith("Moderate interventions")]
+    results = measured(claim, ["pass"] * len(claim.conditions))
+    figure = results[claim.source]["figures"][claim.conditions[0].field]
+    figure["ci"], figure["value"] = [0.105, 0.12], 0.091
+    assert report.judge(claim, results) == report.INCONCLUSIVE
+    figure["value"] = 0.11  # inside: the interval decides
+    assert report.judge(claim, results) == report.FAILS
