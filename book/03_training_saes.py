@@ -62,8 +62,9 @@ if "google.colab" in sys.modules:
 # - the measures of an SAE: FVU, L0, dead features, and NDCG@10 recovered.
 #
 # Time: about {glue:text}`book_times/chapter_seconds/quick/03_training_saes/minutes` min on
-# {glue:text}`book_times/machine/cpu_threads` CPU cores in the `quick` profile (12 SAEs of up to 800
-# steps each); a GPU shortens it (not measured yet).
+# {glue:text}`book_times/machine/cpu_threads` CPU cores in the `quick` profile
+# ({glue:text}`grid_saes` SAEs of up to {glue:text}`sae_max_steps` steps each, cached in the model
+# zoo for chapters 4, 5 and 7); a GPU shortens it (not measured yet).
 
 # %% tags=["parameters"]
 # ci: tiny and fast (tests); quick: the book's numbers; full: GPU scale, ML-1M
@@ -90,6 +91,8 @@ STEPS = zoo.SAE_SETTINGS[PROFILE]["max_steps"]
 KS = _nb.pick(PROFILE, ci=[4, 16], quick=[8, 16], full=[8, 16, 32, 64])
 EXPANSION = 16  # d_sae = EXPANSION x d_in
 print(f"device: {device}")
+_nb.record("grid_saes", 4 * len(KS), "d")  # four variants at each k
+_nb.record("sae_max_steps", STEPS, ",d")
 
 # %% tags=["remove-cell"]
 # the figures the prose quotes from benchmarks/results, glued under their

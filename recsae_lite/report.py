@@ -35,16 +35,20 @@ SENSITIVITY = (0.8, 1.2)  # the thresholds moved by 20% either way
 
 # where the results are when the package runs from a clone of the repository (pip install -e)
 REPOSITORY_RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+PACKAGED_RESULTS = Path(__file__).resolve().parent / "results"  # in the wheel (pyproject.toml)
 
 
 def results_folder(folder: str | Path | None = None) -> Path:
-    """The folder of result files: `folder`, or by default the repository's benchmarks/results."""
-    folder = REPOSITORY_RESULTS if folder is None else Path(folder)
+    """The folder of result files: `folder`; by default the repository's benchmarks/results, or,
+    in an installed package without the repository (Colab), the copy the wheel ships."""
+    if folder is None:
+        folder = REPOSITORY_RESULTS if REPOSITORY_RESULTS.is_dir() else PACKAGED_RESULTS
+    folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(
             f"no benchmark results in {folder}: the report reads benchmarks/results/*.json of a "
-            "clone of the repository; clone it (git clone) and set RESULTS in the parameters "
-            "cell to its benchmarks/results folder."
+            "clone of the repository, or the copy an installed wheel holds; clone it (git clone) "
+            "and set RESULTS in the parameters cell to its benchmarks/results folder."
         )
     return folder
 

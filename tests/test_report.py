@@ -243,3 +243,15 @@ def test_a_figure_outside_its_own_interval_gives_no_verdict():
     assert report.judge(claim, results) == report.INCONCLUSIVE
     figure["value"] = 0.11  # inside: the interval decides
     assert report.judge(claim, results) == report.FAILS
+
+
+def test_load_falls_back_on_the_results_the_wheel_ships(tmp_path, monkeypatch):
+    # an installed package (Colab) has no benchmarks/results beside it, but its own copy
+    (tmp_path / "shipped").mkdir()
+    (tmp_path / "shipped" / "base_models.json").write_text('{"benchmark": "base_models"}')
+    monkeypatch.setattr(report, "REPOSITORY_RESULTS", tmp_path / "no-clone")
+    monkeypatch.setattr(report, "PACKAGED_RESULTS", tmp_path / "shipped")
+    assert report.load() == {"base_models": {"benchmark": "base_models"}}
+    monkeypatch.setattr(report, "PACKAGED_RESULTS", tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="git clone"):
+        report.load()
