@@ -73,8 +73,11 @@ def elsa_kind(seed: int):
     return "elsa views, k 16", x, knobs.sae_config(256, 2048, 16), 1024, None
 
 
-def rule_stop(fvu: list[float], steps: list[int], patience=4, min_gain=0.005, settled=100):
-    """The step at which the book's stopping rule ends a fit with this held-out curve."""
+def rule_stop(fvu: list[float], steps: list[int]) -> int:
+    """The step at which the book's stopping rule (FitConfig's patience and min_gain, after the
+    warm-up) ends a fit with this held-out curve."""
+    rule = FitConfig()
+    patience, min_gain, settled = rule.patience, rule.min_gain, rule.warmup_steps
     best, waited = None, 0
     for step, value in zip(steps, fvu, strict=True):
         if step < settled:

@@ -114,12 +114,13 @@ def judge(claim: Claim, results: dict, scale: float = 1.0) -> str:
     outside its own interval (the bootstrap of a maximum or a count over resampled items can
     miss the figure) gives no verdict on that condition: inconclusive."""
     figures = results[claim.source]["figures"]
-    found = {
-        verdict(*figures[c.field]["ci"], scale * c.limit(results), c.direction)
-        if figures[c.field]["ci"][0] <= figures[c.field]["value"] <= figures[c.field]["ci"][1]
-        else INCONCLUSIVE
-        for c in claim.conditions
-    }
+    found = set()
+    for c in claim.conditions:
+        (low, high), value = figures[c.field]["ci"], figures[c.field]["value"]
+        trusted = low <= value <= high
+        found.add(
+            verdict(low, high, scale * c.limit(results), c.direction) if trusted else INCONCLUSIVE
+        )
     return FAILS if FAILS in found else HOLDS if found == {HOLDS} else INCONCLUSIVE
 
 
