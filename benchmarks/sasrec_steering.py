@@ -296,6 +296,7 @@ def monosemanticity_figures(tops, seeds, n_users) -> dict:
                 n_users,
                 lambda r, v=view, k=kind: resampled(r)["SAE features"][v] / resampled(r)[k][v],
                 resamples=MONOSEMANTICITY_RESAMPLES,
+                centred=True,  # top-100 statistics: see common.bootstrap_interval
             )
     return figures
 

@@ -301,16 +301,19 @@ def feature_figures(name, codes, w, seeds, dataset) -> dict:
 
     resampled = Resampled(n_items, batch)
     fields = ["purity@10"] + (["popularity purity@10"] if name == "mf" else [])
+    centred = {"centred": True}  # statistics of each feature's top items: common.bootstrap_interval
     figures = {}
     for field in fields:
-        figures[f"{name} {field}"] = over_units(n_items, lambda r, f=field: resampled(r)[w][f])
+        figures[f"{name} {field}"] = over_units(
+            n_items, lambda r, f=field: resampled(r)[w][f], **centred
+        )
         figures[f"{name} {field} over untrained"] = over_units(
-            n_items, lambda r, f=field: resampled(r)[w][f] / resampled(r)["untrained"][f]
+            n_items, lambda r, f=field: resampled(r)[w][f] / resampled(r)["untrained"][f], **centred
         )
     if name == "mf":
         for genre in ("comedy", "horror"):
             figures[f"mf {genre} purity"] = over_units(
-                n_items, lambda r, g=genre: resampled(r)[w][g]
+                n_items, lambda r, g=genre: resampled(r)[w][g], **centred
             )
     return figures
 

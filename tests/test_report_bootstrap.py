@@ -106,3 +106,21 @@ def test_a_result_file_names_the_device_its_work_ran_on(tmp_path, device):
     assert (device.type == "cuda") == ("peak_gpu_memory_mb" in written)
     with pytest.raises(ValueError, match="the devices its work ran on"):
         common.write_report(tmp_path / "b.json", head, set())
+
+
+def test_a_centred_interval_keeps_the_spread_and_holds_a_shifted_statistic():
+    # the share of distinct users among those drawn: 1 on the sample, about 1 - 1/e on every
+    # resample (a user drawn twice counts once), so the percentile interval misses the figure
+    users = np.arange(400, dtype=float)
+    distinct = lambda drawn: len(np.unique(drawn)) / len(drawn)  # noqa: E731
+    shifted = common.bootstrap_interval(users, statistic=distinct)
+    centred = common.bootstrap_interval(users, statistic=distinct, centred=True)
+    assert shifted["ci"][1] < 0.7 and shifted["value"] == centred["value"] == 1.0
+    low, high = centred["ci"]
+    assert low < 1.0 < high
+    assert high - low == pytest.approx(shifted["ci"][1] - shifted["ci"][0])
+    # an unshifted statistic (a mean) barely moves
+    mean = common.bootstrap_interval(np.sin(users))
+    assert common.bootstrap_interval(np.sin(users), centred=True)["ci"] == pytest.approx(
+        mean["ci"], abs=0.01
+    )
