@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 import recsae_lite
+from recsae_lite import report
 
 RESULTS = Path(__file__).resolve().parent / "results"
 START = time.perf_counter()  # the benchmark's wall time counts from here: imports come first
@@ -50,7 +51,7 @@ def devices_of(*work) -> set[str]:
 
 
 def bootstrap_interval(
-    a, b=None, statistic=None, resamples=2000, level=0.95, seed=0, centred=False
+    a, b=None, statistic=None, resamples=2000, level=report.LEVEL, seed=0, centred=False
 ) -> dict:
     """A figure and its bootstrap interval over users, in the shape the report reads:
     {"value": statistic on every user, "ci": [low, high], "n": users}.

@@ -32,6 +32,7 @@ COUNTERPARTS = {"pop": "recbole.pop", "mf": "recbole.bpr", "neumf": "recbole.neu
                 "elsa": "recbole.ease", "sasrec": "recbole.sasrec"}  # fmt: skip
 HOLDS, FAILS, INCONCLUSIVE, UNMEASURED = "holds", "does not hold", "inconclusive", "—"
 SENSITIVITY = (0.8, 1.2)  # the thresholds moved by 20% either way
+LEVEL = 0.95  # every figure's interval (benchmarks/common.bootstrap_interval)
 
 # where the results are when the package runs from a clone of the repository (pip install -e)
 REPOSITORY_RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
@@ -139,7 +140,8 @@ def _rule(c: Condition, results: dict) -> str:
 
 def _ours(c: Condition, figure: dict) -> str:
     value, (low, high) = figure["value"], figure["ci"]
-    return f"{c.label} {_number(value, c.unit)} [{_number(low, c.unit)}, {_number(high, c.unit)}]"
+    shown = f"{c.label} {_number(value, c.unit)} [{_number(low, c.unit)}, {_number(high, c.unit)}]"
+    return shown if low <= value <= high else f"{shown}, outside its interval: no verdict"
 
 
 def _fidelity_text(v):

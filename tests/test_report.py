@@ -241,8 +241,13 @@ def test_a_figure_outside_its_own_interval_gives_no_verdict():
     figure = results[claim.source]["figures"][claim.conditions[0].field]
     figure["ci"], figure["value"] = [0.105, 0.12], 0.091
     assert report.judge(claim, results) == report.INCONCLUSIVE
+    # and the report's row says why, beside the figure
+    row = report.claims({**PEERS, **results}).set_index("claim").loc[claim.claim]
+    assert "9.1% [10.5%, 12.0%], outside its interval: no verdict" in row["ours"]
     figure["value"] = 0.11  # inside: the interval decides
     assert report.judge(claim, results) == report.FAILS
+    row = report.claims({**PEERS, **results}).set_index("claim").loc[claim.claim]
+    assert "outside" not in row["ours"]
 
 
 def test_load_falls_back_on_the_results_the_wheel_ships(tmp_path, monkeypatch):
