@@ -57,7 +57,7 @@ test: lint chromium
 
 # every benchmark in the quick profile (2-core CPU: about 90 min), and in the full profile too when
 # a CUDA GPU is present; each writes benchmarks/results/NAME.json (NAME-full.json), which chapter 10 reads
-BENCHMARKS := $(filter-out benchmarks/common.py,$(wildcard benchmarks/*.py))
+BENCHMARKS := $(filter-out benchmarks/common.py benchmarks/_%.py,$(wildcard benchmarks/*.py))
 bench: $(STAMP)
 	for script in $(BENCHMARKS); do $(BIN)/python $$script --profile quick || exit 1; done
 	if $(BIN)/python -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then \
