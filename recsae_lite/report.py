@@ -152,7 +152,7 @@ ML100K_LOO = "ML-100K, leave-one-out by time, full ranking, seen items masked"
 ML100K_B = "ML-100K, any rating positive, a fifth of users held out, top-30 lists"
 ML100K_C = "ML-100K, paper C's split (ratings >= 4, 80/10/10 users, 20% held out), 5+ splits"
 SYNTHETIC = "synthetic data, SASRec, MF and ELSA"
-B_REGIME = "paper B's regime (ReLU + L1 + KL at rho .05, 22 features, MF/NCF at d = 20)"
+B_REGIME = "paper B's regime (ReLU + KL at rho .05, no L1, 22 features, MF/NCF at d = 20)"
 UNTRAINED = "and over the same for the SAE at its random initialisation (untrained)"
 W_PRED, STEERED = ("w_pred (paper B regime)",), ("moderate strength", "genre features")
 CLAIMS = [
