@@ -238,7 +238,9 @@ claims[columns].set_index("id").rename_axis(None)
 # RecBole's models on the same ML-100K protocol (leave-one-out by time, full ranking, seen items
 # masked) are the peers: popularity, BPR (our logistic MF is its counterpart), NeuMF (ours, GMF
 # and MLP), EASE (a linear autoencoder like ELSA) and SASRec; ItemKNN, MultiVAE and GRU4Rec have
-# no counterpart here.
+# no counterpart here. The row `sasrec_plus` is SASRec trained with paper A's own recipe
+# (SASRec+: `SASREC_PLUS` in `benchmarks/base_models.py`), beside the book's `sasrec`, which
+# departs from it in dropout and learning rate: the departure is measured, not only named.
 
 # %%
 recbole = {
@@ -253,6 +255,9 @@ for name, m in results["base_models"]["models"].items():
         {
             "model": name,
             "NDCG@10": m["test"]["ndcg@10"],
+            f"{report.LEVEL:.0%} interval": "[{:.4f}, {:.4f}]".format(
+                *results["base_models"]["figures"][f"{name} ndcg@10"]["ci"]
+            ),
             "HR@10": m["test"]["hr@10"],
             "peer (RecBole)": peer["what"],
             "peer NDCG@10": peer["values"].get("ndcg@10"),

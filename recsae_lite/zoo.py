@@ -77,16 +77,17 @@ def model(
     seed: int = 0,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    training: dict | None = None,
     **config,
 ) -> Trained:
-    """Train `name` on `dataset` with the `profile`'s settings (overridden by `config`), or load the
-    checkpoint an identical earlier call saved."""
+    """Train `name` on `dataset` with the `profile`'s settings (overridden by `config`, and by
+    `training` for the `TrainConfig` fields), or load the checkpoint an identical call saved."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}: choose ci, quick or full")
     model_config, train_fields = _registered(name).settings[profile]
     data = load_dataset(dataset) if isinstance(dataset, str) else dataset
     split = leave_one_out(data)
-    train_config = TrainConfig(**{**train_fields, "seed": seed})
+    train_config = TrainConfig(**{**train_fields, **(training or {}), "seed": seed})
     model_config = {**model_config, **config}
     key = _key(name, data, model_config, train_config, device)
     path = zoo_dir() / f"{name}-{data.name}-{key[:16]}.safetensors"

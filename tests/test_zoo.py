@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from recsae_lite import zoo
+from recsae_lite import models, zoo
 from recsae_lite.data import load_dataset
 from recsae_lite.sae import FitConfig, SAEConfig
 from recsae_lite.train import TrainConfig
@@ -76,3 +76,19 @@ def test_the_key_records_the_device_type(dataset):
     assert key("cpu") != key("cuda")
     assert key("cuda") == key("cuda:0") == key(torch.device("cuda", 1))  # the type, not the index
     assert key("cpu") == key(torch.device("cpu"))
+
+
+def test_a_training_override_is_a_model_of_its_own(dataset):
+    # paper A's SASRec+ row (benchmarks/base_models.py) overrides the learning rate: it must train
+    # its own checkpoint, not load the profile's, and train with what it asked for: at lr 0 the
+    # weights stay where the seed put them
+    plain = zoo.model("mf", dataset, "ci", progress=False)
+    frozen = zoo.model("mf", dataset, "ci", progress=False, training={"lr": 0.0})
+    assert not plain.loaded and not frozen.loaded and frozen.path != plain.path
+    torch.manual_seed(0)
+    ci_config = models.REGISTRY["mf"].settings["ci"][0]
+    start = zoo.build("mf", dataset, frozen.split, **ci_config).state_dict()
+    for key, value in frozen.model.state_dict().items():
+        assert torch.equal(value.cpu(), start[key]), key
+    assert any(not torch.equal(v.cpu(), start[k]) for k, v in plain.model.state_dict().items())
+    assert zoo.model("mf", dataset, "ci", progress=False, training={"lr": 0.0}).loaded
