@@ -111,7 +111,19 @@ def setup(seed: int = 0, device: str = "auto", profile: str = "ci") -> torch.dev
     use_book_renderer()
     pd.set_option("display.precision", 4)  # tables: at most 4 decimals, no float32 noise
     time_long_cells(on=profile != "ci")
+    if profile == "ci":
+        from IPython.display import Markdown, display
+
+        display(Markdown(CI_NOTE))
     return chosen
+
+
+CI_NOTE = (
+    "**This page ran in the `ci` profile:** tiny models and SAEs trained for seconds, so its "
+    "numbers (FVU, NDCG, shares, verdicts) show that the code runs, not what the methods do; "
+    'the prose speaks of the `quick` profile\'s. For those, set `PROFILE = "quick"` in the '
+    "parameters cell, or read the rendered book."
+)
 
 
 LONG_CELL_SECONDS = 5.0

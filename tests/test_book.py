@@ -9,10 +9,13 @@ from __future__ import annotations
 import ast
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import build  # book/build.py, the pipeline (tests/conftest.py puts book/ on the path)
 import jupytext
+import nbformat
 import numpy as np
 import pytest
 
@@ -145,24 +148,57 @@ def executed(ci_notebooks) -> dict[str, dict[str, float]]:
     return {nb.stem: _nb.recorded(nb) for nb in sorted(ci_notebooks.glob("*.ipynb"))}
 
 
-def test_a_chapter_runs_on_its_own(tmp_path, monkeypatch):
-    """A reader may open chapter 5 first (in Colab, say): with an empty model zoo it trains the
-    models and the SAE it needs, instead of expecting chapters 2-4 to have cached them."""
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory) -> Path:
+    """The package as a learner installs it: built by pip from a git URL of this checkout (its
+    committed HEAD: `pip install git+...`, as the Colab cell does), not the editable copy, into a
+    folder of its own. Without a .git folder (an exported tree), from the folder itself."""
+    target = tmp_path_factory.mktemp("installed")
+    source = f"git+file://{ROOT}" if (ROOT / ".git").exists() else str(ROOT)
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
+               str(target), f"recsae-lite @ {source}"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stderr}"
+    return target
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_a_chapter_runs_alone(chapter, installed, tmp_path, monkeypatch):
+    """A learner may open any chapter first (in Colab, say): alone in an empty folder, with the
+    package installed from git and an empty model zoo, it trains the models and SAEs it needs
+    and finds its data and result files, instead of expecting a clone or earlier chapters."""
     import papermill
 
-    zoo = tmp_path / "zoo"
+    zoo, folder = tmp_path / "zoo", tmp_path / "alone"
+    folder.mkdir()
+    notebook = folder / chapter.with_suffix(".ipynb").name
+    shutil.copy(chapter.with_suffix(".ipynb"), notebook)
     monkeypatch.setenv("RECSAE_ZOO", str(zoo))
-    chapter = ROOT / "book" / "05_steering_sasrec.ipynb"
-    out = tmp_path / chapter.name
-    papermill.execute_notebook(
-        chapter, out, parameters={"PROFILE": "ci"}, kernel_name="python3", cwd=str(chapter.parent)
-    )
-    assert _nb.recorded(out), "chapter 5 recorded no numbers"
-    assert any(zoo.rglob("*.safetensors")), "it trained nothing into the empty zoo"
+    monkeypatch.setenv("PYTHONPATH", str(installed))  # the kernel imports the installed copy
+    source = nbformat.read(notebook, as_version=4)
+    check = f"import recsae_lite\nassert recsae_lite.__file__.startswith({str(installed)!r})"
+    source.cells.insert(0, nbformat.v4.new_code_cell(check))
+    nbformat.write(source, notebook)
+    out = folder / "executed.ipynb"
+    papermill.execute_notebook(notebook, out, parameters={"PROFILE": "ci"},
+                               kernel_name="python3", cwd=str(folder))  # fmt: skip
+    assert _nb.recorded(out), f"{chapter.name} recorded no numbers"
+    if chapter.stem not in ("01_data", "10_reproduction_report"):  # these train nothing
+        assert any(zoo.rglob("*.safetensors")), "it trained nothing into the empty zoo"
 
 
 def test_every_chapter_executes(executed):
     assert sorted(executed) == [c.stem for c in CHAPTERS]
+
+
+def test_a_ci_page_says_its_numbers_are_not_the_books(ci_notebooks):
+    # the ci profile's tiny models give numbers the prose contradicts (FVU above 1, SASRec below
+    # popularity): every chapter run in ci says so where its set-up runs, in words a reader sees
+    for notebook in sorted(ci_notebooks.glob("*.ipynb")):
+        shown = [output.get("data", {}).get("text/markdown", "")
+                 for cell in nbformat.read(notebook, as_version=4).cells
+                 for output in cell.get("outputs", [])]  # fmt: skip
+        assert _nb.CI_NOTE in shown, f"{notebook.name} does not show the ci note"
 
 
 @pytest.mark.virtual_gpu
