@@ -53,6 +53,13 @@ TABLE_START, TABLE_END = (
 )
 
 
+TIMES_START, TIMES_END = (
+    "<!-- times: made by book/build.py sync from benchmarks/results/book_times.json -->",
+    "<!-- /times -->",
+)
+TIMES = ROOT / "benchmarks" / "results" / "book_times.json"
+
+
 def config() -> dict:
     return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
 
@@ -139,6 +146,42 @@ def readme_table(cfg: dict) -> str:
     return "\n".join([TABLE_START, *rows, TABLE_END])
 
 
+def duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
+
+
+def times_table() -> str:
+    """The time of each chapter as `benchmarks/book_times.py` measured it: in the ci profile, and
+    in the book's profile in order (what earlier chapters cached is loaded) and alone (from an
+    empty zoo, as a reader who opens only that chapter)."""
+    times = json.loads(TIMES.read_text(encoding="utf-8"))
+    profile, seconds = times["profile"], times["chapter_seconds"]
+    # {profile: {chapter: seconds}}, or a sentence saying why it was not measured
+    alone = times.get("alone_seconds")
+    alone = alone.get(profile, {}) if isinstance(alone, dict) else {}
+    rows = [
+        f"| chapter | `ci` | `{profile}`, in order | `{profile}`, opened alone |",
+        "|---|---|---|---|",
+    ]
+    for py in chapters():
+        ci, ordered = seconds["ci"].get(py.stem), seconds[profile].get(py.stem)
+        cells = [duration(t) if t is not None else "not measured" for t in
+                 (ci, ordered, alone.get(py.stem))]  # fmt: skip
+        rows.append(f"| {title(py)} | {' | '.join(cells)} |")
+    totals = [duration(sum(seconds[p].values())) for p in ("ci", profile)]
+    rows.append(f"| the whole book | {totals[0]} | {totals[1]} | |")
+    return "\n".join([TIMES_START, *rows, TIMES_END])
+
+
+def between(path: Path, start: str, end: str, table: str) -> str:
+    """The text of `path` with what lies between its markers start ... end replaced by table."""
+    text = path.read_text(encoding="utf-8")
+    first, last = text.find(start), text.find(end)
+    if first < 0 or last < 0:
+        raise ValueError(f"{path}: the markers {start} ... {end} are missing.")
+    return text[:first] + table + text[last + len(end) :]
+
+
 def handout_path(chapter: Path) -> Path:
     """Where the learner's copy of a chapter goes: book/handouts/NN_name.ipynb."""
     return HANDOUTS / chapter.with_suffix(".ipynb").name
@@ -197,15 +240,9 @@ def synced() -> dict[Path, str]:
     cfg = config()
     out = {}
     readme = ROOT / "README.md"
-    text = readme.read_text(encoding="utf-8")
-    start, end = text.find(TABLE_START), text.find(TABLE_END)
-    if start < 0 or end < 0:
-        raise ValueError(
-            f"{readme}: the markers {TABLE_START} ... {TABLE_END} are missing."
-        )
-    out[readme] = (
-        text[:start] + readme_table(cfg) + text[end + len(TABLE_END) :]
-    )
+    out[readme] = between(readme, TABLE_START, TABLE_END, readme_table(cfg))
+    for page in (BOOK / "index.md", BOOK / "workshop.md"):
+        out[page] = between(page, TIMES_START, TIMES_END, times_table())
     for py in chapters():
         out[py] = with_colab_cell(
             py.read_text(encoding="utf-8"), cfg["repository"]["url"]
