@@ -244,16 +244,13 @@ def user_split(
     held_out: float = 0.2,
     seed: int = 42,
 ) -> UserSplit:
-    """Paper C's split, user for user and item for item as its code makes it from a ratings file
-    sorted by user, then item (MovieLens-25M's layout). Ratings >= min_rating are positives (every
-    interaction where there are no ratings); users with min_positives of them, in code order, are
-    shuffled by numpy's legacy generator seeded `seed` (`np.random.seed(seed)`, then
-    `np.random.permutation`) and cut, with n users and shares (v, t), at int(-(v + t) n) and
-    int(-t n): training users before the first cut, validation users between, test users after.
-    Then, from the same generator, each test user (in that order) and then each validation user
-    holds out ceil(held_out * m) of their m positives, a random permutation of that many True
-    among m flags laid over their items in paper C's column order: items numbered as they first
-    occur going through the kept users' positives by user, then item."""
+    """Paper C's split: the users and held-out items its code draws from a ratings file sorted by
+    user, then item (MovieLens-25M's layout). Ratings >= min_rating are positives (all, without
+    ratings); the n users with min_positives of them, in code order, are shuffled as
+    `np.random.seed(seed); np.random.permutation(n)` does and cut at int(-(v + t) n) and int(-t n)
+    (shares (v, t)) into train, valid, test. The same generator then holds out, for each test and
+    then each validation user, ceil(held_out * m) of their m positives laid out in paper C's
+    columns (items numbered as they first occur in the kept positives sorted by user, item)."""
     if not 0 < held_out < 1:
         raise DataError(f"held_out = {held_out}: it is a share of each user's positives, in (0, 1)")
     if min(shares) < 0 or sum(shares) >= 1:
