@@ -2,20 +2,22 @@
 
     python benchmarks/elsa_knobs.py [--profile quick] [--device auto]
 
-Paper C's protocol (`data.user_split`: ratings >= 4, users with 5+ positives, 80/10/10 users, 20%
-of each validation and test user's positives held out) over several user splits: seed 42 (the
+Paper C's protocol (`data.user_split`: paper C's split, the users and held-out items its code
+draws from the same data: ratings >= 4, users with 5+ positives, 80/10/10 users, 20% of each
+validation and test user's positives held out) over several user splits: seed 42 (paper C's, the
 split chapter 8 uses) and four more. Per split (its index the seed of its models): ELSA trained
 on its training users (the epoch of best validation NDCG@20), and paper C's SAE (`knobs.sae_config`:
 standardised input, cosine loss; TopK of d_sae features) at k = 16 and 64 on the training users'
 embeddings, no views, stopped by the fit's held-out check; and that SAE untrained (the control).
 
 Measured (claims C1-C6): test Recall@20 and NDCG@20 with and without the SAE; steering by paper
-C's mix (`interventions.feature_edit(..., "mix", error_term=False)`) of each steerable test user
-(`knobs.steerable`) towards each genre of 50+ films they have not seen, with the best-
-characterizes map (1 and 5 features) and the most-unique map (1 feature), at each alpha: personal
-NDCG@20 (their held-out items) and segment NDCG@20 (every film of the genre), each (user, genre)
-pair weighing the same; the entropy and KL of the features' genre distributions against ELSA's raw
-dimensions and the untrained SAE (items resampled). Features firing on fewer than `min items per
+C's mix (`interventions.feature_edit(..., "mix", error_term=False)`) of each test user its rule
+can steer (`knobs.desired_concepts` over all genres: towards the genre with the most held-out
+films beyond their input films) with the best-characterizes map (1 and 5 features) and the
+most-unique map (1 feature), at each alpha: personal NDCG@20 (their held-out items) and segment
+NDCG@20 (`knobs.segment`: every listed film of the genre), each user weighing the same; the
+entropy and KL of the features' genre distributions against ELSA's raw dimensions and the
+untrained SAE (items resampled). Features firing on fewer than `min items per
 feature` films are left out of the maps and the entropy; that knob is chosen on the validation
 users (the segment NDCG@20 at personal .28 of their steering). A user tested in several splits
 counts once, with the mean (or sum, for steering pairs) of their values; intervals resample users.
@@ -56,7 +58,6 @@ from recsae_lite.train import evaluate, train
 ALPHAS = [0.0, 0.1, 0.2, 0.3, 0.5]
 MIN_ITEMS = [0, 5, 20, 50]  # the candidates for "min items per feature"
 PERSONAL = 0.28  # the book's goal: segment NDCG@20 >= .20 at personal NDCG@20 >= .28
-MIN_GENRE_ITEMS = 50
 SIZES = {  # per profile: the splits, ELSA's d, the SAE's width, ELSA's epochs, the views' SAEs
     "ci": {"splits": [42, 0], "hidden": 32, "d_sae": 256, "epochs": 2, "views": {16: 5}},
     "quick": {"splits": [42, 0, 1, 2, 3], "hidden": 256, "d_sae": 2_048, "epochs": None,
@@ -79,7 +80,7 @@ class Steering:
         """Per user of `rows`: personal NDCG@20 and @10, share@10, segment NDCG@20."""
         key = (stage, genre, tuple(features), alpha)
         if key not in self.done:
-            segment = np.asarray(self.dataset.genres[:, genre], dtype=bool)
+            segment = knobs.segment(self.split, self.dataset.genres, genre)
             pushed = Spliced(self.elsa, feature_edit(self.sae, features, alpha, "mix", False))
             own = evaluate(pushed, self.split, stage, (10, 20), share_of=segment, rows=rows,
                            per_user=True)  # fmt: skip
@@ -91,8 +92,8 @@ class Steering:
         return self.done[key]
 
     def sums(self, stage, pairs, top, n) -> pd.DataFrame:
-        """Per user (code) and alpha: the sums over the user's steerable genres of each measure,
-        and how many genres ("pairs"), pushing each genre's first n features of the map `top`."""
+        """Per user (code) and alpha: each measure pushing the first n features of the map `top`
+        of the user's genre in `pairs`, and the number of pairs (1)."""
         tables = [self.scores(stage, g, top[g, :n], rows, a).assign(alpha=a, pairs=1)
                   for g, rows in pairs for a in ALPHAS]  # fmt: skip
         return pd.concat(tables).groupby(["user", "alpha"]).sum()
@@ -138,8 +139,6 @@ def main(argv: list[str]) -> None:
     device = pick_device(args.device)
     sizes = SIZES[args.profile]
     dataset = load_dataset("ml-1m" if args.profile == "full" else "ml-100k")
-    films = dataset.genres.sum(0)
-    genres = [int(g) for g in np.argsort(-films, kind="stable") if films[g] >= MIN_GENRE_ITEMS]
     quality, per_user, runs, epochs, steps, ran_on = [], [], [], [], {}, set()
     for seed, split_seed in enumerate(sizes["splits"]):
         seed_everything(seed)
@@ -173,7 +172,7 @@ def main(argv: list[str]) -> None:
         emb = elsa.item_embeddings().detach().cpu()
         codes["raw"] = interpret.signed(emb - emb.mean(0)).clamp_min(0)
         steering = Steering(elsa, sae, split, dataset)
-        pairs = {stage: knobs.steerable(split, dataset.genres, genres, stage)
+        pairs = {stage: knobs.desired_concepts(split, dataset.genres, stage)
                  for stage in ("valid", "test")}  # fmt: skip
         runs.append({"split seed": split_seed, "codes": codes, "steering": steering,
                      "pairs": pairs, "test users": len(split.users["test"])})  # fmt: skip

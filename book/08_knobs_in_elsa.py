@@ -166,7 +166,10 @@ if report.REPOSITORY_RESULTS.is_dir():
 # Autoencoder recommenders are evaluated on users they have not seen: ratings of 4 or 5 are the
 # positives, users with at least 5 of them are split 80/10/10 (seed 42), and each validation and
 # test user shows the model most of their positives and is asked for a random fifth of them (the
-# defaults of `user_split`).
+# defaults of `user_split`). `user_split` draws them as paper C's code does (numpy's legacy
+# generator seeded 42 shuffles the users, then each test and each validation user's positives,
+# a fifth rounded up held out), so on the same data it picks the same test users and held-out
+# films.
 # Recall@20 counts the hits among min(20, number of held-out items); NDCG@20 weighs them by rank.
 # `data.user_split` builds this split beside the book's leave-one-out one.
 #
@@ -274,9 +277,10 @@ with_sae.round(3)
 # ({glue:text}`paper_c_code.sae_k16_cost` of NDCG lost),
 # {glue:text}`peers/paper_c_code.sae_k32/recall@20` /
 # {glue:text}`peers/paper_c_code.sae_k32/ndcg@20` at k = 32
-# ({glue:text}`paper_c_code.sae_k32_cost`). Our test split has other users (the same recipe, another
-# shuffle) and only {glue:text}`test_users` of them: ELSA reaches {glue:text}`elsa_recall` /
-# {glue:text}`elsa_ndcg` on ours (seed 42), and a Recall@20 of {glue:text}`split_recall_min` to
+# ({glue:text}`paper_c_code.sae_k32_cost`). Our split (seed 42) has the same
+# {glue:text}`test_users` test users, few enough that the split itself moves the numbers: ELSA
+# reaches {glue:text}`elsa_recall` / {glue:text}`elsa_ndcg` on it, and a Recall@20 of
+# {glue:text}`split_recall_min` to
 # {glue:text}`split_recall_max` and an NDCG@20 of {glue:text}`split_ndcg_min` to
 # {glue:text}`split_ndcg_max` on the splits of seeds 0-4 (section 1). So the relative cost of the
 # SAE is what carries over: here {glue:text}`sae_costs` of NDCG@20; over
@@ -403,19 +407,20 @@ viz.histograms(
 # without the error term as paper C does). Two scores per alpha: **personal** NDCG@20 against the
 # user's held-out films, and **segment** NDCG@20 against every film of the genre.
 #
-# **Who can be steered.** Steering a user towards a genre they already watch shows little, so a
-# test user is steered towards each genre (of at least 50 films) that none of their input films
-# has; a user who has seen every such genre cannot be steered.
+# **Who is steered, and where.** Paper C's rule (`knobs.desired_concepts`): each test user is
+# steered towards the genre with the most held-out films beyond their input films (its count
+# among the held-out films minus its count among the shown ones); a user for whom no genre gains
+# cannot be steered. The segment is every film of that genre that some user has a positive for
+# (`knobs.segment`), and each steered user weighs the same.
 
 # %%
-pairs = knobs.steerable(split, dataset.genres, genres)
-steerable = np.unique(np.concatenate([users for _, users in pairs]))
-each = np.mean([sum(u in users for _, users in pairs) for u in steerable])
+pairs = knobs.desired_concepts(split, dataset.genres)
+steerable = np.concatenate([users for _, users in pairs])
 n_test = len(split.users["test"])
 print(
-    f"{len(steerable)} of {n_test} test users can be steered (towards "
-    f"{each:.1f} genres each on average); the other "
-    f"{n_test - len(steerable)} have seen every genre"
+    f"{len(steerable)} of {n_test} test users can be steered, towards "
+    f"{len(pairs)} genres; for the other {n_test - len(steerable)} no genre "
+    "has more held-out films than shown ones"
 )
 _nb.record("steerable_users", len(steerable), "d")
 _nb.record("unsteerable_users", n_test - len(steerable), "d")
@@ -480,8 +485,8 @@ viz.tradeoff(
 # {glue:text}`peers/paper_c.most_unique/most unique` against
 # {glue:text}`peers/paper_c.most_unique/best characterizes` for best characterizes (ML-25M).
 #
-# Here {glue:text}`steerable_users` of the {glue:text}`test_users` test users can be steered
-# ({glue:text}`unsteerable_users` have seen every genre of 50+ films). With one best-characterizing
+# Here the same rule steers {glue:text}`steerable_users` of the {glue:text}`test_users` test users
+# ({glue:text}`unsteerable_users` have no genre to gain). With one best-characterizing
 # feature: {glue:text}`best_characterizes_1_a0_personal` /
 # {glue:text}`best_characterizes_1_a0_segment` at alpha 0,
 # {glue:text}`best_characterizes_1_a0.1_personal` / {glue:text}`best_characterizes_1_a0.1_segment`
@@ -544,8 +549,9 @@ viz.steering_frames(frames, title).show()
 # we mix ELSA's code with a feature. Their strengths have different units, so we compare what they
 # buy for what they cost, per genre and then averaged over four genres: the genre's share of the
 # top 10 gained, against the relative loss of NDCG@10 on the held-out items. SASRec and MF are
-# evaluated by leave-one-out, ELSA by paper C's protocol on the users who can be steered: the
-# relative losses compare, absolute NDCG values do not.
+# evaluated by leave-one-out, ELSA by paper C's protocol: the relative losses compare, absolute
+# NDCG values do not. Each genre's ELSA users are the test users none of whose shown films has it
+# (the book's rule: paper C's picks one genre per user, too few users for a curve per genre).
 
 # %%
 COMPARE = [
@@ -624,11 +630,15 @@ for genre in COMPARE:
         add("MF: overwrite a feature", genre, v, m["share@10"], m["ndcg@10"])
 
 # ELSA: mix the code with the genre's best-characterizing feature, on the
-# users who can be steered
+# test users none of whose shown films has the genre (the book's rule)
 one = {"best characterizes": maps["best characterizes"]}
-for g, users in knobs.steerable(
-    split, dataset.genres, map(dataset.genre_names.index, COMPARE)
-):
+seen = np.array(
+    [dataset.genres[items].any(0) for items in split.inputs["test"]]
+)
+for g in map(dataset.genre_names.index, COMPARE):
+    users = np.flatnonzero(~seen[:, g])
+    if len(users) == 0:  # every test user has seen it
+        continue
     curve = knobs.steering_summary(
         elsa, sae, split, dataset, [(g, users)], one, ALPHAS, (1,)
     )

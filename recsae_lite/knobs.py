@@ -25,7 +25,8 @@ from .models.elsa import ELSA
 from .sae import SAE, SAEConfig
 from .train import TrainConfig, evaluate
 
-__all__ = ["TRAIN_ELSA", "sae_config", "views", "steerable", "steering_summary"]
+__all__ = ["TRAIN_ELSA", "sae_config", "views", "desired_concepts", "segment",
+           "steering_summary"]  # fmt: skip
 
 # ELSA on the user split: Adam 1e-3, batch 128, the epoch with the best validation NDCG@20
 TRAIN_ELSA = TrainConfig(epochs=100, batch_size=128, lr=1e-3, patience=10, metric="ndcg@20")
@@ -65,28 +66,47 @@ def item_codes(model: ELSA, sae: SAE) -> Tensor:
 # -- steering ------------------------------------------------------------------------------------
 
 
-def steerable(split: UserSplit, concepts: np.ndarray, candidates, stage="test"):
-    """For each candidate concept: the users (rows of the stage) none of whose input items has it,
-    as (concept, rows), leaving out concepts every user has seen."""
-    seen = np.array([np.asarray(concepts)[items].any(0) for items in split.inputs[stage]])
-    return [(int(c), np.flatnonzero(~seen[:, c])) for c in candidates if (~seen[:, c]).any()]
+def desired_concepts(split: UserSplit, concepts: np.ndarray, stage="test"):
+    """Paper C's steering targets: each user of the stage is steered towards the concept with the
+    most held-out items beyond its input items (the count among their targets minus that among
+    their inputs, 0 at least; ties broken by `torch.topk` on the CPU, as paper C's code breaks
+    them); a user for whom every such count is 0 is not steerable. As (concept, rows) pairs, each
+    steerable user in one."""
+    concepts = np.asarray(concepts, dtype=np.int64)
+    counts = {k: np.stack([concepts[items].sum(0) for items in getattr(split, k)[stage]])
+              for k in ("inputs", "targets")}  # fmt: skip
+    gain = np.clip(counts["targets"] - counts["inputs"], 0, None)
+    most, chosen = (t[:, 0].numpy() for t in torch.topk(torch.from_numpy(gain), 1))
+    return [
+        (int(c), np.flatnonzero((chosen == c) & (most > 0))) for c in np.unique(chosen[most > 0])
+    ]
+
+
+def segment(split: UserSplit, concepts: np.ndarray, concept: int) -> np.ndarray:
+    """(n_items,) bool: paper C's segment, the items of `concept` among those some user of the
+    split has a positive for (the columns of paper C's interaction matrix)."""
+    parts = [split.train, *split.inputs.values(), *split.targets.values()]
+    listed = np.zeros(len(concepts), dtype=bool)
+    listed[np.concatenate([items for part in parts for items in part])] = True
+    return listed & np.asarray(concepts[:, concept], dtype=bool)
 
 
 def steering_summary(model, sae, split, dataset: Dataset, pairs, maps, alphas, counts=(1, 5)):
-    """Paper C's steering of the test users of `pairs` ((concept, rows) from `steerable`): their
-    code mixed with each mapping's (`maps`: concept -> its top features) first `counts` features,
-    at each alpha. Per (mapping, features, alpha): personal NDCG@20 and @10 (against each user's
-    held-out items), segment NDCG@20 (against every item of the concept) and the concept's share
-    of the top 10, averaged with each (user, concept) pair weighing the same."""
+    """Paper C's steering of the test users of `pairs` ((concept, rows), as from
+    `desired_concepts`): their code mixed with each mapping's (`maps`: concept -> its
+    top features) first `counts` features, at each alpha. Per (mapping, features, alpha):
+    personal NDCG@20 and @10 (against each user's held-out items), segment NDCG@20 (against the
+    concept's `segment`) and the concept's share of the top 10, averaged with each (user, concept)
+    pair weighing the same (with paper C's rule, each user)."""
     rows = []
     for name, top in maps.items():
         for n in counts:
             for c, users in pairs:
-                segment = np.asarray(dataset.genres[:, c], dtype=bool)
+                segment_c = segment(split, dataset.genres, c)
                 for alpha in alphas:
                     knob = Spliced(model, feature_edit(sae, top[c, :n], alpha, "mix", False))
-                    own = evaluate(knob, split, "test", (10, 20), share_of=segment, rows=users)
-                    seg = evaluate(knob, split, "test", (20,), rows=users, targets=segment)
+                    own = evaluate(knob, split, "test", (10, 20), share_of=segment_c, rows=users)
+                    seg = evaluate(knob, split, "test", (20,), rows=users, targets=segment_c)
                     rows.append({"mapping": name, "features": n, "alpha": alpha,
                                  "users": len(users), "personal ndcg": own["ndcg@20"],
                                  "personal ndcg@10": own["ndcg@10"], "share@10": own["share@10"],

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from recsae_lite import knobs
-from recsae_lite.data import DataError, UserSplit, load_dataset, user_split
+from recsae_lite.data import DataError, UserSplit, load_dataset, make_dataset, user_split
 from recsae_lite.interventions import Spliced, feature_edit
 from recsae_lite.models.base import Recommender, make_batch
 from recsae_lite.models.elsa import ELSA, ELSAConfig
@@ -29,9 +29,90 @@ def test_user_split_follows_the_protocol():
                                      split.targets[stage], strict=True):  # fmt: skip
             assert not set(shown) & set(held)
             assert sorted([*shown, *held]) == sorted(sequences[user])  # nothing lost
-            assert len(held) == max(1, round(0.2 * len(sequences[user])))
+            assert len(held) == np.ceil(0.2 * len(sequences[user]))
     assert user_split(d, seed=42).users["test"].tolist() == split.users["test"].tolist()
     assert user_split(d, seed=1).users["test"].tolist() != split.users["test"].tolist()
+
+
+def test_user_split_is_paper_c_split_on_a_worked_example():
+    # users 1-10 have 5+ positives (ratings >= 4), user 11 four: dropped. Paper C's code numbers
+    # users and items as they first occur in its ratings file, sorted by user, then item: users
+    # 1..10 in order; items 20, 30, 40, 50, 60 (user 1's) get columns 0-4, then 10 and 70 (first
+    # in user 7's row) columns 5 and 6, so user 7's row, in column order, is 20 30 40 50 60 10 70
+    common = [20, 30, 40, 50, 60]
+    rows = {u: common for u in range(1, 11)} | {7: [10, *common, 70], 11: [10, 20, 30, 40]}
+    user = [u for u, items in rows.items() for _ in items] + [4, 4]
+    item = [i for items in rows.values() for i in items] + [80, 10]
+    rating = [5.0] * (len(user) - 2) + [3.0, 2.0]  # user 4's 80 and 10: not positives
+    ids = [10, 20, 30, 40, 50, 60, 70, 80]
+    d = make_dataset("tiny", "a list", user=user, item=item, timestamp=-np.arange(len(user)),
+                     rating=rating, item_ids=ids, titles=[str(i) for i in ids],
+                     genres=np.zeros((8, 1), bool), genre_names=["g"])  # fmt: skip
+    state = np.random.get_state()
+    try:  # paper C: np.random.seed(42), then np.random.permutation of the 10 users
+        np.random.seed(42)
+        order = np.random.permutation(10)
+        assert order.tolist() == [8, 1, 5, 0, 7, 2, 9, 4, 3, 6]
+        # cut at int(-(0.1 + 0.1) * 10) = -2 and int(-0.1 * 10) = -1: 8 / 1 / 1 users; then the
+        # test user's 7 items hold out ceil(0.2 * 7) = 2: a permutation of 2 True among 7 flags
+        test_flags = np.random.permutation(np.arange(7) < 2)
+        valid_flags = np.random.permutation(np.arange(5) < 1)  # then user 4: ceil(0.2 * 5) = 1
+    finally:
+        np.random.set_state(state)
+    split = user_split(d)
+    raw = {stage: d.user_ids[users].tolist() for stage, users in split.users.items()}
+    assert raw == {"train": [9, 2, 6, 1, 8, 3, 10, 5], "valid": [4], "test": [7]}
+    in_columns = np.array([20, 30, 40, 50, 60, 10, 70])  # user 7's row in paper C's columns
+    assert d.item_ids[split.targets["test"][0]].tolist() == sorted(in_columns[test_flags])
+    assert d.item_ids[split.inputs["test"][0]].tolist() == sorted(in_columns[~test_flags])
+    assert d.item_ids[split.targets["valid"][0]].tolist() == list(np.array(common)[valid_flags])
+    # numpy 1.x and 2.x draw these flags as [F T T F F F F] and [F F T F F]: items 30 and 40
+    # held out (by ascending id it would be 20 and 30), and user 4's 40
+    assert test_flags.tolist() == [False, True, True, False, False, False, False]
+
+
+def test_user_split_on_ml100k_has_paper_c_users():
+    # paper C's code on ML-100K (../shared/PEERS.md): 938 users with 5+ ratings >= 4, cut at
+    # int(-0.2 * 938) = -187 and int(-0.1 * 938) = -93; 56 of the 93 test users steerable by its
+    # rule over the 19 genres
+    d = load_dataset("ml-100k")
+    split = user_split(d)
+    assert {k: len(v) for k, v in split.users.items()} == {"train": 751, "valid": 94, "test": 93}
+    pairs = knobs.desired_concepts(split, d.genres)
+    assert sum(len(rows) for _, rows in pairs) == 56
+
+
+def test_desired_concepts_and_the_steering_scores_on_a_hand_made_example():
+    # 6 items, concepts a (items 0, 1, 2), b (items 2, 3), c (item 4); item 5 in no concept, and
+    # no user of the split has item 4
+    concepts = np.array([[1, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0]], bool)
+    inputs = [np.array([0, 1]), np.array([0, 3]), np.array([2, 3])]
+    targets = [np.array([2, 3]), np.array([1]), np.array([5])]
+    split = UserSplit({"train": np.array([0]), "valid": np.array([1]), "test": np.array([2, 3, 4])},
+                      [np.array([0, 5])], {"valid": [np.array([0])], "test": inputs},
+                      {"valid": [np.array([1])], "test": targets})  # fmt: skip
+    # target minus input counts, 0 at least: user 0 a 1-2 -> 0, b 2-0 = 2; user 1 a 1-1 = 0,
+    # b 0-1 -> 0: not steerable; user 2 item 5 has no concept: not steerable
+    pairs = knobs.desired_concepts(split, concepts)
+    assert [(c, rows.tolist()) for c, rows in pairs] == [(1, [0])]
+    # paper C's segment of b: its items 2 and 3, both listed; c's item 4 is in no row: empty
+    assert knobs.segment(split, concepts, 1).tolist() == [0, 0, 1, 1, 0, 0]
+    assert not knobs.segment(split, concepts, 2).any()
+    # user 0 is shown 0 and 1 (masked); a model ranking 5 4 3 2 1 0 lists 5, 4, 3, 2: personal
+    # NDCG@4 (paper C's K is 20; this catalogue has 6 items), targets 2 and 3 at ranks 4 and 3,
+    # = (1/log2 4 + 1/log2 5) / (1 + 1/log2 3)
+    model = FixedScores(torch.tensor([0.0, 1, 2, 3, 4, 5]))
+    rows = np.array([0])
+    personal = evaluate(model, split, "test", (4,), rows=rows)["ndcg@4"]
+    assert personal == pytest.approx((1 / 2 + 1 / np.log2(5)) / (1 + 1 / np.log2(3)))
+    # segment b = {2, 3}: the same two hits, the same ideal
+    segment = evaluate(
+        model, split, "test", (4,), rows=rows, targets=knobs.segment(split, concepts, 1)
+    )
+    assert segment["ndcg@4"] == pytest.approx(personal)
+    # segment a = {0, 1, 2}: 0 and 1 are masked but count in the ideal of 3 hits; 2 at rank 4
+    a = evaluate(model, split, "test", (4,), rows=rows, targets=knobs.segment(split, concepts, 0))
+    assert a["ndcg@4"] == pytest.approx((1 / np.log2(5)) / (1 + 1 / np.log2(3) + 1 / 2))
 
 
 def test_user_split_keeps_positive_ratings_only():

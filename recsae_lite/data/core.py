@@ -244,10 +244,13 @@ def user_split(
     held_out: float = 0.2,
     seed: int = 42,
 ) -> UserSplit:
-    """Ratings >= min_rating are positives (every interaction where there are no ratings); users
-    with min_positives of them are shuffled (`seed`) into validation and test users (`shares`)
-    and training users (the rest); each validation and test user keeps a random `held_out` share
-    of their positives (at least one) as targets."""
+    """Paper C's split: the users and held-out items its code draws from a ratings file sorted by
+    user, then item (MovieLens-25M's layout). Ratings >= min_rating are positives (all, without
+    ratings); the n users with min_positives of them, in code order, are shuffled as
+    `np.random.seed(seed); np.random.permutation(n)` does and cut at int(-(v + t) n) and int(-t n)
+    (shares (v, t)) into train, valid, test. The same generator then holds out, for each test and
+    then each validation user, ceil(held_out * m) of their m positives laid out in paper C's
+    columns (items numbered as they first occur in the kept positives sorted by user, item)."""
     if not 0 < held_out < 1:
         raise DataError(f"held_out = {held_out}: it is a share of each user's positives, in (0, 1)")
     if min(shares) < 0 or sum(shares) >= 1:
@@ -257,29 +260,37 @@ def user_split(
         )
     inter = dataset.interactions
     rating = inter["rating"].to_numpy()
-    positive = np.isnan(rating) | (rating >= min_rating)
-    items = inter.loc[positive].groupby("user")["item"].apply(np.asarray)
-    items = items[items.map(len) >= min_positives]
-    if len(items) < 3:
+    positives = inter.loc[np.isnan(rating) | (rating >= min_rating), ["user", "item"]]
+    counts = positives["user"].value_counts()
+    kept = positives[positives["user"].map(counts) >= min_positives]
+    kept = kept.drop_duplicates().sort_values(["user", "item"])
+    column = np.zeros(dataset.n_items, dtype=np.int64)  # each item's column in paper C's matrix
+    first_seen = pd.unique(kept["item"].to_numpy())
+    column[first_seen] = np.arange(len(first_seen))
+    kept = kept.assign(column=column[kept["item"]]).sort_values(["user", "column"])
+    items = kept.groupby("user")["item"].apply(np.asarray)  # per user, in column order
+    n = len(items)
+    valid_from, test_from = int(-(shares[0] + shares[1]) * n), int(-shares[1] * n)
+    if test_from == 0 or valid_from == test_from or n + valid_from < 1:
         raise DataError(
-            f"{dataset.name}: {len(items)} users have {min_positives} positives (ratings >= "
-            f"{min_rating}); the split needs at least 3: lower min_positives or min_rating"
+            f"{dataset.name}: {n} users have {min_positives} positives (ratings >= {min_rating}), "
+            f"too few to cut into training, validation and test users by shares {shares}: lower "
+            "min_positives or min_rating, or use more data"
         )
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(items))
-    n_valid, n_test = (max(1, round(share * len(items))) for share in shares)
-    parts = {"train": order[n_valid + n_test :], "valid": order[:n_valid],
-             "test": order[n_valid : n_valid + n_test]}  # fmt: skip
+    rng = np.random.RandomState(seed)  # the stream np.random.seed(seed) gives the global one
+    order = rng.permutation(n)
+    parts = {"train": order[:valid_from], "valid": order[valid_from:test_from],
+             "test": order[test_from:]}  # fmt: skip
     rows = list(items.to_numpy())
-    split = UserSplit({k: items.index.to_numpy()[np.sort(v)] for k, v in parts.items()},
-                      [rows[i] for i in np.sort(parts["train"])], {}, {})  # fmt: skip
-    for stage in ("valid", "test"):
+    split = UserSplit({k: items.index.to_numpy()[v] for k, v in parts.items()},
+                      [rows[i] for i in parts["train"]], {}, {})  # fmt: skip
+    for stage in ("test", "valid"):  # paper C draws the test users' targets first
         split.inputs[stage], split.targets[stage] = [], []
-        for i in np.sort(parts[stage]):
-            shuffled = rng.permutation(rows[i])
-            n = max(1, round(held_out * len(shuffled)))
-            split.targets[stage].append(np.sort(shuffled[:n]))
-            split.inputs[stage].append(np.sort(shuffled[n:]))
+        for i in parts[stage]:
+            m = len(rows[i])
+            held = rng.permutation(np.arange(m) < int(np.ceil(m * held_out)))
+            split.targets[stage].append(np.sort(rows[i][held]))
+            split.inputs[stage].append(np.sort(rows[i][~held]))
     return split
 
 
