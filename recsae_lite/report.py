@@ -150,7 +150,10 @@ def _fidelity_text(v):
 
 ML100K_LOO = "ML-100K, leave-one-out by time, full ranking, seen items masked"
 ML100K_B = "ML-100K, any rating positive, a fifth of users held out, top-30 lists"
-ML100K_C = "ML-100K, paper C's split (ratings >= 4, 80/10/10 users, 20% held out), 5+ splits"
+ML100K_C = (
+    "ML-100K, paper C's own split (at seed 42 its code's users and held-out items; "
+    "ratings >= 4, 80/10/10 users, 20% held out), 5+ split seeds"
+)
 SYNTHETIC = "synthetic data, SASRec, MF and ELSA"
 B_REGIME = "paper B's regime (ReLU + KL at rho .05, no L1, 22 features, MF/NCF at d = 20)"
 UNTRAINED = "and over the same for the SAE at its random initialisation (untrained)"
