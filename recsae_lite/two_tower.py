@@ -38,25 +38,30 @@ def sae_inputs(model: TwoTower, split: Split, rows, seed: int = 0):
     then every item's; term: paper B's prediction-aware term on pairs of those users and items
     (`prediction_term`), for `sae.fit(x, config, settings, prediction=term)`."""
     users, items = embeddings(model)
-    users = users[torch.as_tensor(split.users[rows], device=users.device)]
-    return torch.cat([users, items]), prediction_term(model, users, items, seed=seed)
+    codes = torch.as_tensor(split.users[rows], device=users.device)
+    term = prediction_term(model, users[codes], items, seed=seed, user_codes=codes)
+    return torch.cat([users[codes], items]), term
 
 
-def prediction_term(model: TwoTower, users: Tensor, items: Tensor, n_pairs=1024, seed=0):
+def prediction_term(model: TwoTower, users: Tensor, items: Tensor, n_pairs=1024, seed=0,
+                    user_codes: Tensor | None = None):  # fmt: skip
     """Paper B's prediction-aware term, a function of the SAE for `sae.fit(prediction=...)`: the
     mean over sampled user-item pairs of (f(u, i) - f(u_hat, i_hat))^2, f the model's frozen
     logit, divided by the variance of f on those pairs and multiplied by d_in: the scale of the
     SAE's own mse (a sum over d_in of normalised squared errors), so that w_pred = 1 weighs both
     alike. users, items: the embeddings the pairs are drawn from (e.g. the SAE's training users,
-    and every item)."""
+    and every item); user_codes: the model's codes of those users (default: 0, 1, ...), which f
+    needs for their biases."""
     generator = torch.Generator(device=users.device).manual_seed(seed)
+    codes = torch.arange(len(users), device=users.device) if user_codes is None else user_codes
 
     def term(sae) -> Tensor:
         u = torch.randint(0, len(users), (n_pairs,), device=users.device, generator=generator)
         i = torch.randint(0, len(items), (n_pairs,), device=users.device, generator=generator)
         with torch.no_grad():
-            target = model.pair_logits(users[u], items[i], u, i)
-        error = (model.pair_logits(sae(users[u]), sae(items[i]), u, i) - target).pow(2).mean()
+            target = model.pair_logits(users[u], items[i], codes[u], i)
+        reconstructed = model.pair_logits(sae(users[u]), sae(items[i]), codes[u], i)
+        error = (reconstructed - target).pow(2).mean()
         return error / target.var().clamp_min(1e-12) * sae.config.d_in
 
     return term

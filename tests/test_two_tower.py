@@ -46,6 +46,32 @@ def test_pair_term_is_zero_for_a_perfect_reconstruction(model):
     assert term(sae).item() > 1e3 * 1e-10  # the pair scores moved (embeddings are ~0.1)
 
 
+def test_the_sae_inputs_term_scores_each_user_with_their_own_biases(data):
+    # the term of a subset of users (the SAE's training rows) draws pairs among them; f needs each
+    # user's own code (MF adds the user's bias): recomputed here by hand from the same draws
+    dataset, split = data
+    torch.manual_seed(0)
+    model = zoo.build("mf", dataset, split, hidden_size=6).eval()
+    with torch.no_grad():
+        model.user_bias.weight.normal_(0, 3.0)  # biases that differ from user to user
+    rows = np.arange(5, 25)
+    x, term = two_tower.sae_inputs(model, split, rows, seed=3)
+    sae = identity_sae(6)
+    with torch.no_grad():
+        sae.W_dec[0, 0] = 1.5
+    codes = torch.as_tensor(split.users[rows])
+    users, items = x[: len(rows)], x[len(rows) :]
+    generator = torch.Generator().manual_seed(3)
+    u = torch.randint(0, len(users), (1024,), generator=generator)
+    i = torch.randint(0, len(items), (1024,), generator=generator)
+    with torch.no_grad():
+        biases = model.bias + model.user_bias.weight[codes[u], 0] + model.item_bias.weight[i, 0]
+        f = biases + (users[u] * items[i]).sum(-1)
+        f_hat = biases + (sae(users[u]) * sae(items[i])).sum(-1)
+        expected = (f_hat - f).pow(2).mean() / f.var() * 6
+        assert term(sae).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
 def test_pair_term_trains_towards_the_models_scores(model, data):
     users, items = two_tower.embeddings(model)
     x = torch.cat([users, items])
