@@ -67,7 +67,7 @@ import torch
 from recsae_lite import _nb, interpret, report, two_tower, viz, widgets, zoo
 from recsae_lite.interventions import Spliced, feature_edit
 from recsae_lite.metrics import sae_metrics
-from recsae_lite.sae import FitConfig, SAEConfig, fit
+from recsae_lite.sae import SAE, FitConfig, SAEConfig, fit
 from recsae_lite.train import recommend
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
@@ -181,6 +181,45 @@ print(
 # one SAE fit, `sae.fit`, adds to the SAE's own loss with weight w_pred). We express that term
 # as a share of the variance of f, times d_in, the scale of the SAE's own reconstruction term, so
 # that w_pred = 1 weighs the two alike whatever the model's score scale.
+#
+# Here is the term written out for MF, where f(u, i) = b + b_u + b_i + u . i: draw pairs of a
+# training user and an item, score them with the original embeddings (the frozen target) and with
+# both embeddings passed through the SAE, and compare. The library's version gives the same
+# number for the same draws (an untrained SAE will do for the check).
+
+
+# %%
+def my_prediction_term(model, sae, users, items, codes, n_pairs=1024, seed=0):
+    """Paper B's prediction-aware term for MF: users (N, d) are the embeddings
+    of the users with model codes `codes`, items (n_items, d) every item's."""
+    on = users.device
+    draw = torch.Generator(device=on).manual_seed(seed)
+    u = torch.randint(0, len(users), (n_pairs,), device=on, generator=draw)
+    i = torch.randint(0, len(items), (n_pairs,), device=on, generator=draw)
+    user_bias = model.user_bias.weight[:, 0]
+    item_bias = model.item_bias.weight[:, 0]
+    biases = model.bias + user_bias[codes[u]] + item_bias[i]
+
+    def f(user_vectors, item_vectors):  # the frozen score of the pairs
+        return biases + (user_vectors * item_vectors).sum(-1)
+
+    with torch.no_grad():
+        target = f(users[u], items[i])
+    error = (f(sae(users[u]), sae(items[i])) - target).pow(2).mean()
+    return error / target.var() * sae.config.d_in
+
+
+mf_model = trained["mf"].model
+check_x, check_term = two_tower.sae_inputs(mf_model, split, train_rows, SEED)
+n_train = len(train_rows)
+check_sae = SAE(SAEConfig(check_x.shape[1], D_SAE, "topk", K)).to(device)
+codes = torch.as_tensor(split.users[train_rows], device=check_x.device)
+mine = my_prediction_term(
+    mf_model, check_sae, check_x[:n_train], check_x[n_train:], codes, seed=SEED
+)
+library = check_term(check_sae)  # its first draw of pairs: the same as ours
+_nb.record("prediction_term_gap", abs(mine - library).item(), ".1e")
+print(f"by hand {mine.item():.6f}, library {library.item():.6f}")
 
 
 # %%
