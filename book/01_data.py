@@ -240,3 +240,37 @@ _nb.record("synthetic_share_on_preferred_concept", preferred.mean(), ".3f")
 # - The synthetic data is the answer key: its concepts are known.
 #
 # Next, chapter 2 trains the base recommenders whose hidden states the SAEs read.
+
+# %% [markdown]
+# ## Exercise
+#
+# ### Exercise 1.1 (predict, then check): how popular are the films users watch next?
+#
+# Section 3 found the most-played tenth of the films taking a large share of all interactions.
+# Before running the next cell, write down your guess: among the test targets (each user's last
+# film, what chapter 2's models must predict), is the share of those popular films larger,
+# smaller, or about the same? Then run it. Try `POPULAR_SHARE` at other values.
+
+# %%
+POPULAR_SHARE = 0.1  # the most-played films, as a share of the catalogue
+cut = np.quantile(movies.popularity, 1 - POPULAR_SHARE)
+popular = movies.popularity >= cut
+played = popular[movies.interactions["item"]].mean()
+targets = popular[np.asarray(split.test)].mean()
+_nb.record("popular_share_of_interactions", played, ".0%")
+_nb.record("popular_share_of_targets", targets, ".0%")
+print(
+    f"the most-played {POPULAR_SHARE:.0%} of the films: {played:.0%} of all "
+    f"interactions, {targets:.0%} of the test targets"
+)
+
+# %% [markdown] tags=["teacher"]
+# :::{admonition} For the teacher
+# :class: dropdown
+# The point: whether a user's last film is more or less of a blockbuster than an average
+# interaction sets how hard chapter 2's popularity baseline is to beat. Here the most-played
+# films are {glue:text}`popular_share_of_interactions` of all interactions and
+# {glue:text}`popular_share_of_targets` of the test targets. Ask the room why they might differ (the
+# last film is watched later, when a user has seen the blockbusters) and what it means for a model
+# that only learns popularity.
+# :::

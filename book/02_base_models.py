@@ -351,3 +351,42 @@ mine = my_diversity(
 )
 print(f"popularity diversity@10: {mine:.4f} with my_diversity, "
       f"{rows['popularity']['diversity@10']:.4f} in the table")  # fmt: skip
+
+# %% [markdown]
+# ### Exercise 2.4 (predict, then check): who gains from a sequence model?
+#
+# SASRec reads the order of a user's films; popularity ignores the user. Before running the next
+# cell, write down your guess: is SASRec's lead over popularity (NDCG@10) larger for the users with
+# the shortest histories or for those with the longest? Then run it. Change `LENGTH_GROUPS` to cut
+# the users more finely.
+
+# %%
+# users cut into this many groups of equal size by history length
+LENGTH_GROUPS = 2
+lengths = np.array([len(h) for h in split.history("test")])
+group = pd.qcut(lengths, LENGTH_GROUPS, labels=False, duplicates="drop")
+per_user = {
+    name: evaluate(trained[name].model, split, "test", ks=(10,), per_user=True)
+    for name in ("sasrec", "pop")
+}
+by_length = pd.DataFrame(
+    {
+        "median history": pd.Series(lengths).groupby(group).median(),
+        "SASRec": per_user["sasrec"]["ndcg@10"].groupby(group).mean(),
+        "popularity": per_user["pop"]["ndcg@10"].groupby(group).mean(),
+    }
+)
+by_length["lead"] = by_length["SASRec"] - by_length["popularity"]
+_nb.record("lead_shortest", by_length["lead"].iloc[0], ".3f")
+_nb.record("lead_longest", by_length["lead"].iloc[-1], ".3f")
+by_length.round(4)
+
+# %% [markdown] tags=["teacher"]
+# :::{admonition} For the teacher
+# :class: dropdown
+# With two groups, SASRec leads popularity by {glue:text}`lead_shortest` NDCG@10 on the shorter
+# histories and by {glue:text}`lead_longest` on the longer ones. Whichever way it comes out, ask
+# why: a short history gives a sequence model little to read, but long-time users have also seen the
+# popular films, which popularity then cannot recommend (they are masked). A good follow-up: with
+# more groups, is the trend monotonic, and how many users are in each group (the noise)?
+# :::

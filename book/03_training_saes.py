@@ -543,3 +543,34 @@ with torch.no_grad():
 print(
     f"my_topk_encode gives the SAE's own codes on the held-out states: {same}"
 )
+
+# %% [markdown]
+# ### Exercise 3.4 (predict, then check): does the best reconstruction keep the model best?
+#
+# Section 3 measures each variant's FVU (how well it reconstructs the states) and section 5 the
+# share of SASRec's NDCG@10 kept with the SAE inside. Before running the next cell, write down your
+# guess: at each sparsity k, is the variant with the lowest FVU also the one that keeps the most
+# NDCG? Then run it.
+
+# %%
+by_k = table.set_index(["k", "variant"]).groupby(level="k")
+agreement = pd.DataFrame(
+    {
+        "lowest FVU": by_k["fvu"].idxmin().str[1],
+        "most NDCG kept": by_k["ndcg_recovered"].idxmax().str[1],
+    }
+)
+agreement["the same"] = agreement["lowest FVU"] == agreement["most NDCG kept"]
+_nb.record("fvu_and_ndcg_agree", int(agreement["the same"].sum()), "d")
+_nb.record("sparsities", len(agreement), "d")
+agreement
+
+# %% [markdown] tags=["teacher"]
+# :::{admonition} For the teacher
+# :class: dropdown
+# The two orders agree at {glue:text}`fvu_and_ndcg_agree` of the {glue:text}`sparsities`
+# sparsities here. FVU weighs every direction of the state alike; the model's scores depend only
+# on the directions the output head reads, so a small error in the wrong direction costs more NDCG
+# than a larger one elsewhere. That is the motivation for paper B's prediction-aware loss
+# (chapter 6). Ask the room which of the two they would report if they could report only one.
+# :::

@@ -417,3 +417,32 @@ print(
     "score changes:",
     np.allclose(mine, effects[j_shown], atol=1e-5),
 )
+
+# %% [markdown]
+# ### Exercise 4.4 (predict, then check): a stricter threshold
+#
+# A coordinate passes when its best genre score reaches `THRESHOLD`. Before running the next
+# cell, write down your guess: if the threshold rises to `STRICTER`, which loses a larger share of
+# its passing coordinates, the SAE's features or the raw dimensions? Then run it, and try other
+# values.
+
+# %%
+STRICTER = 0.7
+stricter = interpret.association_pass_rates(scores, tops, STRICTER, MIN_ITEMS)
+kept = (
+    stricter.set_index(["kind", "view"])["pass"]
+    / counts.set_index(["kind", "view"])["pass"].clip(lower=1)
+).rename("share of passing coordinates kept")
+for kind, short in zip(coordinates, ["sae", "raw", "rotation"], strict=True):
+    _nb.record(f"{short}_kept_stricter", kept.loc[(kind, "input")], ".0%")
+kept.round(3).to_frame()
+
+# %% [markdown] tags=["teacher"]
+# :::{admonition} For the teacher
+# :class: dropdown
+# In the input view, the SAE keeps {glue:text}`sae_kept_stricter` of its passing features at the
+# stricter threshold, the raw dimensions {glue:text}`raw_kept_stricter` and the rotation
+# {glue:text}`rotation_kept_stricter`. A claim that rests on a count above a threshold should say
+# how the count moves with the threshold: chapter 10 does this for every verdict. Ask which
+# threshold the room would have chosen before seeing these numbers, and why that order matters.
+# :::

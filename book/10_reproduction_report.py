@@ -372,3 +372,33 @@ pd.DataFrame(rows)
 #   users a verdict is measured on.
 # - Re-running `make bench` refreshes every number; the verdicts follow. What is not measured yet
 #   is said so, not filled in.
+
+# %% [markdown]
+# ## Exercise
+#
+# ### Exercise 10.1 (predict, then check): how many verdicts rest on where a threshold sits?
+#
+# Each verdict in section 1 comes with the verdicts at thresholds {glue:text}`sensitivity_step`
+# lower and higher. Before running the next cell, read the claims' tables and write down your
+# guess: how many of the measured claims change verdict when a threshold moves that much? Then run
+# it.
+
+
+# %%
+def moves(row: pd.Series) -> bool:
+    """Whether the verdict changes with the thresholds moved (SENSITIVITY)."""
+    return set(row["at ×0.8 / ×1.2"].split(" / ")) != {row["verdict"]}
+
+
+moved = measured[measured.apply(moves, axis=1)]
+_nb.record("verdicts_that_move", len(moved), "d")
+moved[["id", "claim", "verdict", "at ×0.8 / ×1.2"]].set_index("id")
+
+# %% [markdown] tags=["teacher"]
+# :::{admonition} For the teacher
+# :class: dropdown
+# {glue:text}`verdicts_that_move` of the {glue:text}`claims_measured` measured claims change verdict
+# when a threshold moves by {glue:text}`sensitivity_step`. For each, ask: was the threshold set by
+# the paper, or by us? A verdict that moves is not wrong, but it says more about the threshold than
+# about the method; the honest report names it, as the last column does.
+# :::

@@ -189,8 +189,9 @@ def handout_path(chapter: Path) -> Path:
 
 def without_solutions(notebook, name: str) -> None:
     """The learner's copy: each cell tagged `solution` keeps only the signature
-    and docstring of the functions it defines, whose body says what to do, and
-    a note under the Colab cell says so."""
+    and docstring of the functions it defines, whose body says what to do; the
+    cells tagged `teacher` are left out; and a note under the Colab cell says
+    so."""
     for cell in notebook.cells:
         if "solution" not in cell.metadata.get("tags", []):
             continue
@@ -213,6 +214,12 @@ def without_solutions(notebook, name: str) -> None:
         cell.source = "\n\n\n".join(stubs)
         # shown, not hidden behind a toggle
         cell.metadata["tags"] = ["solution"]
+    # the notes for the teacher (what a "predict, then check" exercise shows) stay out
+    notebook.cells = [
+        cell
+        for cell in notebook.cells
+        if "teacher" not in cell.metadata.get("tags", [])
+    ]
     note = nbformat.v4.new_markdown_cell(LEARNER_NOTE.format(name=name))
     notebook.cells.insert(1, note)
 
