@@ -802,3 +802,31 @@ print(
     f"RBO of the lists before and after the overwrite: {mine:.4f} with "
     f"my_rbo, {reference:.4f} with metrics.rbo_extrapolated"
 )
+
+# %% [markdown]
+# ### Exercise 6.4 (predict, then check): what does keeping the predictions cost?
+#
+# Section 3 raised w_pred, the weight of the prediction-aware term. Before running the next cell,
+# write down your guess for each model: from the smallest w_pred to the largest, does the
+# reconstruction error (FVU) go down, up, or stay? And the fidelity (RBO)? Then run it.
+
+# %%
+ends = ablation.sort_values("w_pred").groupby("model")
+change = (
+    ends[["fvu", "rbo"]].last() - ends[["fvu", "rbo"]].first()
+).add_suffix(" change")
+for name, row in change.iterrows():
+    _nb.record(f"{name}_fvu_change_w", row["fvu change"], "+.3f")
+    _nb.record(f"{name}_rbo_change_w", row["rbo change"], "+.3f")
+change.round(4)
+
+# %% [markdown] tags=["teacher"]
+# :::{admonition} For the teacher
+# :class: dropdown
+# From the smallest w_pred to the largest, MF's FVU changes by {glue:text}`mf_fvu_change_w` and its
+# RBO by {glue:text}`mf_rbo_change_w`; NCF's by {glue:text}`ncf_fvu_change_w` and
+# {glue:text}`ncf_rbo_change_w`. The term asks the SAE to spend its few active features on what the
+# scores depend on, which need not be what the squared error weighs most: a worse reconstruction
+# can give better lists. Ask the room which of the two numbers a paper should report for an SAE
+# meant for steering.
+# :::

@@ -561,3 +561,26 @@ print(
     f"Matryoshka loss on MF's item embeddings: {mine:.4f} with "
     f"my_matryoshka_loss, {out['mse'].item():.4f} from SAE.losses"
 )
+
+# %% [markdown]
+# ### Exercise 7.4 (predict, then check): does a better reconstruction mean a better tree?
+#
+# Section 2 fits each SAE variant on the synthetic items several times. Before running the next
+# cell, write down your guess: does the variant with the lowest FVU also have the best agreement
+# with the planted hierarchy? Then run it.
+
+# %%
+agreement = planted_mean["agreement"]
+best_tree = agreement.index[agreement == agreement.max()]  # ties: all of them
+_nb.record("lowest_fvu_variant", planted_mean["fvu"].idxmin(), "s")
+_nb.record("best_tree_variant", " and ".join(best_tree), "s")
+planted_mean[["fvu", "agreement"]].round(3)
+
+# %% [markdown] tags=["teacher"]
+# :::{admonition} For the teacher
+# :class: dropdown
+# Here {glue:text}`lowest_fvu_variant` reconstructs best and {glue:text}`best_tree_variant` agree(s)
+# best with the planted tree. When they differ, the lesson is the one chapter 9 builds on: a
+# reconstruction metric cannot tell which dictionary is right; only an answer key can. Ask what
+# Matryoshka's nested loss asks of its first features that plain FVU does not.
+# :::

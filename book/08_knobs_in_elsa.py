@@ -849,3 +849,31 @@ same = np.array_equal(
     maps["best characterizes"][:, 0],
 )
 print(f"my_best_characterizes gives section 3's mapping: {same}")
+
+# %% [markdown]
+# ### Exercise 8.4 (predict, then check): where the lists change hands
+#
+# Section 4 mixed the steered users' codes with their genre's best-characterizing feature at
+# growing alpha. Before running the next cell, look at the trade-off figure's axes only and write
+# down your guess: from which alpha on is the segment NDCG@20 (the genre's films) at least the
+# personal NDCG@20 (the user's own held-out films)? Then run it.
+
+# %%
+crossed = one_feature.index[
+    one_feature["segment ndcg"] >= one_feature["personal ndcg"]
+]
+_nb.record(
+    "segment_overtakes_at",
+    f"alpha {crossed.min():g}" if len(crossed) else "no alpha swept",
+    "s",
+)
+one_feature[["personal ndcg", "segment ndcg"]].round(3)
+
+# %% [markdown] tags=["teacher"]
+# :::{admonition} For the teacher
+# :class: dropdown
+# The segment NDCG reaches the personal one from {glue:text}`segment_overtakes_at` on. Before that
+# point the knob mostly reorders the user's own films; after it, the list serves the genre more
+# than the user. Ask the room where a product would set its default, and what it would need to
+# measure to decide (paper C reports both curves for that reason).
+# :::

@@ -819,3 +819,32 @@ print(
     f"{(np.bincount(best)[best] > 1).sum()} of {len(best)} concepts "
     "share theirs with another concept"
 )
+
+# %% [markdown]
+# ### Exercise 9.4 (predict, then check): does a lower FVU find more concepts?
+#
+# Section 3 scored four SAE variants per model against the answer key. Before running the next
+# cell, write down your guess: within each model, does the variant with the lowest FVU recover
+# the most planted concepts? Then run it.
+
+# %%
+picks = pd.DataFrame(
+    {
+        "lowest FVU": scores["fvu"].groupby(level=0).idxmin().str[1],
+        "most recovered": scores["recovered"].groupby(level=0).idxmax().str[1],
+    }
+)
+picks["the same"] = picks["lowest FVU"] == picks["most recovered"]
+_nb.record("fvu_picks_the_recoverer", int(picks["the same"].sum()), "d")
+_nb.record("models_scored", len(picks), "d")
+picks
+
+# %% [markdown] tags=["teacher"]
+# :::{admonition} For the teacher
+# :class: dropdown
+# The variant with the lowest FVU is also the one that recovers most concepts for
+# {glue:text}`fvu_picks_the_recoverer` of the {glue:text}`models_scored` models. The room has just
+# measured what the chapter argues: reconstruction and interpretability are different targets, and
+# ties in "recovered" (several variants finding the same number) make the second column fragile;
+# ask how they would break a tie.
+# :::
