@@ -59,7 +59,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsae_lite import _nb, features, interpret, report, viz, zoo
+from recsae_lite import _nb, features, interpret, report, viz, widgets, zoo
 from recsae_lite.activations import collect
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
@@ -302,6 +302,33 @@ for j in shown:
         title=table.loc[j, "label"],
     )
     viz.feature_dashboard(card).show()
+
+# %% [markdown]
+# ## 6. The feature atlas
+#
+# Three dashboards are three of {glue:text}`sae_count` features. The atlas below lists every
+# feature of this SAE with its label, how often it fires, whether it is an item feature, its most
+# frequent films at its top positions, and two concept profiles: its *input* association (the
+# genre scores of section 2: what it fires on) and its *output* effect (the share of each genre
+# among the 20 films whose scores its decoder direction raises most: what turning it up does;
+# chapter 5 steers with it). Search it by a film's title, a genre or a label; click a feature for
+# its dashboard, the same content as above. It runs in the page from numbers this cell exports, so
+# it needs no kernel: in the rendered book, a teacher can project it.
+
+# %%
+cards, d_sae = [], sae.config.d_sae
+for start in range(0, d_sae, 64):  # the codes of 64 features at a time, dense
+    stop = min(start + 64, d_sae)
+    block = z.index_select(1, torch.arange(start, stop)).to_dense()
+    cards += [
+        features.feature_card(j, block[:, j - start], items, context, split,
+                              dataset, effects[j], title=table.loc[j, "label"])
+        for j in range(start, stop)
+    ]  # fmt: skip
+widgets.atlas(
+    dataset, cards, sae_tops, scores[("SAE features", "input")], genre_names,
+    effects, interpret.item_features(sae_tops, MIN_ITEMS),
+)  # fmt: skip
 
 # %% [markdown]
 # ## Summary
