@@ -1,21 +1,15 @@
 """What a reader moves (no need to read): the steering equalizer and the feature atlas, which
 run in the page, and an ipywidgets slider over precomputed tables.
 
-The equalizer and the atlas are small JavaScript components (`static/components.js`) that one
-`IPython.display.HTML` output carries inline, with the numbers they need as JSON (arrays as
-base64 float16). Why not ipywidgets or an anywidget: their front ends need a kernel or a widget
-manager, and the rendered book has neither; an inline script runs as it is in the book's pages
-(no kernel, nothing fetched), in Jupyter (trusted notebooks) and in Colab, so one implementation
-serves all three. The numbers come from the model, the SAE and the edit of the Python path
-(`steered_list`, `interventions.feature_edit`), which tests/test_browser.py compares the page with:
-
-- "add" (chapter 5) keeps the error term, so adding v to z_j adds v * W_dec[j] * input_scale
-  (times the state's std when the SAE standardises each vector) to h, and scores = h' E^T;
-- "mix" (chapter 8) decodes z' = (1 - a) z + a ||z||_1 e (even over the concept's features)
-  without the error term: h' = std * (z' W_dec * input_scale + b_dec * input_scale +
-  input_mean) + mean, and scores = h' E^T.
-
-Seen items are masked; the top 10 is taken in float64 from the float16 numbers.
+The equalizer and the atlas are JavaScript (`static/components.js`) that one `IPython.display.HTML`
+output carries inline with the numbers it needs (JSON; arrays as base64 float16). Not ipywidgets
+nor an anywidget: their front ends need a kernel or a widget manager, which the rendered book has
+not; an inline script runs in the book's pages (no kernel, nothing fetched), in Jupyter (trusted
+notebooks) and in Colab alike. The numbers are the Python path's (`steered_list`, `feature_edit`):
+"add" keeps the error term, so adding v to z_j adds v W_dec[j] input_scale (times the state's std
+if the SAE standardises each) to h; "mix" decodes z' without it, h' = std (z' W_dec input_scale +
+b_dec input_scale + input_mean) + mean; scores = h' E^T, seen items masked. tests/test_browser.py
+holds the page's lists to the Python path's.
 """
 
 from __future__ import annotations
@@ -86,14 +80,6 @@ def component(name: str, data: dict):
     )
 
 
-def items_data(dataset: Dataset, embeddings) -> dict:
-    """What every component knows of the items: titles, genres (per item, genre indices) and,
-    for scoring, their embeddings E (n_items, d) as float16."""
-    return {"titles": list(dataset.item_titles), "genre_names": list(dataset.genre_names),
-            "genres": [np.flatnonzero(g).tolist() for g in dataset.genres],
-            "embeddings": half(embeddings.detach().cpu())}  # fmt: skip
-
-
 @torch.no_grad()
 def equalizer(model, sae, split, dataset, genre_features: dict, unit: dict | None, rows,
               max_strength: float = 3.0, mode: str = "add"):  # fmt: skip
@@ -121,34 +107,27 @@ def equalizer(model, sae, split, dataset, genre_features: dict, unit: dict | Non
         )
     mean, std = (torch.broadcast_to(s, (len(h), 1)).flatten() for s in sae.each(h))
     codes = sae.encode(h).cpu().numpy()
-    data = {
-        **items_data(dataset, E),
-        "mode": mode,
-        "d": h.shape[1],
-        "d_sae": sae.config.d_sae,
-        "users": users[rows].tolist(),
-        "seen": [np.unique(histories[r]).tolist() for r in rows],
-        "concepts": {g: np.atleast_1d(f).tolist() for g, f in genre_features.items()},
-        "unit": {int(j): float(u) for j, u in unit.items()} if unit else None,
-        "max_strength": max_strength,
-        "states": half(h.cpu()),
-        "std": std.tolist(),
-        "mean": mean.tolist(),
-        "decoder": half((sae.W_dec * sae.input_scale).cpu()),
-        "offset": (sae.b_dec * sae.input_scale + sae.input_mean).tolist(),
-        "codes": [[np.flatnonzero(c).tolist(), c[c > 0].tolist()] for c in codes],
-    }
+    genres = [np.flatnonzero(g).tolist() for g in dataset.genres]  # each item's genres
+    data = {"mode": mode, "d": h.shape[1], "d_sae": sae.config.d_sae, "max_strength": max_strength,
+            "titles": dataset.item_titles, "genre_names": dataset.genre_names, "genres": genres,
+            "users": users[rows].tolist(), "seen": [np.unique(histories[r]).tolist() for r in rows],
+            "concepts": {g: np.atleast_1d(f).tolist() for g, f in genre_features.items()},
+            "unit": {int(j): float(u) for j, u in (unit or {}).items()},
+            "states": half(h.cpu()), "embeddings": half(E.cpu()), "std": std.tolist(),
+            "mean": mean.tolist(), "decoder": half((sae.W_dec * sae.input_scale).cpu()),
+            "offset": (sae.b_dec * sae.input_scale + sae.input_mean).tolist(),
+            "codes": [[np.flatnonzero(c).tolist(), c[c > 0].tolist()] for c in codes]}  # fmt: skip
     return component("equalizer", data)
 
 
 def atlas(dataset: Dataset, cards: list, tops: list, scores: np.ndarray, genre_names: list[str],
-          effects: np.ndarray, item_flags: np.ndarray, top: int = 20):  # fmt: skip
-    """Every feature of an SAE in one page, searchable by film title, genre and label: its label,
-    density, whether it is an item feature, its most frequent items at its top positions (tops,
-    `interpret.top_items`), its input association (scores (F, G): chapter 4's genre scores over
-    genre_names), its output effect (the share of each genre among the `top` films its decoder
-    direction raises most, from effects (F, n_items)), and its dashboard (cards: chapter 4's
-    `features.FeatureCard`s), drawn in the page from these numbers."""
+          effects: np.ndarray, item_flags: np.ndarray, top: int = 20, show=()):  # fmt: skip
+    """Every feature of an SAE, searchable by film title, genre and label, with its dashboard
+    (cards: `features.FeatureCard`s; those of the features `show` open at first), drawn in the
+    page: its label, firing rate, whether it is an item feature, its most frequent items at its top
+    positions (tops: `interpret.top_items`), its input association (scores (F, G): chapter 4's
+    genre scores over genre_names) and output effect (each genre's share of the `top` films its
+    decoder direction raises most, from effects (F, n_items))."""
     shares = dataset.genres[np.argsort(-effects, axis=1)[:, :top]].mean(1)  # (F, all genres)
     strings: dict[str, int] = {}  # every text once; the tables and lists hold its index
 
@@ -174,8 +153,9 @@ def atlas(dataset: Dataset, cards: list, tops: list, scores: np.ndarray, genre_n
                 "contexts": table(card.top_contexts), "boosted": table(card.boosted)}  # fmt: skip
 
     entries = [entry(*each) for each in zip(cards, tops, scores, shares, item_flags, strict=True)]
-    return component("atlas", {"genre_names": genre_names, "all_genres": list(dataset.genre_names),
-                               "strings": list(strings), "features": entries})  # fmt: skip
+    return component("atlas", {"genre_names": genre_names, "all_genres": dataset.genre_names,
+                               "strings": list(strings), "features": entries,
+                               "open": [int(j) for j in show]})  # fmt: skip
 
 
 def value_slider(table_for, values, description: str = "value"):

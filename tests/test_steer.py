@@ -233,15 +233,34 @@ def test_chapter_figures_have_the_expected_traces(data):
     )  # fmt: skip
     assert card.firing_rate == pytest.approx(4 / 6)
     assert list(card.top_contexts["activation"]) == [3.0, 2.0, 1.0]
-    fig = viz.feature_dashboard(card)
-    assert [t.type for t in fig.data] == ["histogram", "bar", "bar", "table", "table"]
+    # the atlas of that one feature: its dashboard and profiles, as numbers for the page
+    effects = np.linspace(-1, 1, dataset.n_items)[None]  # the last items are raised most
+    scores = np.array([[0.5, np.nan]])  # its genre scores, for two genres; NaN: too rare
+    html = widgets.atlas(dataset, [card], [items[[1, 4, 2, 5]]], scores, dataset.genre_names[:2],
+                         effects, np.array([True]), top=5, show=[0]).data  # fmt: skip
+    atlas = page_reference.page_data(html)
+    (entry,) = atlas["features"]
+    assert atlas["open"] == [0] and entry["label"] == card.title and entry["item"]
+    assert entry["input"] == [0.5, 0.0] and sum(entry["histogram"]) == 4
+    raised = dataset.genres[-5:].mean(0)  # each genre's share of the 5 films raised most
+    assert entry["output"] == pytest.approx(raised.round(2).tolist())
+    head, texts, rows = entry["contexts"]
+    assert head == list(card.top_contexts.columns) and len(rows) == 3
+    assert [row[0] for row in rows] == [3.0, 2.0, 1.0] and texts == [False, True, True, True]
+    films = [atlas["strings"][i] for i in entry["top_items"]]  # items 1, 1, 2, 0: 1 first
+    assert films[0] == dataset.item_titles[1]
+    assert sorted(films) == sorted(dataset.item_titles[i] for i in (0, 1, 2))
     table = pd.DataFrame({"method": ["SAE", "SAE", "probe", "probe"], "genre": ["A"] * 4,
                           "strength": [0, 1, 0, 1], "share": [0.1, 0.3, 0.1, 0.2],
                           "ndcg": [0.2, 0.19, 0.2, 0.18]})  # fmt: skip
     fig = viz.steering_curves(table, ["share", "ndcg"])
     assert len(fig.data) == 4 and isinstance(fig, go.Figure)
-    html = viz.sortable_table(pd.DataFrame({"f": [1, 2], "label": ["<b>", "x"]})).data
-    assert html.count("<tr>") == 3 and "&lt;b&gt;" in html and "onclick" in html
+    html = viz.sortable_table(pd.DataFrame({"f": [1, 2], "label": ["</script>", "x"]})).data
+    shown = page_reference.page_data(html)  # the page writes each cell as text
+    assert shown["columns"] == ["f", "label"]
+    assert shown["rows"] == [["1", "</script>"], ["2", "x"]]
+    # a cell's text cannot end the script that carries it: two scripts, two ends
+    assert "recsaeLite.sortable(" in html and html.count("</script>") == 2
 
 
 # ------------------------------------------------------------------------------------------------

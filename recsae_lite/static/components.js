@@ -1,5 +1,5 @@
-// recsae-lite's in-page components (no need to read): the steering equalizer and the feature
-// atlas, drawn from the numbers a Python output carries (recsae_lite/widgets.py says which and
+// recsae-lite's in-page components (no need to read): the steering equalizer, the feature atlas
+// and the sortable table, drawn from the numbers a Python output carries (recsae_lite/widgets.py says which and
 // why). Plain JavaScript, nothing loaded: it runs in the rendered book, in Jupyter and in Colab.
 // Each output carries this file; the first copy on a page defines window.recsaeLite.
 window.recsaeLite = window.recsaeLite || (function () {
@@ -34,8 +34,8 @@ window.recsaeLite = window.recsaeLite || (function () {
     return node;
   }
 
-  function table(head, rows) {
-    return element("table", { style: "font-size:0.85em;margin:0.3em 0" },
+  function table(head, rows, attributes) {
+    return element("table", { style: "font-size:0.85em;margin:0.3em 0", ...attributes },
       element("thead", {}, element("tr", {}, head.map((h) => element("th", {}, h)))),
       element("tbody", {}, rows));
   }
@@ -47,6 +47,28 @@ window.recsaeLite = window.recsaeLite || (function () {
   // a number as a reader should see it: at most `digits` decimals, no trailing zeros
   function number(value, digits) {
     return String(Number(value.toFixed(digits)));
+  }
+
+  // -- a table whose columns sort on a click on their header ----------------------------------
+
+  function sortable(root) {
+    const data = readData(root), body = element("tbody", {}, data.rows.map((cells) =>
+      element("tr", {}, cells.map((cell) => element("td", {}, cell)))));
+    const value = (row, i) => {
+      const text = row.cells[i].textContent, n = parseFloat(text);
+      return isNaN(n) ? text : n;
+    };
+    const ascending = data.columns.map(() => false);
+    const head = data.columns.map((name, i) => element("th", { style: "cursor:pointer",
+      onclick: () => {
+        ascending[i] = !ascending[i];
+        const sign = ascending[i] ? 1 : -1, rows = Array.from(body.rows);
+        rows.sort((a, b) => (value(a, i) > value(b, i) ? 1 : value(a, i) < value(b, i) ? -1 : 0)
+          * sign);
+        rows.forEach((row) => body.appendChild(row));
+      } }, `${name} ⇅`));
+    root.append(element("div", { style: `max-height:${data.max_height}px;overflow:auto` },
+      element("table", {}, element("thead", {}, element("tr", {}, head)), body)));
   }
 
   // -- the equalizer -----------------------------------------------------------------------
@@ -123,6 +145,9 @@ window.recsaeLite = window.recsaeLite || (function () {
       sliders.concept = concept;
       sliders.alpha = range(0, 1, 0.05, { "data-role": "alpha" });
       controls.push(concept, free);
+      const freeOnly = () => { free.disabled = concept.value !== ""; };  // "one feature" picks it
+      concept.addEventListener("input", freeOnly);
+      freeOnly();
       panel = [element("div", {}, "mix in ", concept, " ", free), row("alpha", sliders.alpha)];
     }
     if (!mix) controls.push(free);
@@ -189,10 +214,25 @@ window.recsaeLite = window.recsaeLite || (function () {
         element("span", {}, number(values[n], 3)))));
   }
 
+  // per genre: the genre score of the feature's top positions (input; blank: a genre too small
+  // to score) and the genre's share of the films its decoder direction raises most (output)
+  function profile(data, f) {
+    const bar = (value, color) => element("span", { style: "display:inline-block;height:0.8em;" +
+      `background:${color};width:${(6 * Math.max(0, value)).toFixed(2)}em` });
+    return table(["genre", "input: genre score", "output: share raised"],
+      data.all_genres.map((g, n) => {
+        const scored = data.genre_names.indexOf(g);
+        const input = scored < 0 ? "" : [bar(f.input[scored], "#EF553B"), " ",
+          number(f.input[scored], 2)];
+        return element("tr", {}, element("td", {}, g), element("td", {}, input),
+          element("td", {}, bar(f.output[n], "#00CC96"), " ", number(f.output[n], 2)));
+      }));
+  }
+
   function atlas(root) {
     const data = readData(root), text = (i) => data.strings[i];
-    const asTable = ([head, texts, rows]) => table(head, rows.map((r) => element("tr", {},
-      r.map((v, n) => element("td", {}, texts[n] ? text(v) : number(v, 3))))));
+    const asTable = ([head, texts, rows], role) => table(head, rows.map((r) => element("tr", {},
+      r.map((v, n) => element("td", {}, texts[n] ? text(v) : number(v, 3))))), { "data-role": role });
     const strongest = (values, names) => names[values.indexOf(Math.max(...values))];
     const words = data.features.map((f, j) => [f.label, `feature ${j}`,
       ...f.top_items.map(text), ...f.boosted[2].map((r) => text(r[0]))].join(" | ").toLowerCase());
@@ -209,16 +249,15 @@ window.recsaeLite = window.recsaeLite || (function () {
         element("div", { style: "display:flex;flex-wrap:wrap;gap:2em" },
           element("div", {}, element("b", {}, "activations where it fires (count)"),
             bars(edges, f.histogram, "#3b6ea8")),
-          element("div", {}, element("b", {}, "input: genre score of its top positions"),
-            bars(data.genre_names, f.input, "#EF553B", 1)),
-          element("div", {}, element("b", {}, "output: genre share of the films it raises"),
-            bars(data.all_genres, f.output, "#00CC96", 1)),
+          element("div", {}, element("b", {}, "concept profile: input and output"),
+            profile(data, f)),
           element("div", {}, element("b", {}, "genre lift of its top positions (1 = base rate)"),
             bars(lift.map((p) => p[1]), lift.map((p) => p[0]), "#AB63FA"),
             element("b", {}, "popularity decile of their items (1 = most popular)"),
             bars(f.deciles.map((_, n) => `decile ${n + 1}`), f.deciles, "#FFA15A", 1))),
-        element("b", {}, "top-activating positions"), asTable(f.contexts),
-        element("b", {}, "what its decoder direction does to item scores"), asTable(f.boosted));
+        element("b", {}, "top-activating positions"), asTable(f.contexts, "contexts"),
+        element("b", {}, "what its decoder direction does to item scores"),
+        asTable(f.boosted, "boosted"));
     }
 
     const search = element("input", { type: "search", "data-role": "search", style: "width:24em",
@@ -251,7 +290,8 @@ window.recsaeLite = window.recsaeLite || (function () {
     search.addEventListener("input", update);
     root.append(element("div", {}, search, " ", count), list, shown);
     update();
+    shown.replaceChildren(...data.open.map(dashboard));
   }
 
-  return { halves, equalizer, atlas };
+  return { halves, sortable, equalizer, atlas };
 })();
