@@ -39,7 +39,8 @@ if "google.colab" in sys.modules:
 # **What you will learn**
 # - how to score a coordinate (a feature, a dimension) against item genres, and why this score;
 # - feature-genre heatmaps, and how many coordinates of each kind are about one genre;
-# - reading a feature from its dashboard: when it fires, on what, and what it does to the scores.
+# - reading a feature from its dashboard: when it fires, on what, and what it does to the scores;
+# - the atlas of every feature, searchable by film, genre and label.
 #
 # Time: about {glue:text}`book_times/chapter_seconds/quick/04_sasrec_features/minutes` min on
 # {glue:text}`book_times/machine/cpu_threads` CPU cores in the `quick` profile, the first time (most

@@ -38,7 +38,8 @@ if "google.colab" in sys.modules:
 #
 # **What you will learn**
 # - the steering edit, and why keeping the SAE's error term makes strength 0 exactly harmless;
-# - an equalizer: one slider per genre, live;
+# - an equalizer that runs in the page: several genre sliders at once and any feature, for any
+#   of 30 users, with no kernel;
 # - strength sweeps: target-genre share against NDCG, HR, coverage, diversity, popularity;
 # - SAE features against linear probes; steering away from popular items.
 #

@@ -74,9 +74,12 @@ def component(name: str, data: dict):
     text = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     key = f"recsae-{name}-{hashlib.sha1(text.encode()).hexdigest()[:12]}"  # the same each run
     script = resources.files("recsae_lite").joinpath("static/components.js").read_text("utf-8")
+    # the div just before this script; by its id where a front end runs scripts out of place
+    here = "(document.currentScript || {}).previousElementSibling"
+    run = f"{{ const div = {here}; recsaeLite.{name}(div && div.id === '{key}' ? div : "
     return HTML(
         f"<div id='{key}' class='recsae-{name}'><script type='application/json'>{text}</script>"
-        f"</div><script>{script}\nrecsaeLite.{name}(document.getElementById('{key}'));</script>"
+        f"</div><script>{script}\n{run}document.getElementById('{key}')); }}</script>"
     )
 
 

@@ -113,7 +113,15 @@ window.recsaeLite = window.recsaeLite || (function () {
     const user = element("select", { "data-role": "user" },
       data.users.map((u, n) => element("option", { value: n }, `user ${u}`)));
     const shown = element("div", { "data-role": "list" });
-    const controls = [], sliders = {};
+    // "add": a slider per genre and the free feature's; "mix": a genre (or the free feature) and
+    // alpha. Each control is in `controls`: a change of any redraws the list
+    const free = element("input", { type: "number", min: 0, max: data.d_sae - 1, value: 0,
+      step: 1, "data-role": "free-feature", style: "width:5em" });
+    const concept = element("select", { "data-role": "concept" },
+      concepts.map((g) => element("option", { value: g },
+        `${g} (features ${data.concepts[g].join(", ")})`)),
+      element("option", { value: "" }, "one feature (pick it)"));
+    const sliders = {}, controls = [free];
     const range = (min, max, step, attributes) => element("input",
       { type: "range", min, max, step, value: 0, style: "width:14em", ...attributes });
 
@@ -127,8 +135,6 @@ window.recsaeLite = window.recsaeLite || (function () {
         element("span", { style: "display:inline-block;width:16em" }, label), input, text);
     }
 
-    const free = element("input", { type: "number", min: 0, max: data.d_sae - 1, value: 0,
-      step: 1, "data-role": "free-feature", style: "width:5em" });
     let panel;
     if (!mix) {
       panel = concepts.map((g) => {
@@ -138,24 +144,18 @@ window.recsaeLite = window.recsaeLite || (function () {
       sliders.free = range(-1, data.max_strength, 0.25, { "data-role": "free-strength" });
       panel.push(row(element("span", {}, "free feature ", free), sliders.free));
     } else {
-      const concept = element("select", { "data-role": "concept" },
-        concepts.map((g) => element("option", { value: g },
-          `${g} (features ${data.concepts[g].join(", ")})`)),
-        element("option", { value: "" }, "one feature (pick it)"));
-      sliders.concept = concept;
       sliders.alpha = range(0, 1, 0.05, { "data-role": "alpha" });
-      controls.push(concept, free);
       const freeOnly = () => { free.disabled = concept.value !== ""; };  // "one feature" picks it
       concept.addEventListener("input", freeOnly);
       freeOnly();
+      controls.push(concept);
       panel = [element("div", {}, "mix in ", concept, " ", free), row("alpha", sliders.alpha)];
     }
-    if (!mix) controls.push(free);
 
     // what the controls ask for: {features: amounts} ("add"), or the alpha and features ("mix")
     function edit() {
       if (mix) {
-        const g = sliders.concept.value;
+        const g = concept.value;
         return { alpha: Number(sliders.alpha.value),
           mixed: g ? data.concepts[g] : [Number(free.value)], marked: g ? [g] : [] };
       }
