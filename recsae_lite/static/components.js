@@ -132,14 +132,18 @@ window.recsaeLite = window.recsaeLite || (function () {
       show();
       controls.push(input);
       return element("div", { style: "display:flex;gap:0.6em;align-items:center" },
-        element("span", { style: "display:inline-block;width:16em" }, label), input, text);
+        element("span", { style: "display:inline-block;width:20em" }, label), input, text);
     }
 
     let panel;
     if (!mix) {
+      // a feature on several sliders moves with each of them: say so beside it
+      const others = (g) => concepts.filter((o) => o !== g
+        && data.concepts[o].some((j) => data.concepts[g].includes(j)));
       panel = concepts.map((g) => {
         sliders[g] = range(-1, data.max_strength, 0.25, { "data-genre": g });
-        return row(`${g} (feature ${data.concepts[g].join(", ")})`, sliders[g]);
+        const shared = others(g).length ? `; also ${others(g).join(", ")}` : "";
+        return row(`${g} (feature ${data.concepts[g].join(", ")}${shared})`, sliders[g]);
       });
       sliders.free = range(-1, data.max_strength, 0.25, { "data-role": "free-strength" });
       panel.push(row(element("span", {}, "free feature ", free), sliders.free));
