@@ -1,15 +1,13 @@
-"""What a reader moves (no need to read): the steering equalizer and the feature atlas, which
-run in the page, and an ipywidgets slider over precomputed tables.
+"""What a reader moves (no need to read): the equalizer and the feature atlas, which run in the
+page (`static/components.js`), and an ipywidgets slider over precomputed tables.
 
-The equalizer and the atlas are JavaScript (`static/components.js`) that one `IPython.display.HTML`
-output carries inline with the numbers it needs (JSON; arrays as base64 float16). Not ipywidgets
-nor an anywidget: their front ends need a kernel or a widget manager, which the rendered book has
-not; an inline script runs in the book's pages (no kernel, nothing fetched), in Jupyter (trusted
-notebooks) and in Colab alike. The numbers are the Python path's (`steered_list`, `feature_edit`):
-"add" keeps the error term, so adding v to z_j adds v W_dec[j] input_scale (times the state's std
-if the SAE standardises each) to h; "mix" decodes z' without it, h' = std (z' W_dec input_scale +
-b_dec input_scale + input_mean) + mean; scores = h' E^T, seen items masked. tests/test_browser.py
-holds the page's lists to the Python path's.
+A component is one `IPython.display.HTML` output: its JavaScript inline and the numbers it needs as
+JSON (arrays as base64 float16). Not ipywidgets nor an anywidget: their front ends need a kernel or
+a widget manager, which the rendered book has not; an inline script runs in the book's pages
+(nothing fetched), in Jupyter (trusted notebooks) and in Colab alike. The equalizer's numbers are
+the Python path's (`steered_list`, `feature_edit`): "add" keeps the error term, so v on z_j adds
+v W_dec[j] input_scale (times the state's std if the SAE standardises each) to h; "mix" decodes
+z' without it; scores = h' E^T, seen items masked (tests/test_browser.py compares the lists).
 """
 
 from __future__ import annotations
@@ -86,13 +84,11 @@ def component(name: str, data: dict):
 @torch.no_grad()
 def equalizer(model, sae, split, dataset, genre_features: dict, unit: dict | None, rows,
               max_strength: float = 3.0, mode: str = "add"):  # fmt: skip
-    """The equalizer of the users `rows` (rows of the split's test stage), live in the page.
-
-    mode "add": one slider per genre of genre_features (genre -> a feature or a list of them),
-    from -1 to max_strength; a slider at s adds s * unit[j] to z_j for each of its features, as
-    `steered_list` does; a free feature picker adds to any feature. mode "mix" (paper C, unit
-    None): one concept at a time, its features (genre_features[genre]) mixed in at alpha from 0
-    to 1, as feature_edit(sae, features, alpha, "mix", error_term=False); or one free feature."""
+    """The equalizer of the users `rows` (rows of the test stage), in the page. mode "add": a
+    slider per genre (genre_features: genre -> a feature or a list) from -1 to max_strength, at s
+    adding s * unit[j] to z_j of each of its features (`steered_list`), and a free feature. "mix"
+    (unit None): a genre's features (or a free one) mixed in at alpha, as feature_edit(sae,
+    features, alpha, "mix", error_term=False)."""
     if mode not in ("add", "mix") or (mode == "mix") != (unit is None):
         raise ValueError(
             f"equalizer: mode is 'add' (with a unit per feature) or 'mix' (unit=None), got "
