@@ -39,7 +39,8 @@ if "google.colab" in sys.modules:
 # **What you will learn**
 # - how to score a coordinate (a feature, a dimension) against item genres, and why this score;
 # - feature-genre heatmaps, and how many coordinates of each kind are about one genre;
-# - reading a feature from its dashboard: when it fires, on what, and what it does to the scores.
+# - reading a feature from its dashboard: when it fires, on what, and what it does to the scores;
+# - the atlas of every feature, searchable by film, genre and label.
 #
 # Time: about {glue:text}`book_times/chapter_seconds/quick/04_sasrec_features/minutes` min on
 # {glue:text}`book_times/machine/cpu_threads` CPU cores in the `quick` profile, the first time (most
@@ -59,7 +60,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsae_lite import _nb, features, interpret, report, viz, zoo
+from recsae_lite import _nb, features, interpret, report, viz, widgets, zoo
 from recsae_lite.activations import collect
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
@@ -243,7 +244,7 @@ _nb.record(
 # {glue:text}`sae_predicted_pass_share` for the SAE, {glue:text}`raw_predicted_pass_share` for the
 # raw dimensions and {glue:text}`rotation_predicted_pass_share` for the rotation.
 #
-# ## 5. Feature dashboards
+# ## 5. Feature dashboards, and the atlas of every feature
 #
 # Every feature gets an auto-label from its best genres. The table sorts on a click on a column
 # header; "item" marks the item features.
@@ -274,6 +275,16 @@ viz.sortable_table(table.round(3))
 # the films read just before), its genres against their base rates, the popularity of its items,
 # and what its decoder direction does to the model's scores: the direction added to a state
 # raises some films and lowers others, through SASRec's output embeddings.
+#
+# The **feature atlas** below holds the dashboard of every one of the {glue:text}`sae_count`
+# features, opened at three of them (the strongest feature of each of the three best-scoring
+# genres). Its list gives each feature's label, how often it fires, whether it is an item feature,
+# its most frequent films at its top positions, and two concept profiles: its *input* association
+# (the genre scores of section 2: what it fires on) and its *output* effect (the share of each
+# genre among the 20 films whose scores its decoder direction raises most: what turning it up
+# does; chapter 5 steers with it). Search it by a film's title, a genre (its features, strongest
+# first) or a label, and click a feature for its dashboard. It is drawn in the page from numbers
+# this cell exports, so it needs no kernel: in the rendered book, a teacher can project it.
 
 # %%
 # (d_sae, n_items): the score change from each feature's direction
@@ -289,19 +300,19 @@ genre_features = table[table["distinct items"] >= MIN_ITEMS].sort_values(
 shown = (
     genre_features.drop_duplicates("best genre").head(3)["feature"].tolist()
 )
-for j in shown:
-    column = z[:, j].to_dense()  # (N,) feature j at every position
-    card = features.feature_card(
-        j,
-        column,
-        items,
-        context,
-        split,
-        dataset,
-        effects[j],
-        title=table.loc[j, "label"],
-    )
-    viz.feature_dashboard(card).show()
+cards, d_sae = [], sae.config.d_sae
+for start in range(0, d_sae, 64):  # the codes of 64 features at a time, dense
+    stop = min(start + 64, d_sae)
+    block = z.index_select(1, torch.arange(start, stop)).to_dense()
+    cards += [
+        features.feature_card(j, block[:, j - start], items, context, split,
+                              dataset, effects[j], title=table.loc[j, "label"])
+        for j in range(start, stop)
+    ]  # fmt: skip
+widgets.atlas(
+    dataset, cards, sae_tops, scores[("SAE features", "input")], genre_names,
+    effects, interpret.item_features(sae_tops, MIN_ITEMS), show=shown,
+)  # fmt: skip
 
 # %% [markdown]
 # ## Summary

@@ -38,7 +38,8 @@ if "google.colab" in sys.modules:
 #
 # **What you will learn**
 # - the steering edit, and why keeping the SAE's error term makes strength 0 exactly harmless;
-# - an equalizer: one slider per genre, live;
+# - an equalizer that runs in the page: several genre sliders at once and any feature, for any
+#   of 30 users, with no kernel;
 # - strength sweeps: target-genre share against NDCG, HR, coverage, diversity, popularity;
 # - SAE features against linear probes; steering away from popular items.
 #
@@ -57,6 +58,8 @@ DEVICE = "auto"
 # ## Setup (no need to read)
 
 # %%
+import json
+
 import numpy as np
 import torch
 
@@ -158,8 +161,12 @@ chosen.round(3)
 #
 # Pick a user and move the sliders: each adds to one genre feature, in units of the feature's
 # largest activation on the training positions (1 = as strong as it ever fires). The free
-# feature picker steers any feature. With a live kernel (Jupyter, Colab) the list updates; in the
-# rendered book, the figure after it has the lists precomputed.
+# feature picker steers any feature. The list is computed in your browser: the cell exports the
+# users' states h, the decoder rows (times the SAE's input scale) and the output embeddings E as
+# float16, and the page computes h' = h + sum_j v_j W_dec[j] and the scores h' E^T, with the films
+# the user has seen left out, as `interventions.feature_edit` and the model do. So it works in the
+# rendered book without a kernel, in Jupyter and in Colab alike. Films of a genre turned up are
+# marked, and "new" marks a film that the unsteered list does not hold.
 
 # %%
 with torch.no_grad():  # a running maximum over chunks of positions
@@ -172,8 +179,36 @@ peak = peak.cpu().numpy()
 genre_features = dict(zip(chosen["genre"], chosen["feature"], strict=True))
 unit = {j: float(peak[j]) for j in range(sae.config.d_sae)}
 widgets.equalizer(
-    model, sae, split, dataset, genre_features, unit, rows=np.arange(20)
+    model, sae, split, dataset, genre_features, unit, rows=np.arange(30)
 )
+
+# %% tags=["remove-cell"]
+# what the browser test expects the equalizer to show (no need to read): the
+# Python path's lists for a few slider positions (genre -> strength, and the
+# free feature's), each for a user given by its place in the picker
+names = list(genre_features)
+feature_0 = int(np.atleast_1d(genre_features[names[0]])[0])
+positions = [
+    (0, {}, (0, 0.0)),
+    (1, {names[0]: 2.0}, (0, 0.0)),
+    (2, {names[0]: 1.0, names[-1]: 3.0}, (0, 0.0)),
+    (3, {names[1]: -1.0}, (7, 2.0)),
+    (4, {g: 1.0 for g in names}, (0, 0.0)),
+    (5, {names[2]: 3.0}, (feature_0, 1.5)),
+]
+expected = []
+for place, sliders, (free, free_strength) in positions:
+    values = {free: free_strength * unit[free]}
+    for g, s in sliders.items():  # a genre may have one feature or several
+        for j in np.atleast_1d(genre_features[g]):
+            values[j] = values.get(j, 0.0) + s * unit[j]
+    shown = widgets.steered_list(model, sae, split, dataset, place, values)
+    titles = shown["title"].tolist()
+    expected.append(
+        {"place": place, "sliders": sliders, "free": [free, free_strength],
+         "titles": titles}
+    )  # fmt: skip
+_nb.record("equalizer_expected", json.dumps(expected), "s")
 
 # %%
 show_genre = (

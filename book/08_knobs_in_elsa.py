@@ -57,6 +57,7 @@ DEVICE = "auto"
 # ## Setup (no need to read)
 
 # %%
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -540,8 +541,13 @@ viz.tradeoff(
 #
 # ## 5. One user, one knob
 #
-# The best-characterizes feature of one genre, on the first steerable test user, with a slider
-# for alpha (live with a kernel; the figure below has the lists precomputed).
+# Paper C's knob in your hands: pick one of the steerable test users and a genre, and move
+# alpha; the genre's five best-characterizing features are mixed into the user's code, or pick
+# any one feature. The lists are computed in your browser from the users' codes, the SAE's
+# decoder and ELSA's item embeddings (float16), exactly as `feature_edit(..., "mix",
+# error_term=False)` and ELSA score them, so the mixer works in the rendered book without a
+# kernel, in Jupyter and in Colab. The figure after it shows the first user's lists at a few
+# values of alpha.
 
 # %%
 g, users = pairs[0]
@@ -549,19 +555,48 @@ user = int(users[0])
 top_features = maps["best characterizes"][g, :5]
 
 
-def top10(alpha):
+def top10(alpha, features=top_features, row=user):
     knob = Spliced(
-        elsa, feature_edit(sae, top_features, alpha, "mix", error_term=False)
+        elsa, feature_edit(sae, features, alpha, "mix", error_term=False)
     )
     return widgets.recommendation_table(
-        dataset, recommend(knob, split, user)[0], mark=g
+        dataset, recommend(knob, split, row)[0], mark=g
     )
 
 
-widget, frames = widgets.value_slider(top10, ALPHAS, "alpha")
-widget
+concepts = {
+    dataset.genre_names[c]: maps["best characterizes"][c, :5] for c in genres
+}
+shown_rows = [user, *[r for r in steerable if r != user][:29]]
+widgets.equalizer(
+    elsa, sae, split, dataset, concepts, None, shown_rows, mode="mix"
+)
+
+# %% tags=["remove-cell"]
+# what the browser test expects the mixer to show (no need to read): the
+# Python path's lists for a few settings (user's place in the picker, genre or
+# None for the free feature, the free feature, alpha)
+names = list(concepts)
+positions = [
+    (0, names[0], 0, 0.0),
+    (0, names[0], 0, 0.5),
+    (1, names[1], 0, 0.3),
+    (2, names[-1], 0, 1.0),
+    (3, None, int(top_features[0]), 0.4),
+    (4, None, 7, 0.2),
+]
+expected = []
+for place, genre, free, alpha in positions:
+    mixed = concepts[genre] if genre else [free]
+    listed = top10(alpha, mixed, shown_rows[place])["title"].tolist()
+    expected.append(
+        {"place": place, "concept": genre, "free": free, "alpha": alpha,
+         "titles": listed}
+    )  # fmt: skip
+_nb.record("mixer_expected", json.dumps(expected), "s")
 
 # %%
+frames = {alpha: top10(alpha) for alpha in ALPHAS}
 title = (
     f"Test user {split.users['test'][user]}: "
     f"towards {dataset.genre_names[g]} (5 features)"

@@ -1,6 +1,6 @@
-"""An SAE's codes at every position, and chapter 4's feature card (`feature_card`, what
-`viz.feature_dashboard` shows) with where each position of `collect(positions="all")` comes from
-(`position_index`, `next_items`). The measures of what a feature means are in `interpret`.
+"""An SAE's codes at every position, and chapter 4's feature card (`feature_card`, what the
+dashboards of `widgets.atlas` show) with where each position of `collect(positions="all")` comes
+from (`position_index`, `next_items`). The measures of what a feature means are in `interpret`.
 
 At ML-1M's scale (a million positions x 1,024 features) dense codes take 4 GB, on the device and
 again on the host: `sparse_codes` keeps the active features only, and `per_feature` computes a
@@ -82,7 +82,7 @@ def next_items(split: Split, max_len: int | None) -> np.ndarray:
 
 @dataclass
 class FeatureCard:
-    """What a feature dashboard shows (see `viz.feature_dashboard`)."""
+    """What a feature dashboard shows (see `widgets.atlas`)."""
 
     feature: int
     title: str  # its auto-label

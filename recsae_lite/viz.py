@@ -17,7 +17,7 @@ __all__ = [
     "sequence_lengths", "genre_cooccurrence", "model_comparison", "training_curves",
     "embedding_map", "tradeoff", "fvu_vs_l0", "histograms", "density_histogram",
     "recovery_histogram", "association_heatmaps", "best_score_distributions",
-    "feature_dashboard", "cell_text", "table_trace", "sortable_table", "steering_frames",
+    "cell_text", "table_trace", "sortable_table", "steering_frames",
     "DASHES", "steering_curves", "feature_tree", "group_profiles", "grouped_bars", "metric_lines"
 ]  # fmt: skip
 
@@ -265,34 +265,6 @@ def best_score_distributions(best: dict, threshold: float) -> go.Figure:
     return style(fig, "How monosemantic are the coordinates? (higher curve: more with one genre)")
 
 
-def feature_dashboard(card) -> go.Figure:
-    """A feature at a glance (a `features.FeatureCard`): how it fires, on what, which genres,
-    how popular its items are, and what it does to the scores."""
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(
-        rows=3, cols=2, row_heights=[0.28, 0.36, 0.36], vertical_spacing=0.1,
-        specs=[[{}, {}], [{"type": "table", "colspan": 2}, None],
-               [{"type": "table", "colspan": 2}, None]],
-        subplot_titles=[
-            f"activations where it fires ({card.firing_rate:.1%} of positions)",
-            "genre lift of its top positions (1 = base rate); popularity deciles",
-            "top-activating positions", "what its decoder direction does to item scores",
-        ],
-    )  # fmt: skip
-    fig.add_histogram(x=card.activations, nbinsx=40, marker_color=ACCENT, row=1, col=1,
-                      name="activation", showlegend=False)  # fmt: skip
-    lift = card.genre_lift.sort_values(ascending=False).head(8)
-    fig.add_bar(x=lift.index, y=lift.values, marker_color=COLORS[1], row=1, col=2, name="lift")
-    deciles = [f"pop. {i + 1}" for i in range(10)]
-    fig.add_bar(x=deciles, y=card.popularity_deciles * 10, marker_color=COLORS[2], row=1, col=2,
-                name="popularity decile (1 = most popular), share x 10")  # fmt: skip
-    for row, table in ((2, card.top_contexts), (3, card.boosted)):
-        fig.add_trace(table_trace(table), row=row, col=1)
-    fig.update_layout(legend=dict(orientation="h", y=1.08, x=0.5, font_size=10))
-    return style(fig, f"Feature {card.feature}: {card.title}", 900)
-
-
 def cell_text(value) -> str:
     """A table cell as a reader should see it: a float with at most 4 decimals after its leading
     zeros and no float32 noise (0.7710000276565552 -> 0.771); anything else as str() gives it."""
@@ -309,34 +281,13 @@ def table_trace(table: pd.DataFrame, **trace) -> go.Table:
 
 
 def sortable_table(table: pd.DataFrame, max_height: int = 420):
-    """The table as HTML whose columns sort on a click on their header, in the rendered book as
-    in Jupyter (a few lines of inline JavaScript; nothing is loaded)."""
-    import html
-    import uuid
+    """The table, its cells written by `cell_text`, in a box whose columns sort on a click on
+    their header, in the rendered book as in Jupyter (`widgets.component`: nothing is loaded)."""
+    from .widgets import component
 
-    from IPython.display import HTML
-
-    key = f"sortable-{uuid.uuid5(uuid.NAMESPACE_URL, table.to_csv()).hex[:12]}"
-    head = "".join(f"<th style='cursor:pointer'>{html.escape(str(c))} ⇅</th>" for c in table)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell_text(v))}</td>" for v in row) + "</tr>"
-        for row in table.itertuples(index=False)
-    )
-    script = (
-        f"document.querySelectorAll('#{key} th').forEach((th, i) => th.onclick = () => {{"
-        f"const body = document.querySelector('#{key} tbody');"
-        "const rows = Array.from(body.rows); const up = th.dataset.up !== '1';"
-        "th.dataset.up = up ? '1' : '0';"
-        "const val = r => { const t = r.cells[i].textContent; const n = parseFloat(t);"
-        " return isNaN(n) ? t : n; };"
-        "rows.sort((a, b) => (val(a) > val(b) ? 1 : val(a) < val(b) ? -1 : 0) * (up ? 1 : -1));"
-        "rows.forEach(r => body.appendChild(r)); });"
-    )
-    return HTML(
-        f"<div id='{key}' style='max-height:{max_height}px;overflow:auto'>"
-        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
-        f"<script>{script}</script>"
-    )
+    rows = [[cell_text(v) for v in row] for row in table.itertuples(index=False)]
+    columns = [str(c) for c in table.columns]
+    return component("sortable", {"columns": columns, "rows": rows, "max_height": max_height})
 
 
 def steering_frames(tables: dict, title: str) -> go.Figure:

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import re
 import shutil
 import threading
 from pathlib import Path
 
 import build
+import page_reference  # tests/page_reference.py
 import pytest
 from test_pages import too_many_decimals
 
@@ -235,3 +237,121 @@ def test_search_finds_chapter(open_page, chapter):
         f"searching {word!r} did not list {chapter.stem}: {found}"
     )
     assert not errors, "JavaScript errors on the search page:\n" + "\n".join(errors)
+
+
+# -- the components that compute in the page (recsae_lite/static/components.js) -----------------
+
+PAGE_BUDGET = 5_000_000  # bytes of one page's HTML (plotly.min.js, shared by every page, apart)
+
+
+def component_data(root) -> dict:
+    return json.loads(root.locator("script[type='application/json']").text_content())
+
+
+def shown_items(root) -> list[int]:
+    rows = root.locator("[data-role=list] tr[data-item]")
+    return rows.evaluate_all("rows => rows.map(row => Number(row.dataset.item))")
+
+
+def test_every_page_fits_the_budget(site):
+    pages = {path.name: path.stat().st_size for path in (OUT / "_build" / "html").rglob("*.html")}
+    assert pages, "no page rendered"
+    big = {name: size for name, size in pages.items() if size >= PAGE_BUDGET}
+    assert not big, f"pages of {PAGE_BUDGET:,} bytes or more: {big}"
+
+
+def test_the_equalizer_shows_the_python_paths_lists(open_page, ci_notebooks):
+    """Chapter 5: for each slider setting the chapter wrote down with the list `steered_list`
+    gives, the page shows the list computed from its float16 numbers, and that is the Python
+    path's, up to swaps of items closer than float16's rounding can tell apart."""
+    recorded = _nb.recorded(ci_notebooks / "05_steering_sasrec.ipynb")["equalizer_expected"]
+    page, errors = open_page("book/05_steering_sasrec.html")
+    root = page.locator(".recsae-equalizer").first
+    data = component_data(root)
+    sliders = root.locator("input[data-genre]")
+    assert sliders.count() == len(data["concepts"]) and len(data["users"]) >= 30
+    for setting in json.loads(recorded):
+        root.locator("[data-role=user]").select_option(str(setting["place"]))
+        values = {}
+        for slider in sliders.all():
+            genre = slider.get_attribute("data-genre")
+            strength = setting["sliders"].get(genre, 0.0)
+            slider.fill(f"{strength:g}")
+            for j in data["concepts"][genre]:
+                values[j] = values.get(j, 0.0) + strength * data["unit"][str(j)]
+        free, strength = setting["free"]
+        root.locator("[data-role=free-feature]").fill(str(free))
+        root.locator("[data-role=free-strength]").fill(f"{strength:g}")
+        values[free] = values.get(free, 0.0) + strength * data["unit"][str(free)]
+        scores, bound = page_reference.steered(data, setting["place"], values)
+        shown = shown_items(root)
+        assert shown == page_reference.top10(scores), f"{setting}: the page computed otherwise"
+        titles = [data["titles"][item] for item in shown]
+        assert not page_reference.disagreements(data, setting["titles"], scores, bound), (
+            f"{setting}: the page shows {titles}, the Python path {setting['titles']}"
+        )
+    assert not errors, "JavaScript errors while steering:\n" + "\n".join(errors)
+
+
+def test_the_mixer_shows_the_python_paths_lists(open_page, ci_notebooks):
+    """Chapter 8: the same for paper C's mix of a genre's features (or one feature) into ELSA's
+    code, without the error term."""
+    recorded = _nb.recorded(ci_notebooks / "08_knobs_in_elsa.ipynb")["mixer_expected"]
+    page, errors = open_page("book/08_knobs_in_elsa.html")
+    root = page.locator(".recsae-equalizer").first
+    data = component_data(root)
+    assert data["mode"] == "mix" and len(data["users"]) >= 30
+    for setting in json.loads(recorded):
+        root.locator("[data-role=user]").select_option(str(setting["place"]))
+        root.locator("[data-role=concept]").select_option(setting["concept"] or "")
+        if setting["concept"] is None:  # "one feature": the picker's
+            root.locator("[data-role=free-feature]").fill(str(setting["free"]))
+        root.locator("[data-role=alpha]").fill(f"{setting['alpha']:g}")
+        mixed = data["concepts"][setting["concept"]] if setting["concept"] else [setting["free"]]
+        scores, bound = page_reference.steered(data, setting["place"], None, setting["alpha"],
+                                               mixed)  # fmt: skip
+        shown = shown_items(root)
+        assert shown == page_reference.top10(scores), f"{setting}: the page computed otherwise"
+        assert not page_reference.disagreements(data, setting["titles"], scores, bound), setting
+    assert not errors, "JavaScript errors while mixing:\n" + "\n".join(errors)
+
+
+def test_the_atlas_finds_features_by_title_and_genre_and_opens_their_dashboard(open_page):
+    page, errors = open_page("book/04_sasrec_features.html")
+    root = page.locator(".recsae-atlas").first
+    data = component_data(root)
+    entries, text = data["features"], data["strings"]
+    search, results = (
+        root.locator("[data-role=search]"),
+        root.locator("[data-role=results] tbody tr"),
+    )
+
+    def found() -> list[int]:
+        return results.evaluate_all("rows => rows.map(row => Number(row.dataset.feature))")
+
+    assert found() == list(range(min(len(entries), 200))), "the atlas lists its features"
+    j = next(j for j, f in enumerate(entries) if f["top_items"] and not f["item"])
+    title = text[entries[j]["top_items"][0]]
+    search.fill(title)
+    listed = found()
+    assert j in listed, f"searching {title!r} does not find feature {j}, one of whose films it is"
+    films = [{text[i] for i in f["top_items"]} | {text[row[0]] for row in f["boosted"][2]}
+             for f in entries]  # fmt: skip
+    assert all(title in films[k] or title.lower() in entries[k]["label"].lower() for k in listed)
+
+    g = max(range(len(data["genre_names"])), key=lambda g: max(f["input"][g] for f in entries))
+    genre = data["genre_names"][g]
+    search.fill(genre)  # its features, by their genre score
+    associated = [k for k in range(len(entries)) if entries[k]["input"][g] > 0]
+    ranked = sorted(associated, key=lambda k: (-entries[k]["input"][g], k))
+    assert found() == ranked[:200], f"searching {genre!r}"
+    strongest = ranked[0]
+
+    results.first.click()
+    dashboard = root.locator("[data-role=dashboard]")
+    assert dashboard.get_attribute("data-feature") == str(strongest)
+    assert f"Feature {strongest}: {entries[strongest]['label']}" in dashboard.inner_text()
+    for name in ("contexts", "boosted"):  # its two tables, every row drawn
+        rows = dashboard.locator(f"table[data-role={name}] tbody tr").count()
+        assert rows == len(entries[strongest][name][2]) > 0, name
+    assert not errors, "JavaScript errors in the atlas:\n" + "\n".join(errors)

@@ -4,6 +4,7 @@ in test_interpret.py)."""
 from dataclasses import replace
 
 import numpy as np
+import page_reference  # tests/page_reference.py
 import pytest
 import torch
 
@@ -197,3 +198,28 @@ def test_views_are_random_subsets_of_the_training_rows_drawn_one_view_at_a_time(
     assert views.shape == (n * len(rows), 8)
     torch.testing.assert_close(views, expected)
     assert torch.equal(knobs.views(model, split, 1, keep), rows @ model.item_embeddings())
+
+
+def test_the_mixer_page_shows_the_python_paths_lists():
+    # chapter 8's mixer: its page mixes the user's exported code (float16 decoder and item
+    # embeddings) as feature_edit(..., "mix", error_term=False) and ELSA do
+    from recsae_lite import widgets
+
+    dataset = load_dataset("synthetic", seed=3, n_users=60, n_items=30, seq_len=(6, 12))
+    split = user_split(dataset)
+    torch.manual_seed(0)
+    model = ELSA(ELSAConfig(n_items=30, hidden_size=8)).eval()
+    settings = FitConfig(max_steps=20, batch_size=64)
+    sae = fit(
+        knobs.views(model, split, 3, 0.8), knobs.sae_config(8, 16, 4), settings, progress=False
+    )
+    rows = [0, 2, 5]
+    concepts = {"A": [1, 2, 3], "B": [7]}
+    html = widgets.equalizer(model, sae, split, dataset, concepts, None, rows, mode="mix").data
+    shown = page_reference.page_data(html)
+    assert shown["concepts"] == concepts and len(shown["codes"]) == len(rows)
+    for place, mixed, alpha in [(0, [1, 2, 3], 0.0), (1, [1, 2, 3], 0.5), (2, [7], 1.0)]:
+        knob = Spliced(model, feature_edit(sae, mixed, alpha, "mix", error_term=False))
+        titles = [dataset.item_titles[i] for i in recommend(knob, split, rows[place])[0]]
+        scores, bound = page_reference.steered(shown, place, None, alpha, mixed)
+        assert not page_reference.disagreements(shown, titles, scores, bound), (place, alpha)

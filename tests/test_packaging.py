@@ -1,6 +1,7 @@
 """The package as a learner installs it (Colab: `pip install git+...`, no clone): the wheel holds
-every module and the benchmarks' result files that chapter 10 reads, and the widgets run under
-ipywidgets 7.7, the version Colab ships, as well as under 8 (the other tests).
+every module, the benchmarks' result files that chapter 10 reads and the JavaScript of the in-page
+components, and the widgets run under ipywidgets 7.7, the version Colab ships, as well as under 8
+(the other tests).
 
 Both tests use pip's registry: setuptools to build the wheel, ipywidgets 7.7 to install.
 """
@@ -15,11 +16,9 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# the tests that drive recsae_lite/widgets.py: every widget it builds, moved as a reader would
-WIDGET_TESTS = [
-    "tests/test_steer.py::test_widget_and_static_figure_call_the_same_function",
-    "tests/test_two_tower.py::test_value_slider_and_its_frames_use_one_function",
-]
+# the tests that drive recsae_lite/widgets.py's ipywidgets: every widget it builds, moved as a
+# reader would (the equalizer and the atlas run in the page: tests/test_browser.py)
+WIDGET_TESTS = ["tests/test_two_tower.py::test_value_slider_and_its_frames_use_one_function"]
 
 
 def pip(*args: str) -> None:
@@ -47,6 +46,9 @@ def test_the_wheel_holds_every_module_and_result_file(tmp_path):
     assert results, "no result files in benchmarks/results"
     shipped = {f"recsae_lite/results/{path.name}" for path in results}
     assert shipped <= inside, f"result files left out of the wheel: {sorted(shipped - inside)}"
+    static = {path.relative_to(ROOT).as_posix() for path in ROOT.glob("recsae_lite/static/*")}
+    assert static, "no static files in recsae_lite/static"
+    assert static <= inside, f"static files left out of the wheel: {sorted(static - inside)}"
 
 
 def test_the_widgets_run_under_ipywidgets_7_7(tmp_path):

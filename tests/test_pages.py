@@ -13,6 +13,7 @@ import re
 import build  # book/build.py (tests/conftest.py puts book/ on the path)
 import jupytext
 import numpy as np
+import page_reference  # tests/page_reference.py
 import pandas as pd
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -83,7 +84,7 @@ def test_table_cells_show_at_most_four_decimals():
     table = pd.DataFrame({"score": values, "float64": values.astype(np.float64), "k": [1, 2, 3, 4]})
     # the plotly table of the book's figures, and the sortable HTML table
     cells = [text for column in viz.table_trace(table).cells.values for text in column]
-    html_cells = re.findall(r"<td>([^<]*)</td>", viz.sortable_table(table).data)
+    html_cells = sum(page_reference.page_data(viz.sortable_table(table).data)["rows"], [])
     for texts in (cells, html_cells):
         assert not [text for text in texts if too_many_decimals(text)], texts
         assert "0.771" in texts and "0.0001235" in texts and "12.3457" in texts

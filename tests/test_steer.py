@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import page_reference  # tests/page_reference.py
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
@@ -161,26 +162,50 @@ def test_moderate_takes_the_strongest_push_within_the_ndcg_budget():
     assert result.loc["test", "ndcg change"] == pytest.approx(0.29 / 0.3 - 1)
 
 
-def test_widget_and_static_figure_call_the_same_function(data, model, monkeypatch):
+def test_adding_to_a_feature_moves_the_state_by_its_scaled_decoder_row(data, model):
+    # the equalizer's page relies on it: with the error term, "add" moves h by v W_dec[j] times
+    # the input scale (and each state's std when the SAE standardises each vector)
+    dataset, split = data
+    h = collect(model, split, "test")[:6]
+    for each in (False, True):
+        sae = SAE(SAEConfig(d_in=8, d_sae=16, variant="topk", k=2, standardise_each=each))
+        sae.fit_normalisation(h * 3 + 1)  # input_scale and input_mean away from 1 and 0
+        std = h.std(-1, keepdim=True) if each else 1.0
+        with torch.no_grad():
+            moved = feature_edit(sae, [3, 5], [1.5, -0.5])(h) - h
+        expected = (1.5 * sae.W_dec[3] - 0.5 * sae.W_dec[5]).detach() * sae.input_scale * std
+        assert torch.allclose(moved, expected, atol=1e-5)
+
+
+def test_the_equalizer_page_shows_the_python_paths_lists(data, model):
     dataset, split = data
     sae = genre_sae(model, dataset, 0)
-    calls = []
-    original = widgets.steered_list
+    sae.fit_normalisation(collect(model, split, "test") * 2)  # an input scale that is not 1
+    unit = {j: 0.5 + j / 10 for j in range(16)}
+    rows = [0, 3, 7]
+    shown = page_reference.page_data(
+        widgets.equalizer(model, sae, split, dataset, {"A": 0, "B": [1, 2]}, unit, rows).data
+    )
+    assert shown["users"] == split.users[rows].tolist() and shown["concepts"]["B"] == [1, 2]
+    # slider positions (genre A, genre B, free feature, its strength): B moves two features
+    for n, (a, b, free, s) in enumerate([(0, 0, 0, 0), (3, 0, 0, 0), (0, 2, 9, -1), (1, 1, 4, 2)]):
+        values = {0: a * unit[0], 1: b * unit[1], 2: b * unit[2]}
+        values[free] = values.get(free, 0.0) + s * unit[free]
+        r = n % len(rows)
+        titles = widgets.steered_list(model, sae, split, dataset, rows[r], values)["title"]
+        scores, bound = page_reference.steered(shown, r, values)
+        assert not page_reference.disagreements(shown, list(titles), scores, bound)
+    with pytest.raises(ValueError, match="mode is 'add'"):
+        widgets.equalizer(model, sae, split, dataset, {"A": 0}, None, rows)
 
-    def spy(*args, **kwargs):
-        calls.append(args[5])  # the feature values
-        return original(*args, **kwargs)
 
-    monkeypatch.setattr(widgets, "steered_list", spy)
-    box = widgets.equalizer(model, sae, split, dataset, {"A": 0}, {0: 2.0}, rows=[0, 1])
-    assert calls == [{0: 0.0}]
-    slider = box.children[1]
-    slider.value = 1.5  # moving the genre slider calls it again, with 1.5 x the unit
-    assert calls[-1] == {0: 3.0}
-    expected = original(model, sae, split, dataset, 0, {0: 3.0}).to_html(index=False)
-    assert box.children[-1].value == expected  # the list shown is the steered one
+def test_static_equalizer_tables_are_the_steered_lists(data, model):
+    dataset, split = data
+    sae = genre_sae(model, dataset, 0)
     frames = widgets.static_equalizer(model, sae, split, dataset, 0, 0, 2.0, [0.0, 1.5])
-    assert calls[-2:] == [{0: 0.0}, {0: 3.0}]
+    for s, table in frames.items():
+        expected = widgets.steered_list(model, sae, split, dataset, 0, {0: 2.0 * s})
+        pd.testing.assert_frame_equal(table, expected)
     fig = viz.steering_frames(frames, "t")
     assert [t.type for t in fig.data] == ["table", "table"]
     assert len(fig.layout.sliders[0].steps) == 2
@@ -208,15 +233,34 @@ def test_chapter_figures_have_the_expected_traces(data):
     )  # fmt: skip
     assert card.firing_rate == pytest.approx(4 / 6)
     assert list(card.top_contexts["activation"]) == [3.0, 2.0, 1.0]
-    fig = viz.feature_dashboard(card)
-    assert [t.type for t in fig.data] == ["histogram", "bar", "bar", "table", "table"]
+    # the atlas of that one feature: its dashboard and profiles, as numbers for the page
+    effects = np.linspace(-1, 1, dataset.n_items)[None]  # the last items are raised most
+    scores = np.array([[0.5, np.nan]])  # its genre scores, for two genres; NaN: too rare
+    html = widgets.atlas(dataset, [card], [items[[1, 4, 2, 5]]], scores, dataset.genre_names[:2],
+                         effects, np.array([True]), top=5, show=[0]).data  # fmt: skip
+    atlas = page_reference.page_data(html)
+    (entry,) = atlas["features"]
+    assert atlas["open"] == [0] and entry["label"] == card.title and entry["item"]
+    assert entry["input"] == [0.5, 0.0] and sum(entry["histogram"]) == 4
+    raised = dataset.genres[-5:].mean(0)  # each genre's share of the 5 films raised most
+    assert entry["output"] == pytest.approx(raised.round(2).tolist())
+    head, texts, rows = entry["contexts"]
+    assert head == list(card.top_contexts.columns) and len(rows) == 3
+    assert [row[0] for row in rows] == [3.0, 2.0, 1.0] and texts == [False, True, True, True]
+    films = [atlas["strings"][i] for i in entry["top_items"]]  # items 1, 1, 2, 0: 1 first
+    assert films[0] == dataset.item_titles[1]
+    assert sorted(films) == sorted(dataset.item_titles[i] for i in (0, 1, 2))
     table = pd.DataFrame({"method": ["SAE", "SAE", "probe", "probe"], "genre": ["A"] * 4,
                           "strength": [0, 1, 0, 1], "share": [0.1, 0.3, 0.1, 0.2],
                           "ndcg": [0.2, 0.19, 0.2, 0.18]})  # fmt: skip
     fig = viz.steering_curves(table, ["share", "ndcg"])
     assert len(fig.data) == 4 and isinstance(fig, go.Figure)
-    html = viz.sortable_table(pd.DataFrame({"f": [1, 2], "label": ["<b>", "x"]})).data
-    assert html.count("<tr>") == 3 and "&lt;b&gt;" in html and "onclick" in html
+    html = viz.sortable_table(pd.DataFrame({"f": [1, 2], "label": ["</script>", "x"]})).data
+    shown = page_reference.page_data(html)  # the page writes each cell as text
+    assert shown["columns"] == ["f", "label"]
+    assert shown["rows"] == [["1", "</script>"], ["2", "x"]]
+    # a cell's text cannot end the script that carries it: two scripts, two ends
+    assert "recsaeLite.sortable(" in html and html.count("</script>") == 2
 
 
 # ------------------------------------------------------------------------------------------------
