@@ -213,7 +213,7 @@ def test_the_mixer_page_shows_the_python_paths_lists():
     sae = fit(
         knobs.views(model, split, 3, 0.8), knobs.sae_config(8, 16, 4), settings, progress=False
     )
-    rows = [0, 2, 5]
+    rows = [0, 2, 4]
     concepts = {"A": [1, 2, 3], "B": [7]}
     html = widgets.equalizer(model, sae, split, dataset, concepts, None, rows, mode="mix").data
     shown = page_reference.page_data(html)
