@@ -1,8 +1,6 @@
-"""Steering sweeps: what pushing a recommender along SAE features or directions buys and costs
-(chapter 5). The edits (`interventions`) are swept over strengths and scored with
-`train.evaluate`, a moderate strength is chosen on validation users, and each genre gets its
-directions: SAE features chosen by what they fire on or by what they do to the output, a linear
-probe and the genre's centroid.
+"""Steering sweeps (chapter 5): edits (`interventions`) swept over strengths and scored with
+`train.evaluate`, a moderate strength chosen on validation users, and each genre's directions:
+SAE features chosen by what they fire on or by what they do to the output, a probe, a centroid.
 """
 
 from __future__ import annotations
@@ -38,15 +36,14 @@ def sweep(model: Recommender, split: Split, rows: np.ndarray, edits: dict[float,
 
 def compare(model: Recommender, split: Split, dataset: Dataset,
             directions: dict[tuple[str, str], Tensor], strengths: list[float], unit: float,
-            users: dict[str, np.ndarray], relative: bool = False) -> pd.DataFrame:  # fmt: skip
+            users: dict[str, np.ndarray]) -> pd.DataFrame:  # fmt: skip
     """Steering sweeps: for each (method, genre) direction (unit norm), each strength s (the
-    added vector is s * unit * direction; relative: s * unit * ||h|| * direction), and each named
-    set of users: metrics@10, with the share of the lists in that genre. One row per (method,
-    genre, users, strength)."""
+    added vector is s * unit * direction), and each named set of users: metrics@10, with the
+    share of the lists in that genre. One row per (method, genre, users, strength)."""
     tables = []
     for (method, genre), direction in directions.items():
         share_of = dataset.genres[:, dataset.genre_names.index(genre)]
-        edits = {s: direction_edit(direction, s * unit, relative) for s in strengths}
+        edits = {s: direction_edit(direction, s * unit) for s in strengths}
         for name, rows in users.items():
             table = sweep(model, split, rows, edits, dataset, share_of)
             tables.append(table.assign(method=method, genre=genre, users=name))
@@ -155,6 +152,5 @@ def genre_directions(model, sae, split, dataset, x, items, genres, top=100, min_
                      "association score": scores[feature, g],
                      "association effect share": shares[feature, i],
                      "effect feature": int(by_effect[i]), "effect share": shares[by_effect[i], i],
-                     "spread features": several.tolist(),
-                     "cosine effect-probe": float(decoder[by_effect[i]] @ probe)})  # fmt: skip
+                     "spread features": several.tolist()})  # fmt: skip
     return pd.DataFrame(rows), directions
