@@ -10,10 +10,11 @@ together (paper C's spread), a linear probe, and the genre's centroid. The users
 fixed halves (`_measures.halves`): the validation half chooses every knob, the test half is
 measured; a test user's value is the mean over seeds.
 
-1. Units and place (validation users): the effect feature pushed at the final state by s x the
-   mean state norm (absolute) or by s x each state's own norm (relative), or the layer-1 SAE's
-   effect feature pushed after the first block (the last block then processes the edit). The
-   one with the most share gained at equal NDCG@10 cost is the SAE knob.
+1. Units and place (validation users, at a few raised strengths: a push after the first block
+   costs a pass of the last block): the effect feature pushed at the final state by s x the mean
+   state norm (absolute) or by s x each state's own norm (relative), or the layer-1 SAE's effect
+   feature pushed after the first block (the last block then processes the edit). The one with
+   the most share gained at equal NDCG@10 cost is the SAE knob, swept on every user.
 2. Sweeps: every direction at every strength (negative: lowered) on every user; share@10 of the
    genre, NDCG@10, diversity@10 per user.
 3. Figures (claims A3-A5, A7-A9 of `report.CLAIMS`; test users resampled, 95% intervals): the
@@ -48,28 +49,45 @@ from recsae_lite.train import evaluate, recommend
 TOP, MIN_ITEMS, MIN_GENRE_ITEMS, HIGH, HALF = 100, 10, 20, 5.0, 0.5
 METHODS = ("SAE (association)", "SAE (effect)", "SAE (spread)", "probe", "centroid")
 KNOBS = ("final, absolute", "final, relative", "layer 1, absolute")  # the SAE knob's candidates
-SIZES = {  # per profile: the strengths swept (x the mean state norm), and how many genres
-    "ci": {"strengths": [0.0, 0.5, 1.0, 2.0, 5.0], "genres": 3},
-    "quick": {
-        "strengths": [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0],
-        "genres": None,
-    },
-    "full": {"strengths": [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0], "genres": None},
-}
+RAISED = [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0]
+SIZES = {  # per profile: the strengths swept (x the mean state norm, also lowered), those that
+    # compare units and places (on validation users: a layer-1 push costs a pass of the last
+    # block), and how many genres
+    "ci": {"strengths": [0.0, 0.5, 1.0, 2.0, 5.0], "place": [0.0, 1.0, 5.0], "genres": 3},
+    "quick": {"strengths": RAISED, "place": [0.0, 0.3, 0.75, 1.5, 3.0, 5.0], "genres": None},
+    "full": {"strengths": RAISED, "place": [0.0, 0.3, 0.75, 1.5, 3.0, 5.0], "genres": None},
+}  # fmt: skip
 
 
 @torch.no_grad()
-def sweep(spliced, split, dataset, direction, genre, strengths, unit, relative=False) -> dict:
-    """Every user's NDCG@10, genre share@10 and diversity@10 per strength, (strengths, users)
-    each. spliced: the model with a cache of its hidden states (the same for every push)."""
+def sweep(spliced, split, dataset, direction, genre, strengths, unit, relative=False, rows=None):
+    """The NDCG@10, genre share@10 and diversity@10 of the users `rows` (default: all) per
+    strength, (strengths, users) each, NaN for the users left out. spliced: the model with a
+    cache of its hidden states (the same for every push)."""
     share_of = dataset.genres[:, dataset.genre_names.index(genre)]
-    out = {"ndcg": [], "share": [], "diversity": []}
-    for s in strengths:
+    rows = np.arange(len(split.users)) if rows is None else rows
+    out = {m: np.full((len(strengths), len(split.users)), np.nan)
+           for m in ("ndcg", "share", "diversity")}  # fmt: skip
+    for i, s in enumerate(strengths):
         spliced.edit = direction_edit(direction, s * unit, relative)
-        table = evaluate(spliced, split, "test", dataset=dataset, share_of=share_of, per_user=True)
+        table = evaluate(spliced, split, "test", dataset=dataset, share_of=share_of, rows=rows,
+                         per_user=True)  # fmt: skip
         for measure in out:
-            out[measure].append(table[f"{measure}@10"].to_numpy())
-    return {measure: np.array(v) for measure, v in out.items()}
+            out[measure][i, rows] = table[f"{measure}@10"].to_numpy()
+    return out
+
+
+def knob_direction(found: dict, genre: str):
+    """A candidate's direction for a genre: the layer-1 SAE's by genre, the final state's by
+    (method, genre)."""
+    return found[genre] if genre in found else found[("SAE (effect)", genre)]
+
+
+def sweep_knob(candidate, split, dataset, genre, strengths, rows=None) -> dict:
+    """`sweep` of a units-and-place candidate (spliced model, directions, unit, relative)."""
+    spliced, found, unit, relative = candidate
+    return sweep(spliced, split, dataset, knob_direction(found, genre), genre, strengths, unit,
+                 relative, rows)  # fmt: skip
 
 
 def lists_at(spliced, split, direction, strength, unit, relative) -> np.ndarray:
@@ -78,15 +96,14 @@ def lists_at(spliced, split, direction, strength, unit, relative) -> np.ndarray:
     return recommend(spliced, split, np.arange(len(split.users)), k=10)
 
 
-@torch.no_grad()
 def layer_one_directions(trained, genres, profile, seed, device, validation) -> tuple:
     """The SAE on the states after SASRec's first block and, per genre, the unit direction of its
-    feature chosen by output effect (through the last block, averaged over 256 validation users'
+    feature chosen by output effect (through the last block, averaged over 32 validation users'
     states), none serving two genres."""
     model, split, dataset = trained.model, trained.split, trained.dataset
     config, fit_config = zoo.sae_settings(model.config.hidden_size, profile, seed)
     sae, _ = zoo.sae(trained, config, fit_config, layer=1, device=device, progress=False)
-    rows = validation[:: max(1, len(validation) // 256)]
+    rows = validation[:: max(1, len(validation) // 32)]
     histories = split.history("test")
     batch = make_batch(split.users[rows], [histories[r] for r in rows], model.n_items)
     decoder = torch.stack([feature_direction(sae, j) for j in range(sae.config.d_sae)])
@@ -109,7 +126,8 @@ def main(argv: list[str]) -> None:
     positive = SIZES[args.profile]["strengths"]
     strengths = [-s for s in positive[:0:-1]] + positive  # lowered, unsteered, raised
     dataset_name = "ml-1m" if args.profile == "full" else "ml-100k"
-    runs, chosen, ran_on, knob_lists = {}, {}, set(), {}
+    place = SIZES[args.profile]["place"]
+    runs, chosen, ran_on, candidates = {}, {}, set(), {}
     for seed in args.seeds:
         seed_everything(seed)
         trained = zoo.model("sasrec", dataset_name, args.profile, seed, device, progress=False)
@@ -135,34 +153,39 @@ def main(argv: list[str]) -> None:
                 runs[seed, method, genre] = sweep(final, split, dataset,
                                                   directions[(method, genre)], genre, strengths,
                                                   unit)  # fmt: skip
-            runs[seed, "final, relative", genre] = sweep(
-                final, split, dataset, directions[("SAE (effect)", genre)], genre, strengths, 1.0,
-                relative=True)  # fmt: skip
         sae_1, earlier = layer_one_directions(trained, genres, args.profile, seed, device,
                                               rows["validation"])  # fmt: skip
         unit_1 = float(collect(model, split, "test", layer=1)[rows["validation"]]
                        .norm(dim=1).mean())  # fmt: skip
         layer_1 = Spliced(model, layer=1, cache=True)
-        for genre in genres:
-            runs[seed, "layer 1, absolute", genre] = sweep(
-                layer_1, split, dataset, earlier[genre], genre, strengths, unit_1
-            )
-            runs[seed, "final, absolute", genre] = runs[seed, "SAE (effect)", genre]
-        knob_lists[seed] = {"final, absolute": (final, directions, unit, False),
+        candidates[seed] = {"final, absolute": (final, directions, unit, False),
                             "final, relative": (final, directions, 1.0, True),
                             "layer 1, absolute": (layer_1, earlier, unit_1, False)}  # fmt: skip
+        for genre in genres:  # the units-and-place candidates, on validation users
+            for name in KNOBS[1:]:
+                runs[seed, name, genre] = sweep_knob(
+                    candidates[seed][name], split, dataset, genre, place, rows["validation"]
+                )
         ran_on |= devices_of(model, sae, sae_1, x)
         print(f"seed {seed}: swept {len(genres)} genres", flush=True)
 
     validation, test = rows["validation"], rows["test"]
     seeds = args.seeds
     # 1. the SAE knob: units and place, by share gained at equal NDCG cost on validation users
-    place_gain = {k: equal_cost_gain(runs, seeds, genres, k, "final, absolute", strengths,
-                                     validation) for k in KNOBS}  # fmt: skip
-    best = max(KNOBS, key=lambda k: place_gain[k])
+    at_place = [strengths.index(v) for v in place]
     for seed in seeds:
         for genre in genres:
-            runs[seed, "SAE knob", genre] = runs[seed, best, genre]
+            runs[seed, "final, absolute", genre] = {
+                m: v[at_place] for m, v in runs[seed, "SAE (effect)", genre].items()
+            }
+    place_gain = {k: equal_cost_gain(runs, seeds, genres, k, "final, absolute", validation)
+                  for k in KNOBS}  # fmt: skip
+    best = max(KNOBS, key=lambda k: place_gain[k])
+    for seed in seeds:  # the SAE knob on every user at every strength
+        for genre in genres:
+            runs[seed, "SAE knob", genre] = (
+                runs[seed, "SAE (effect)", genre] if best == KNOBS[0] else
+                sweep_knob(candidates[seed][best], split, dataset, genre, strengths))  # fmt: skip
     # 2. the moderate strength: chosen on validation users, for the share it adds
     share = stacked(runs, seeds, genres, "SAE knob", "share")  # (seeds, genres, strengths, users)
     mean_share = share[..., validation].mean(axis=(0, 1, 3))
@@ -172,11 +195,10 @@ def main(argv: list[str]) -> None:
     moderate = doubling[0] if doubling else max(strengths)
     lists = {}
     for seed in seeds:
-        spliced, found, u, relative = knob_lists[seed][best]
+        spliced, found, u, relative = candidates[seed][best]
         for genre in genres:
-            d = found[genre] if best == "layer 1, absolute" else found[("SAE (effect)", genre)]
-            lists[seed, genre] = {s: lists_at(spliced, split, d, s, u, relative)
-                                  for s in (0.0, moderate)}  # fmt: skip
+            lists[seed, genre] = {s: lists_at(spliced, split, knob_direction(found, genre), s, u,
+                                              relative) for s in (0.0, moderate)}  # fmt: skip
 
     figures = claim_figures(runs, lists, seeds, genres, strengths, moderate, validation, test,
                             dataset.n_items)  # fmt: skip
@@ -219,6 +241,8 @@ def main(argv: list[str]) -> None:
                      "users": {k: len(v) for k, v in rows.items()}},
         "figures": figures,
         "knobs": knobs,
+        # share@10 gained at equal NDCG@10 cost over the final state in absolute units
+        "units_and_place": place_gain,
         "genres": per_genre,
         "chosen_features": features,
     }  # fmt: skip
@@ -230,17 +254,16 @@ def stacked(runs, seeds, genres, method: str, measure: str) -> np.ndarray:
     return np.array([[runs[s, method, g][measure] for g in genres] for s in seeds])
 
 
-def equal_cost_gain(runs, seeds, genres, method, reference, strengths, users) -> float:
-    """Share@10 gained by `method` over `reference` at 5 equal NDCG@10 costs (raised strengths
-    only), summed over genres and seeds, as a ratio (1: as good)."""
-    up = [i for i, s in enumerate(strengths) if s >= 0]
+def equal_cost_gain(runs, seeds, genres, method, reference, users) -> float:
+    """Share@10 gained by `method` over `reference` (swept at the same raised strengths) at 5
+    equal NDCG@10 costs, summed over genres and seeds, as a ratio (1: as good)."""
     gains = {method: 0.0, reference: 0.0}
     for s in seeds:
         for g in genres:
             curve = {}
             for m in (method, reference):
-                n = runs[s, m, g]["ndcg"][up][:, users].mean(1)
-                v = runs[s, m, g]["share"][up][:, users].mean(1)
+                n = runs[s, m, g]["ndcg"][:, users].mean(1)
+                v = runs[s, m, g]["share"][:, users].mean(1)
                 curve[m] = (1 - n / n[0], v - v[0])
             a, b = at_equal_levels(*curve[method], *curve[reference])
             gains[method] += np.nansum(a)
@@ -281,7 +304,7 @@ def claim_figures(runs, lists, seeds, genres, strengths, moderate, validation, t
         return float(np.nanmedian(ratios))
 
     def coverage_at(s, r):
-        return np.mean([coverage(lists[seed, g][s][test], r, n_items)
+        return np.mean([coverage(lists[seed, g][s], r, n_items)
                         for seed in seeds for g in genres])  # fmt: skip
 
     def lost(measure):
@@ -302,7 +325,7 @@ def claim_figures(runs, lists, seeds, genres, strengths, moderate, validation, t
                for name, v in with_none.items()}  # fmt: skip
     figures.update({
         "genres reaching half, users with none": on_test(
-            lambda r: float(np.mean(masked_share(at_best, none, r) >= HALF))),
+            lambda r: reaching_half(masked_share(at_best, none, r))),
         "moderate ndcg lost": lost(ndcg),
         "moderate coverage lost": on_test(lambda r: 1 - coverage_at(moderate, r)
                                           / coverage_at(0.0, r)),
@@ -314,6 +337,12 @@ def claim_figures(runs, lists, seeds, genres, strengths, moderate, validation, t
     return figures
 
 
+def reaching_half(shares: np.ndarray) -> float:
+    """The share of the genres whose share reaches HALF, among those with users to measure."""
+    shares = shares[~np.isnan(shares)]
+    return float(np.mean(shares >= HALF)) if len(shares) else float("nan")
+
+
 def best_strengths(share, none, validation) -> np.ndarray:
     """(genres,) per genre, the index of the raised strength with the largest mean share@10 on
     the validation users with none of the genre. share: (seeds, genres, strengths, users)."""
@@ -321,6 +350,7 @@ def best_strengths(share, none, validation) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         mean = (share[..., validation] * mask).sum((0, 3)) / mask.sum((0, 3))  # (genres, strengths)
     mean[:, : share.shape[2] // 2 + 1] = np.nan  # the lowered strengths and the unsteered one
+    mean[np.isnan(mean).all(1), -1] = 0.0  # no such user: the largest strength
     return np.nanargmax(mean, axis=1)
 
 
@@ -330,7 +360,7 @@ def genre_table(runs, seeds, genres, strengths, moderate, validation, test) -> d
     users with none (strength chosen on validation users) and the share left at -moderate."""
     table = {}
     zero, lowered = strengths.index(0.0), strengths.index(-moderate)
-    for method in (*METHODS, "final, relative", "layer 1, absolute", "SAE knob"):
+    for method in (*METHODS, "SAE knob"):
         share, ndcg = (stacked(runs, seeds, genres, method, m) for m in ("share", "ndcg"))
         none = share[:, :, zero] == 0
         best = best_strengths(share, none, validation)
