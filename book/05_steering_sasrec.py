@@ -123,6 +123,22 @@ if "steering" in results:  # benchmarks/steering.py
         for i in (0, 1):
             _nb.record(f"steering/figures/{name}/ci/{i}", figure["ci"][i], fmt)
     _nb.record("steering/seeds/count", len(steering["seeds"]), "d")
+    # per method: the genres whose share, for users with none, reaches half
+    for method, rows in steering["genres"].items():
+        best = [
+            r["best share, users with none"]["value"] for r in rows.values()
+        ]
+        reaching = sum(b >= 0.5 for b in best)
+        _nb.record(f"{method} genres reaching half", reaching, "d")
+    tables = steering["genres"].values()
+    never = [
+        g
+        for g in steering["settings"]["genres"]
+        if all(
+            t[g]["best share, users with none"]["value"] < 0.5 for t in tables
+        )
+    ]
+    _nb.record("genres no direction brings to half", ", ".join(never), "s")
 
 # %% [markdown]
 # ## 1. The model, the SAE, and the steering edit
@@ -379,10 +395,11 @@ _nb.record("validation_users", len(users["validation"]), "d")
 # cost: pushing in units of each user's own state norm gains
 # {glue:text}`steering/units_and_place/final, relative` times what a push in units of the mean
 # norm gains (SASRec's last layer normalises its states, so their norms hardly differ), and
-# pushing an SAE trained on the state after the first block, so that the last block processes the
-# edit, gains {glue:text}`steering/units_and_place/layer 1, absolute` times as much. The
-# benchmark uses "{glue:text}`steering/knobs/units and place/value`"; this chapter pushes the
-# final state in units of the mean norm.
+# pushing the effect feature of an SAE trained on the state after the first block, so that the
+# last block processes the edit, gains {glue:text}`steering/units_and_place/layer 1, absolute`
+# times as much. The benchmark's SAE knob is the best of the three,
+# "{glue:text}`steering/knobs/units and place/value`"; the equalizer and the sweeps of this chapter
+# push the final state in units of the mean norm, which is what `widgets.equalizer` splices.
 #
 # Then, on test users whose unsteered top 10 holds none of the genre: at the moderate strength
 # ({glue:text}`steering/knobs/moderate strength/value` mean norms, where the validation users'
@@ -406,6 +423,19 @@ _nb.record("validation_users", len(users["validation"]), "d")
 # [{glue:text}`steering/figures/sae over probe at equal cost/ci/0`,
 # {glue:text}`steering/figures/sae over probe at equal cost/ci/1`] times the share the probe gains
 # (median over genres).
+#
+# **What limits it.** Per genre (the benchmark's table), the share of users with none reaches half
+# at some strength for {glue:text}`SAE knob genres reaching half` of the
+# {glue:text}`genres_steered` genres with the SAE knob,
+# {glue:text}`SAE (effect) genres reaching half` with the final state's effect feature,
+# {glue:text}`SAE (spread) genres reaching half` with the sum of five features,
+# {glue:text}`SAE (association) genres reaching half` by association,
+# {glue:text}`probe genres reaching half` with the probe and
+# {glue:text}`centroid genres reaching half` along the centroid. The centroid is the reference for
+# what one fixed direction can do: a genre it cannot bring to half of a list either is limited by
+# the output embeddings (its films do not stand apart along a direction the head reads), not by
+# the SAE's dictionary. No direction brings these to half:
+# {glue:text}`genres no direction brings to half`.
 #
 # ## 5. Steering away from popular items
 #
