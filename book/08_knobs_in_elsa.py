@@ -647,7 +647,7 @@ _, directions = steer.genre_directions(
 everyone = np.arange(len(sasrec.split.users))
 norm = float(collect(sasrec.model, sasrec.split, "test").norm(dim=1).mean())
 for genre in COMPARE:
-    edits = {s: direction_edit(directions[("SAE", genre)], s * norm)
+    edits = {s: direction_edit(directions[("SAE (effect)", genre)], s * norm)
              for s in (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)}  # fmt: skip
     share_of = dataset.genres[:, dataset.genre_names.index(genre)]
     table = steer.sweep(

@@ -9,7 +9,8 @@ followed by the rest of the model, `scores_from_hidden`; so one function serves 
   code's total activation is kept). With the error term (the default), h' = h + decode(z') -
   decode(z): the part of h the SAE does not reconstruct stays, and an edit that changes nothing
   leaves the scores exactly as they were. Without it, h' = decode(z'), as paper C decodes.
-- `direction_edit`: h + s * direction (a linear probe's or a genre centroid's: the baselines).
+- `direction_edit`: h + s * direction (a feature's, a linear probe's or a genre centroid's),
+  or h + s * ||h|| * direction (units of the state's own norm).
 
 `Spliced(model, edit)` is the model with the edit inside. With cache=True it keeps the hidden
 states of the batches it has seen: a sweep over many edits of the same users pays for the model
@@ -85,11 +86,13 @@ def feature_edit(
     return edit
 
 
-def direction_edit(direction: Tensor, strength: float) -> Edit:
-    """h + strength * direction."""
+def direction_edit(direction: Tensor, strength: float, relative: bool = False) -> Edit:
+    """h + strength * direction; relative: h + strength * ||h|| * direction, a push in units of
+    each state's own norm (the same meaning for every user)."""
 
     def edit(h: Tensor) -> Tensor:
-        return h + strength * direction.to(h.device)
+        size = h.norm(dim=-1, keepdim=True) if relative else 1.0
+        return h + strength * size * direction.to(h.device)
 
     return edit
 

@@ -1,7 +1,6 @@
-"""Steering sweeps: what pushing a recommender along SAE features or directions buys and costs
-(chapter 5). The edits (`interventions`) are swept over strengths and scored with
-`train.evaluate`, a moderate strength is chosen on validation users, and each genre gets its
-directions: an SAE feature chosen without labels, a linear probe and the genre's centroid.
+"""Steering sweeps (chapter 5): edits (`interventions`) swept over strengths and scored with
+`train.evaluate`, a moderate strength chosen on validation users, and each genre's directions:
+SAE features chosen by what they fire on or by what they do to the output, a probe, a centroid.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from .interventions import Edit, Spliced, direction_edit, feature_direction
 from .models.base import Recommender
 from .train import evaluate
 
-__all__ = ["sweep", "compare", "moderate", "genre_directions"]
+__all__ = ["sweep", "compare", "moderate", "output_effect", "assign_features", "genre_directions"]
 
 
 def sweep(model: Recommender, split: Split, rows: np.ndarray, edits: dict[float, Edit],
@@ -39,8 +38,8 @@ def compare(model: Recommender, split: Split, dataset: Dataset,
             directions: dict[tuple[str, str], Tensor], strengths: list[float], unit: float,
             users: dict[str, np.ndarray]) -> pd.DataFrame:  # fmt: skip
     """Steering sweeps: for each (method, genre) direction (unit norm), each strength s (the
-    added vector is s * unit * direction), and each named set of users: metrics@10, with the share
-    of the lists in that genre. One row per (method, genre, users, strength)."""
+    added vector is s * unit * direction), and each named set of users: metrics@10, with the
+    share of the lists in that genre. One row per (method, genre, users, strength)."""
     tables = []
     for (method, genre), direction in directions.items():
         share_of = dataset.genres[:, dataset.genre_names.index(genre)]
@@ -78,32 +77,80 @@ def moderate(table: pd.DataFrame, max_drop: float = 0.1, choose_on: str = "valid
 
 
 @torch.no_grad()
-def genre_directions(model, sae, split, dataset, x, items, genres, top=100, min_items=10):
-    """Per genre: an SAE feature chosen without labels, the genre's best in the "predicted" view
-    of chapter 4's score (the genres of the item the model ranks first), item features excluded;
-    a linear probe (`probe_direction`) for "the next item has the genre"; and a reference that
-    needs neither, the genre's centroid in the output space (the mean output embedding of its
-    items less that of all), which raises its items most on average. x: (N, d) the states at
-    every training position, items: (N,) the item each has read. Returns a table (genre, feature,
-    score, cosine with probe) and the unit-norm directions {(method, genre): direction}, method
-    "SAE", "probe" or "centroid"."""
+def output_effect(model, directions: Tensor, concepts: np.ndarray, batch=None, top: int = 10,
+                  strength: float = 1.0) -> np.ndarray:  # fmt: skip
+    """(n_directions, C): each concept's share among the `top` items whose scores a direction
+    raises most, its effect being the mean over the states h of `batch` of scores(h + strength *
+    d) - scores(h) (`scores_from_hidden`; for a Spliced model at an earlier layer, through its
+    remaining layers). batch=None: one state h = 0, exact for a head linear in h (SASRec's last
+    layer, MF, ELSA), where the effect is strength * d E^T whatever h. concepts: (n_items, C)."""
+    if batch is None:
+        h = torch.zeros(1, directions.shape[1], device=directions.device)
+    else:
+        h = model.hidden(batch)  # (B, d)
+    base = model.scores_from_hidden(h, batch)
+    effect = torch.stack([(model.scores_from_hidden(h + strength * d, batch) - base).mean(0)
+                          for d in directions])  # fmt: skip
+    raised = effect.topk(top, dim=1).indices.cpu().numpy()  # (n_directions, top)
+    return np.asarray(concepts, dtype=float)[raised].mean(1)
+
+
+def assign_features(shares: np.ndarray) -> np.ndarray:
+    """(C,) one feature per concept, none serving two: in the order of the largest effect share
+    (`output_effect`, (F, C)), each concept takes its best feature no other concept holds."""
+    chosen = np.full(shares.shape[1], -1)
+    for flat in np.argsort(-shares, axis=None, kind="stable"):
+        feature, concept = np.unravel_index(flat, shares.shape)
+        if chosen[concept] < 0 and feature not in chosen:
+            chosen[concept] = feature
+    return chosen
+
+
+@torch.no_grad()
+def genre_directions(model, sae, split, dataset, x, items, genres, top=100, min_items=10,
+                     effect_top=10, spread=5):  # fmt: skip
+    """Per genre, unit-norm directions {(method, genre): direction} and a table of the choices.
+    x: (N, d) the states at every training position, items: (N,) the item each has read.
+
+    - "SAE (association)": paper A's way, by what a feature fires on: the genre's best feature in
+      chapter 4's "predicted" view (the genres of the item the model ranks first at the
+      feature's top positions), item features excluded;
+    - "SAE (effect)": by what a feature does: its decoder direction's share of the genre among
+      the `effect_top` items it raises most (`output_effect`), one feature per genre, none
+      serving two (`assign_features`);
+    - "SAE (spread)": the sum of the genre's `spread` features of largest effect share (paper C);
+    - "probe": a linear probe (`probe_direction`) for "the next item has the genre";
+    - "centroid": the genre's mean output embedding less that of all items, which raises its
+      items most on average."""
     z = sparse_codes(sae, x)
     first = torch.cat([model.scores_from_hidden(c, None).argmax(1) for c in x.split(8_192)])
     scores = per_feature(interpret.genre_scores, z, dataset.genres[first.cpu().numpy()], top)
-    spread = ~interpret.item_features(per_feature(interpret.top_items, z, items, top), min_items)
+    spread_out = ~interpret.item_features(
+        per_feature(interpret.top_items, z, items, top), min_items
+    )
+    g_of = [dataset.genre_names.index(genre) for genre in genres]
+    decoder = torch.stack([feature_direction(sae, j) for j in range(sae.config.d_sae)])
+    shares = output_effect(model, decoder, dataset.genres[:, g_of], top=effect_top)
+    by_effect = assign_features(shares)
     following = next_items(split, model.max_len)
     emb = model.item_embeddings().detach()
     rows, directions = [], {}
-    for genre in genres:
-        g = dataset.genre_names.index(genre)
-        feature = int(np.nanargmax(np.where(spread, scores[:, g], np.nan)))
+    for i, (genre, g) in enumerate(zip(genres, g_of, strict=True)):
+        feature = int(np.nanargmax(np.where(spread_out, scores[:, g], np.nan)))
+        several = np.argsort(-shares[:, i], kind="stable")[:spread]
         with torch.enable_grad():
             probe = interpret.probe_direction(x, torch.as_tensor(dataset.genres[following, g]))
-        directions[("SAE", genre)] = feature_direction(sae, feature)
-        directions[("probe", genre)] = probe
         centroid = emb[torch.as_tensor(dataset.genres[:, g], device=emb.device)].mean(0)
-        directions[("centroid", genre)] = F.normalize(centroid - emb.mean(0), dim=0)
-        cosine = float(directions[("SAE", genre)] @ probe)
-        rows.append({"genre": genre, "feature": feature, "score": scores[feature, g],
-                     "cosine with probe": cosine})  # fmt: skip
+        directions.update({
+            ("SAE (association)", genre): decoder[feature],
+            ("SAE (effect)", genre): decoder[by_effect[i]],
+            ("SAE (spread)", genre): F.normalize(decoder[torch.as_tensor(several)].sum(0), dim=0),
+            ("probe", genre): probe,
+            ("centroid", genre): F.normalize(centroid - emb.mean(0), dim=0),
+        })  # fmt: skip
+        rows.append({"genre": genre, "association feature": feature,
+                     "association score": scores[feature, g],
+                     "association effect share": shares[feature, i],
+                     "effect feature": int(by_effect[i]), "effect share": shares[by_effect[i], i],
+                     "spread features": several.tolist()})  # fmt: skip
     return pd.DataFrame(rows), directions

@@ -306,7 +306,7 @@ def steering_frames(tables: dict, title: str) -> go.Figure:
     return style(fig, title, 560)  # tall enough for a header and 10 rows
 
 
-DASHES = {"SAE": "solid", "probe": "dot"}
+DASHES = {"SAE (effect)": "solid", "SAE (association)": "dashdot", "probe": "dot"}
 
 
 def steering_curves(table: pd.DataFrame, metrics: list[str]) -> go.Figure:
@@ -325,7 +325,8 @@ def steering_curves(table: pd.DataFrame, metrics: list[str]) -> go.Figure:
                 legendgroup=f"{method}{genre}", showlegend=col == 1, row=1, col=col,
             )  # fmt: skip
     fig.update_xaxes(title="strength")
-    return style(fig, "Steering: SAE feature (solid), linear probe (dotted), others (dashed)", 420)
+    title = "Steering: SAE feature by effect (solid), by association (dash-dot), probe (dotted)"
+    return style(fig, title, 420)
 
 
 def feature_tree(parent: np.ndarray, labels: list[str], size: np.ndarray, title: str, depth=4):

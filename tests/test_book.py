@@ -279,11 +279,15 @@ def test_features_chapter_numbers(executed):
 def test_steering_chapter_numbers(executed):
     numbers = executed["05_steering_sasrec"]
     assert numbers["strength_zero_max_change"] == 0.0  # the error term is kept: exactly h
-    assert numbers["genres_steered"] == 14  # ML-100K genres with at least 50 films
-    for method in ("sae", "probe"):
-        assert 0 <= numbers[f"{method}_genres_tripled"] <= 14
+    assert numbers["genres_steered"] == 18  # ML-100K genres with at least 20 films
+    for method in ("association", "effect", "spread", "probe", "centroid"):
+        assert 0 <= numbers[f"{method}_genres_tripled"] <= 18
         assert numbers[f"{method}_median_share_x"] > 0
     assert 0.0 <= numbers["popular_share_moderate"] <= 1.0
+    # the showcase works: the static equalizer's user had none of the genre, and at the top
+    # strength the genre is at least half of the list the figure shows
+    assert numbers["showcase_share_start"] == 0.0
+    assert numbers["showcase_share_top"] >= 0.5
 
 
 def test_two_tower_chapter_numbers(executed):

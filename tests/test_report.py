@@ -83,7 +83,7 @@ def moderate(ndcg_lost: tuple[float, float]) -> dict:
         "moderate coverage lost": interval(0.01, 0.03),
         "moderate diversity lost": interval(0.01, 0.03),
     }
-    return row(claim, {"sasrec_steering": {"figures": figures}})
+    return row(claim, {"steering": {"figures": figures}})
 
 
 def test_moderate_steering_flips_to_inconclusive_when_its_interval_straddles_10_percent():
@@ -99,6 +99,32 @@ def test_moderate_steering_flips_to_inconclusive_when_its_interval_straddles_10_
     assert straddling["verdict"] == "inconclusive"
     assert straddling["at ×0.8 / ×1.2"] == "does not hold / holds"
     assert moderate((0.101, 0.13))["verdict"] == "does not hold"
+
+
+def steering_claim(start: str, figures: dict) -> dict:
+    (claim,) = [c for c in report.CLAIMS if c.claim.startswith(start)]
+    return row(claim, {"steering": {"figures": figures}})
+
+
+def test_lowering_must_at_least_halve_the_genre_share():
+    def left(low, high):
+        return steering_claim("Lowering", {"removal share left": interval(low, high)})
+
+    assert left(0.30, 0.45)["verdict"] == "holds"  # at most half is left, the whole interval
+    assert left(0.45, 0.60)["verdict"] == "inconclusive"
+    assert left(0.55, 0.70)["verdict"] == "does not hold"
+    assert left(0.42, 0.48)["at ×0.8 / ×1.2"] == "does not hold / holds"  # 0.4 and 0.6
+
+
+def test_every_genre_must_reach_half_of_the_list():
+    def goal(reaching: tuple[float, float]) -> str:
+        figures = {"best share, users with none": interval(0.6, 0.8),
+                   "genres reaching half, users with none": interval(*reaching)}  # fmt: skip
+        return steering_claim("Some strength makes every genre", figures)["verdict"]
+
+    assert goal((1.0, 1.0)) == "holds"  # every genre in every resample of the users
+    assert goal((17 / 18, 1.0)) == "inconclusive"  # one genre misses in some resamples
+    assert goal((15 / 18, 17 / 18)) == "does not hold"  # one misses in every resample
 
 
 def test_verdict_at_the_threshold_and_in_each_direction():
@@ -147,14 +173,14 @@ def test_claim_ids_number_each_papers_claims_in_order():
 
 def test_the_knobs_table_says_where_each_knob_was_chosen():
     choice = {"value": 0.5, "chosen on": "validation users", "how": "smallest doubling"}
-    results = {"sasrec_steering": {"knobs": {"moderate strength": choice}}}
+    results = {"steering": {"knobs": {"moderate strength": choice}}}
     knobs = report.knobs(results).set_index(["file", "knob"])
-    strength = knobs.loc[("sasrec_steering.json", "moderate strength")]
+    strength = knobs.loc[("steering.json", "moderate strength")]
     assert (strength["value"], strength["chosen on"]) == (0.5, "validation users")
     dependent = [i for i, c in zip(report.claims({})["id"], report.CLAIMS, strict=True)
                  if "moderate strength" in c.knobs]  # fmt: skip
     assert strength["claims"] == ", ".join(dependent) and len(dependent) >= 2
-    unrecorded = knobs.drop(("sasrec_steering.json", "moderate strength"))
+    unrecorded = knobs.drop(("steering.json", "moderate strength"))
     assert set(unrecorded["value"]) == {"not recorded yet"}
     # every knob a claim names is in the table, once per result file
     named = {(f"{c.source}.json", k) for c in report.CLAIMS for k in c.knobs}

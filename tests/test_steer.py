@@ -177,6 +177,54 @@ def test_adding_to_a_feature_moves_the_state_by_its_scaled_decoder_row(data, mod
         assert torch.allclose(moved, expected, atol=1e-5)
 
 
+def test_a_relative_push_is_measured_in_the_states_own_norm():
+    h, d = torch.tensor([[3.0, 4.0], [0.0, 1.0]]), torch.tensor([1.0, 0.0])
+    pushed = direction_edit(d, 0.5, relative=True)(h)  # norms 5 and 1: pushes 2.5 and 0.5
+    assert torch.allclose(pushed, torch.tensor([[5.5, 4.0], [0.5, 1.0]]))
+    assert torch.allclose(direction_edit(d, 0.5)(h), h + torch.tensor([0.5, 0.0]))
+
+
+def test_output_effect_is_the_concepts_share_among_the_items_raised_most(data, model):
+    dataset, split = data
+    directions = F.normalize(torch.randn(6, 8, generator=torch.Generator().manual_seed(0)), dim=1)
+    with torch.no_grad():
+        raised = (directions @ model.item_embeddings().T).numpy()  # a linear head: d E^T
+    top = np.argsort(-raised, axis=1)[:, :5]
+    # concept 0: direction 0's five most raised items; concept 1: every item; concept 2: none
+    concepts = np.zeros((model.n_items, 3), dtype=bool)
+    concepts[top[0], 0], concepts[:, 1] = True, True
+    shares = steer.output_effect(model, directions, concepts, top=5)
+    assert shares[0, 0] == 1.0 and (shares[:, 1] == 1).all() and (shares[:, 2] == 0).all()
+    expected = concepts[top, 0].mean(1)  # how many of each direction's top 5 are direction 0's
+    assert np.allclose(shares[:, 0], expected)
+    # a linear head raises the same items from any state: real states give the same shares
+    batch = make_batch(split.users, split.history("test"), model.n_items)
+    assert np.allclose(steer.output_effect(model, directions, concepts, batch, top=5), shares)
+
+
+def test_output_effect_through_an_earlier_layer_averages_over_the_states(data, model):
+    dataset, split = data
+    earlier = Spliced(model, layer=1)
+    direction = F.normalize(torch.randn(1, 8, generator=torch.Generator().manual_seed(1)), dim=1)
+    batch = make_batch(split.users[:10], split.history("test")[:10], model.n_items)
+    with torch.no_grad():
+        h = model.hidden(batch, 1)
+        change = model.scores_from_hidden(h + 2 * direction, batch, 1) - model.scores_from_hidden(
+            h, batch, 1
+        )
+    top = change.mean(0).topk(4).indices.numpy()
+    shares = steer.output_effect(earlier, direction, dataset.genres, batch, top=4, strength=2.0)
+    assert np.allclose(shares[0], dataset.genres[top].mean(0))
+
+
+def test_assign_features_gives_no_feature_to_two_concepts():
+    # feature 0 is the best of both concepts; concept 1 holds it more strongly and takes it
+    shares = np.array([[0.6, 0.9], [0.5, 0.1], [0.0, 0.2]])
+    assert steer.assign_features(shares).tolist() == [1, 0]
+    # the largest share goes first, whichever concept it belongs to
+    assert steer.assign_features(np.array([[0.9, 0.8], [0.1, 0.7]])).tolist() == [0, 1]
+
+
 def test_the_equalizer_page_shows_the_python_paths_lists(data, model):
     dataset, split = data
     sae = genre_sae(model, dataset, 0)
