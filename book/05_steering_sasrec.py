@@ -177,6 +177,30 @@ with torch.no_grad():  # edits that change nothing: adding 0, scaling by 1
 _nb.record("strength_zero_max_change", gap, ".1f")
 widgets.recommendation_table(dataset, recommend(model, split, row)[0])
 
+
+# %% [markdown]
+# The edit itself is three lines. Written out for "add" (z_j -> z_j + v on one feature), it gives
+# what `feature_edit` gives:
+
+
+# %%
+def edit_by_hand(sae, h, j, v):
+    """h' = h + (z' - z) W_dec, in the model's units: the SAE reads h
+    standardised, so a decoder row comes back times input_scale."""
+    z = sae.encode(h)
+    z_new = z.clone()
+    z_new[:, j] += v
+    return h + (z_new - z) @ sae.W_dec * sae.input_scale
+
+
+with torch.no_grad():
+    by_hand = edit_by_hand(sae, h, 3, 2.0)
+    library = feature_edit(sae, 3, 2.0, "add")(h)
+_nb.record("edit_by_hand_gap", (by_hand - library).abs().max().item(), ".1e")
+print(
+    f"largest difference from feature_edit: {(by_hand - library).abs().max():.1e}"
+)
+
 # %% [markdown]
 # ## 2. Which feature for which genre? Two ways
 #
@@ -651,3 +675,30 @@ print(
     f"{show_genre} share@10 at strength 1: {mine:.4f} with my_genre_share, "
     f"{swept:.4f} in the sweep"
 )
+
+# %% [markdown]
+# ### Exercise 5.4 (predict, then check): which direction steers best within the budget?
+#
+# Section 4 pushed every genre along five directions and kept, for each, the largest strength
+# within the NDCG budget (`MAX_DROP`, chosen on validation users). Before running the next cell,
+# write down your guess: which method raises the median genre's share of the top 10 most, the SAE
+# feature chosen by association, by effect, spread over a few features, the probe or the centroid?
+# Then run it.
+
+# %%
+median_gain = (
+    test.groupby("method")["share x"].median().sort_values(ascending=False)
+)
+_nb.record("best_method_in_budget", median_gain.index[0], "s")
+_nb.record("best_method_share_x", median_gain.iloc[0], ".2f")
+median_gain.round(2).to_frame("median share x")
+
+# %% [markdown] tags=["teacher"]
+# :::{admonition} For the teacher
+# :class: dropdown
+# Within the budget, {glue:text}`best_method_in_budget` raises the median genre's share most
+# ({glue:text}`best_method_share_x` times). The probe and the centroid use the genre labels (the
+# centroid also uses the output embeddings); the SAE features by association use none, and by
+# effect only the labels of the items they raise. Ask the room whether a label-free method that
+# comes close is the better knob, and what the budget hides (the curves past it).
+# :::
