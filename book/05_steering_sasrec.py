@@ -196,10 +196,9 @@ def edit_by_hand(sae, h, j, v):
 with torch.no_grad():
     by_hand = edit_by_hand(sae, h, 3, 2.0)
     library = feature_edit(sae, 3, 2.0, "add")(h)
-_nb.record("edit_by_hand_gap", (by_hand - library).abs().max().item(), ".1e")
-print(
-    f"largest difference from feature_edit: {(by_hand - library).abs().max():.1e}"
-)
+gap = (by_hand - library).abs().max().item()
+_nb.record("edit_by_hand_gap", gap, ".1e")
+print(f"largest difference from feature_edit: {gap:.1e}")
 
 # %% [markdown]
 # ## 2. Which feature for which genre? Two ways
@@ -421,8 +420,13 @@ test = result[result["users"] == "test"].drop(columns="users")
 test.round(3)
 
 # %%
-METHODS = {"SAE (association)": "association", "SAE (effect)": "effect",
-           "SAE (spread)": "spread", "probe": "probe", "centroid": "centroid"}  # fmt: skip
+METHODS = {
+    "SAE (association)": "association",
+    "SAE (effect)": "effect",
+    "SAE (spread)": "spread",
+    "probe": "probe",
+    "centroid": "centroid",
+}
 for method, key in METHODS.items():
     rows = test[test["method"] == method]
     _nb.record(f"{key}_genres_tripled", int((rows["share x"] >= 3).sum()), "d")

@@ -231,7 +231,8 @@ def test_search_finds_chapter(open_page, chapter):
     word = max(re.findall(r"[A-Za-z]+", build.title(chapter)), key=len)
     page, errors = open_page(f"search.html?q={word}")
     results = page.locator("#search-results ul.search li a")
-    results.first.wait_for(timeout=15_000)
+    # Sphinx lists the results one by one, then says "Search finished": read them after that
+    page.locator("#search-results p.search-summary", has_text="finished").wait_for(timeout=30_000)
     found = [link.get_attribute("href") for link in results.all()]
     assert any(f"{chapter.stem}.html" in href for href in found), (
         f"searching {word!r} did not list {chapter.stem}: {found}"
