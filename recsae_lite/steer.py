@@ -84,13 +84,15 @@ def output_effect(model, directions: Tensor, concepts: np.ndarray, batch=None, t
     d) - scores(h) (`scores_from_hidden`; for a Spliced model at an earlier layer, through its
     remaining layers). batch=None: one state h = 0, exact for a head linear in h (SASRec's last
     layer, MF, ELSA), where the effect is strength * d E^T whatever h. concepts: (n_items, C)."""
-    if batch is None:
-        h = torch.zeros(1, directions.shape[1], device=directions.device)
+    if batch is None:  # one state, h = 0: every direction at once
+        zero = torch.zeros(1, directions.shape[1], device=directions.device)
+        base = model.scores_from_hidden(zero, None)
+        effect = model.scores_from_hidden(zero + strength * directions, None) - base
     else:
         h = model.hidden(batch)  # (B, d)
-    base = model.scores_from_hidden(h, batch)
-    effect = torch.stack([(model.scores_from_hidden(h + strength * d, batch) - base).mean(0)
-                          for d in directions])  # fmt: skip
+        base = model.scores_from_hidden(h, batch)
+        effect = torch.stack([(model.scores_from_hidden(h + strength * d, batch) - base).mean(0)
+                              for d in directions])  # fmt: skip
     raised = effect.topk(top, dim=1).indices.cpu().numpy()  # (n_directions, top)
     return np.asarray(concepts, dtype=float)[raised].mean(1)
 
