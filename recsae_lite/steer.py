@@ -25,8 +25,9 @@ def sweep(model: Recommender, split: Split, rows: np.ndarray, edits: dict[float,
           dataset: Dataset, share_of: np.ndarray) -> pd.DataFrame:  # fmt: skip
     """Metrics@10 on the split's `rows` (test targets) for each strength's edit: share (of the
     lists inside `share_of`), ndcg, hr, coverage, diversity, popularity. The users' hidden states
-    are computed once."""
-    spliced, out = Spliced(model, cache=True), []
+    are computed once (or taken from `model`'s cache, when it is a caching `Spliced`)."""
+    cached = isinstance(model, Spliced) and model.cached is not None
+    spliced, out = (model if cached else Spliced(model, cache=True)), []
     for strength, edit in edits.items():
         spliced.edit = edit
         m = evaluate(spliced, split, "test", dataset=dataset, share_of=share_of, rows=rows)
@@ -40,12 +41,12 @@ def compare(model: Recommender, split: Split, dataset: Dataset,
     """Steering sweeps: for each (method, genre) direction (unit norm), each strength s (the
     added vector is s * unit * direction), and each named set of users: metrics@10, with the
     share of the lists in that genre. One row per (method, genre, users, strength)."""
-    tables = []
+    tables, spliced = [], Spliced(model, cache=True)  # each user's state computed once
     for (method, genre), direction in directions.items():
         share_of = dataset.genres[:, dataset.genre_names.index(genre)]
         edits = {s: direction_edit(direction, s * unit) for s in strengths}
         for name, rows in users.items():
-            table = sweep(model, split, rows, edits, dataset, share_of)
+            table = sweep(spliced, split, rows, edits, dataset, share_of)
             tables.append(table.assign(method=method, genre=genre, users=name))
     return pd.concat(tables, ignore_index=True)
 

@@ -75,6 +75,27 @@ def test_sasrec_masks_padding_and_keeps_the_most_recent_items(data):
         )
 
 
+def test_sasrec_by_length_groups_computes_what_the_whole_padded_batch_does(data, monkeypatch):
+    from recsae_lite.models import sasrec
+
+    model = small("sasrec", data)
+    monkeypatch.setattr(sasrec, "LENGTH_GROUP", 3)  # several groups of different widths
+    batch = batch_of(data[1], model.n_items, slice(0, 10))
+    history = batch.history[:, -model.config.max_len :]
+    assert len({int(n) for n in (history != model.n_items).sum(1)}) > 3, "lengths all alike"
+    with torch.no_grad():
+        whole = model.states(batch)[0][:, -1]  # every row padded to the longest
+        assert torch.allclose(model.hidden(batch), whole, atol=1e-5)
+        full = batch.history[:, -(model.config.max_len + 1) :]
+        inputs, targets = full[:, :-1], full[:, 1:]
+        x, mask = model._embed(inputs)
+        states = model._run(x, mask, 0, model.config.n_layers)
+        valid = (inputs != model.n_items) & (targets != model.n_items)
+        logits = states[valid] @ model.item_embeddings().T
+        expected = torch.nn.functional.cross_entropy(logits, targets[valid])
+        assert torch.allclose(model.loss(batch), expected, atol=1e-5)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_bad_batches_get_clear_errors(name, data):
     model = small(name, data)

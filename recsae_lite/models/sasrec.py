@@ -18,6 +18,8 @@ from .base import Batch, Recommender, register
 
 __all__ = ["SASRecConfig", "SASRec"]
 
+LENGTH_GROUP = 16  # rows per group of similar length (`SASRec._length_groups`)
+
 
 @dataclass
 class SASRecConfig:
@@ -107,7 +109,22 @@ class SASRec(Recommender):
         return self._run(x, mask, 0, self._check_layer(layer)), valid
 
     def hidden(self, batch: Batch, layer: int | None = None) -> Tensor:
-        return self.states(batch, layer)[0][:, -1]  # (B, d): the last position is scored
+        """(B, d) the state at the last position, which is scored (computed by length groups)."""
+        self.check(batch)
+        history, stop = batch.history[:, -self.config.max_len :], self._check_layer(layer)
+        h = torch.empty(len(history), self.config.hidden_size, device=history.device)
+        for rows, part in self._length_groups(history):
+            h[rows] = self._run(*self._embed(part), 0, stop)[:, -1]
+        return h
+
+    def _length_groups(self, history: Tensor):
+        """(rows, their histories cut to the longest of them) for groups of LENGTH_GROUP rows of
+        similar length. Positions are counted from the end and padding is masked, so every state
+        is what it is in the whole padded batch, at a fraction of the cost: most histories are
+        far shorter than max_len."""
+        lengths = (history != self.n_items).sum(1)
+        for rows in lengths.argsort().split(LENGTH_GROUP):
+            yield rows, history[rows, -max(2, int(lengths[rows].max())) :]
 
     def scores_from_hidden(self, h: Tensor, batch: Batch, layer: int | None = None) -> Tensor:
         layer, n = self._check_layer(layer), self.config.n_layers
@@ -122,16 +139,17 @@ class SASRec(Recommender):
         return h @ self.item_emb.weight[: self.n_items].T  # (B, n_items)
 
     def loss(self, batch: Batch) -> Tensor:
-        """Next-item cross-entropy over all items at every position."""
+        """Next-item cross-entropy over all items at every position (computed by length groups)."""
         self.check(batch)
         history = batch.history[:, -(self.config.max_len + 1) :]
-        inputs, targets = history[:, :-1], history[:, 1:]  # (B, L)
-        x, mask = self._embed(inputs)
-        states = self._run(x, mask, 0, self.config.n_layers)  # (B, L, d)
-        # score only the positions that have a next item: a third of a batch can be padding
-        valid = (inputs != self.n_items) & (targets != self.n_items)
-        logits = states[valid] @ self.item_emb.weight[: self.n_items].T  # (P, n_items)
-        return F.cross_entropy(logits, targets[valid])
+        states, targets = [], []
+        for _, part in self._length_groups(history):
+            inputs, target = part[:, :-1], part[:, 1:]
+            valid = (inputs != self.n_items) & (target != self.n_items)  # has a next item
+            states.append(self._run(*self._embed(inputs), 0, self.config.n_layers)[valid])
+            targets.append(target[valid])
+        logits = torch.cat(states) @ self.item_emb.weight[: self.n_items].T  # (P, n_items)
+        return F.cross_entropy(logits, torch.cat(targets))
 
     def item_embeddings(self) -> Tensor:
         return self.item_emb.weight[: self.n_items]
