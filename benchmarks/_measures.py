@@ -26,10 +26,10 @@ from recsae_lite.sae import SAE, FitConfig, SAEConfig
 from recsae_lite.train import recommend
 
 
-def fit_settings(profile: str, seed: int, **changes) -> FitConfig:
-    """The fit of the book's SAEs in a profile (`zoo.SAE_SETTINGS`: its step cap and batch), with
-    `changes` (FitConfig fields) on top."""
-    return FitConfig(**{**zoo.SAE_SETTINGS[profile], "seed": seed, **changes})
+def fit_settings(kind: str, profile: str, seed: int, **changes) -> FitConfig:
+    """The fit of the book's SAEs of `kind` in a profile (`zoo.fit_settings`), with `changes`
+    (FitConfig fields) on top."""
+    return zoo.fit_settings(kind, profile, seed, **changes)
 
 
 @torch.no_grad()

@@ -152,14 +152,14 @@ def main(argv: list[str]) -> None:
         saes = {}
         for k in (16, 64):
             saes[k] = fit(x, knobs.sae_config(sizes["hidden"], sizes["d_sae"], k),
-                          fit_settings(args.profile, seed), progress=False)  # fmt: skip
+                          fit_settings("elsa", args.profile, seed), progress=False)  # fmt: skip
             steps[f"split {split_seed}, k {k}"] = saes[k].history.best_step
             per_user.append(score(Spliced(elsa, saes[k]), split, quality, **which, sae=f"k{k}",
                                   views=1))  # fmt: skip
         if seed == 0:  # the book's recipe, for chapter 8's table of costs
             for k, n_views in sizes["views"].items():
                 x_views = knobs.views(elsa, split, n_views, keep=0.8, seed=seed)
-                settings = fit_settings(args.profile, seed, batch_size=1_024)
+                settings = fit_settings("elsa", args.profile, seed)
                 sae = fit(x_views, knobs.sae_config(sizes["hidden"], sizes["d_sae"], k),
                           settings, progress=False)  # fmt: skip
                 per_user.append(score(Spliced(elsa, sae), split, quality, **which,

@@ -62,7 +62,7 @@ def main(argv: list[str]) -> None:
         for setting, (sizes, k) in SETTINGS.items():
             for variant in VARIANTS:
                 config = hierarchy.sae_config(x.shape[1], variant, sizes, k)
-                sae = fit(x, config, fit_settings(args.profile, seed), progress=False)
+                sae = fit(x, config, fit_settings("items", args.profile, seed), progress=False)
                 ran_on |= devices_of(trained.model, sae)
                 codes = sae.encode(x).detach()
                 groups = hierarchy.feature_groups(sae, codes, sizes)
@@ -84,7 +84,7 @@ def main(argv: list[str]) -> None:
         x_movies, data = two_tower.embeddings(mf.model)[1], mf.dataset
         for variant in VARIANTS:
             config = hierarchy.sae_config(x_movies.shape[1], variant, MF_SIZES, 4)
-            sae = fit(x_movies, config, fit_settings(args.profile, seed), progress=False)
+            sae = fit(x_movies, config, fit_settings("items", args.profile, seed), progress=False)
             ran_on |= devices_of(mf.model, sae)
             codes = sae.encode(x_movies).detach().cpu()
             groups = hierarchy.feature_groups(sae, codes, MF_SIZES)

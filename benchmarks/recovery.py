@@ -51,8 +51,6 @@ def main(argv: list[str]) -> None:
 
     device = pick_device(args.device)
     hidden = 16 if args.profile == "ci" else HIDDEN
-    steps = zoo.SAE_SETTINGS[args.profile]["max_steps"]
-    batch_size = min(2_048, zoo.SAE_SETTINGS[args.profile]["batch_size"])  # chapter 9's at most
     rows, concepts, ran_on = [], [], set()
     for seed in args.seeds:
         seed_everything(seed)
@@ -64,7 +62,8 @@ def main(argv: list[str]) -> None:
                                 progress=False, hidden_size=hidden)  # fmt: skip
             x, items = recovery.samples(trained)
             for variant in VARIANTS:
-                sae, l1 = recovery.fit(x, variant, SIZES, K, steps, seed, batch_size)
+                settings = zoo.fit_settings("items", args.profile, seed)  # chapter 9's
+                sae, l1 = recovery.fit(x, variant, SIZES, K, settings)
                 ran_on |= devices_of(trained.model, sae, x)
                 truths = truth.item_concepts[items]
                 scores = recovery.score(sae, x, truths, truth.parent, SIZES, seed=seed)
@@ -122,8 +121,7 @@ def main(argv: list[str]) -> None:
         "benchmark": "recovery",
         "profile": args.profile,
         "seeds": args.seeds,
-        "steps": steps,
-        "batch_size": batch_size,
+        "fit": zoo.FITS[args.profile]["items"],  # chapter 9's
         "sae": {"groups": SIZES, "k": K, "hidden_size": hidden, "threshold": THRESHOLD},
         "figures": figures,
         "knobs": {

@@ -241,7 +241,7 @@ def matryoshka_hierarchies(work: Work) -> dict:
     items = items.cpu().numpy()
     d = model.config.hidden_size
     sizes = (d, 3 * d, 12 * d)
-    settings = work.fit_config(FitConfig(**zoo.SAE_SETTINGS["full"]))
+    settings = work.fit_config(zoo.fit_settings("sasrec", "full"))
     found = {}
     for variant in ("matryoshka", "batchtopk"):
         groups = sizes if variant == "matryoshka" else ()
@@ -295,7 +295,8 @@ def ground_truth(work: Work) -> dict:
     concepts = data.truth.item_concepts[items]
     found = {"samples": len(x)}
     for variant in ("relu", "topk", "batchtopk", "matryoshka"):
-        sae, _ = recovery.fit(x, variant, (8, 24, 96), 4, work.steps, work.seed, 8_192, rounds=1)
+        settings = work.fit_config(zoo.fit_settings("items", "full", work.seed))
+        sae, _ = recovery.fit(x, variant, (8, 24, 96), 4, settings, rounds=1)
         found[f"{variant} f1"] = recovery.score(sae, x, concepts, data.truth.parent, (8, 24, 96))[
             "f1"
         ]

@@ -103,7 +103,7 @@ def main(argv: list[str]) -> None:
 
             # the book's TopK SAE at each w_pred (and one of 22 features at the largest)
             x, term = two_tower.sae_inputs(book.model, split, train_rows, seed)
-            settings = fit_settings(args.profile, seed, batch_size=512)  # chapter 6's batch
+            settings = fit_settings("two_tower", args.profile, seed)  # chapter 6's
             saes = {}
             for w in w_grid:
                 config = SAEConfig(x.shape[1], 256, "topk", 16, pred_coefficient=w)

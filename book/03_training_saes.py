@@ -1,5 +1,5 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# Colab only (no need to read): install recsae-lite 0.2.0, the version this
 # notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
@@ -7,7 +7,7 @@ if "google.colab" in sys.modules:
     import subprocess
 
     repository = "https://github.com/recsae-lite/recsae-lite"
-    source = f"git+{repository}@v0.1.0"
+    source = f"git+{repository}@v0.2.0"
     print(f"Installing recsae-lite from {source} (about a minute) ...")
     pip = [sys.executable, "-m", "pip", "install", "-q"]
     if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
@@ -87,7 +87,7 @@ from recsae_lite.sae import SAE, FitConfig, SAEConfig, fit
 device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
 # at most, per SAE (the fit stops sooner)
-STEPS = zoo.SAE_SETTINGS[PROFILE]["max_steps"]
+STEPS = zoo.FITS[PROFILE]["sasrec"]["max_steps"]
 KS = _nb.pick(PROFILE, ci=[4, 16], quick=[8, 16], full=[8, 16, 32, 64])
 EXPANSION = 16  # d_sae = EXPANSION x d_in
 print(f"device: {device}")

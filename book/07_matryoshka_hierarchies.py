@@ -1,5 +1,5 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# Colab only (no need to read): install recsae-lite 0.2.0, the version this
 # notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
@@ -7,7 +7,7 @@ if "google.colab" in sys.modules:
     import subprocess
 
     repository = "https://github.com/recsae-lite/recsae-lite"
-    source = f"git+{repository}@v0.1.0"
+    source = f"git+{repository}@v0.2.0"
     print(f"Installing recsae-lite from {source} (about a minute) ...")
     pip = [sys.executable, "-m", "pip", "install", "-q"]
     if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
@@ -76,13 +76,10 @@ from recsae_lite import (
 from recsae_lite.activations import collect
 from recsae_lite.data import load_dataset
 from recsae_lite.metrics import sae_metrics
-from recsae_lite.sae import FitConfig, fit
+from recsae_lite.sae import fit
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
-# at most, per SAE: by then held-out FVU is within 2% of its best
-# (benchmarks/results/fit_budget.json)
-STEPS = _nb.pick(PROFILE, ci=200, quick=800, full=5_000)
 SEEDS = _nb.pick(
     PROFILE,
     ci=[SEED],
@@ -205,7 +202,7 @@ for variant in VARIANTS:
         sae = fit(
             x_synthetic,
             config,
-            FitConfig(max_steps=STEPS, seed=seed),
+            zoo.fit_settings("items", PROFILE, seed),
             progress=False,
         )
         codes = sae.encode(x_synthetic).detach()
@@ -304,7 +301,7 @@ MF_SIZES = (16, 48, 192)
 _nb.record("mf_items", dataset.n_items, ",d")
 
 
-mf_fit = FitConfig(max_steps=STEPS, seed=SEED)
+mf_fit = zoo.fit_settings("items", PROFILE, SEED)
 mf_saes = {
     v: fit(
         x_items,

@@ -1,5 +1,5 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# Colab only (no need to read): install recsae-lite 0.2.0, the version this
 # notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
@@ -7,7 +7,7 @@ if "google.colab" in sys.modules:
     import subprocess
 
     repository = "https://github.com/recsae-lite/recsae-lite"
-    source = f"git+{repository}@v0.1.0"
+    source = f"git+{repository}@v0.2.0"
     print(f"Installing recsae-lite from {source} (about a minute) ...")
     pip = [sys.executable, "-m", "pip", "install", "-q"]
     if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
@@ -82,6 +82,8 @@ LABEL_SWAP = 0.2
 # ## Setup (no need to read)
 
 # %%
+from dataclasses import replace
+
 import ipywidgets as w
 import numpy as np
 import pandas as pd
@@ -103,12 +105,11 @@ from recsae_lite.interventions import feature_edit
 device = _nb.setup(SEED, DEVICE, PROFILE)
 # the hidden size of all three models
 D = _nb.pick(PROFILE, ci=16, quick=64, full=64)
-# at most, per SAE (benchmarks/results/fit_budget.json)
-STEPS = _nb.pick(PROFILE, ci=150, quick=800, full=5_000)
-# samples per SAE step
-BATCH = _nb.pick(PROFILE, ci=1_024, quick=2_048, full=8_192)
-# per SAE in section 6
-EXPLORE_STEPS = _nb.pick(PROFILE, ci=60, quick=300, full=1_500)
+# each SAE's fit (`zoo.FITS`), and section 6's shorter one
+FIT = zoo.fit_settings("items", PROFILE, SEED)
+EXPLORE_FIT = replace(
+    FIT, max_steps=_nb.pick(PROFILE, ci=60, quick=300, full=1_500)
+)
 # test users in section 5
 STEERED_USERS = _nb.pick(PROFILE, ci=50, quick=200, full=1_000)
 VARIANTS = ["relu", "topk", "batchtopk", "matryoshka"]
@@ -228,7 +229,7 @@ for name in MODELS:
 saes, rows = {}, []
 for name, (x, items) in samples.items():
     for variant in VARIANTS:
-        sae, l1 = recovery.fit(x, variant, SIZES, K, STEPS, SEED, BATCH)
+        sae, l1 = recovery.fit(x, variant, SIZES, K, FIT)
         saes[(name, variant)] = sae
         rows.append(
             {
@@ -593,7 +594,7 @@ def recover_on(**knobs):
     )
     rows = []
     for variant in VARIANTS:
-        sae, _ = recovery.fit(x, variant, SIZES, K, EXPLORE_STEPS, SEED, BATCH)
+        sae, _ = recovery.fit(x, variant, SIZES, K, EXPLORE_FIT)
         with torch.no_grad():
             codes = sae.encode(x).cpu()
         rows.append(

@@ -4,6 +4,6 @@ The chapters in book/ import it and teach with it; each module's docstring names
 introduces it.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["__version__"]

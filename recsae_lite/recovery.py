@@ -10,6 +10,8 @@ answer key does).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -96,13 +98,14 @@ def order_agreement(a, b) -> float:
     return float(((product > 0) + 0.5 * (product == 0)).mean())
 
 
-def fit(x: Tensor, variant: str, sizes, k: int, steps: int, seed=0, batch_size=4_096, l1=200.0,
-        rounds=4, tol=0.2):  # fmt: skip
+def fit(x: Tensor, variant: str, sizes, k: int, settings: FitConfig, l1=200.0, rounds=4, tol=0.2):
     """An SAE of `variant` on x with nested `sizes` (`hierarchy.sae_config`) and k active features
-    per sample; for "relu", whose L0 follows from its L1 weight, the weight is scaled by the
-    L0 it gave over k (at most 4x per round, up to `rounds` fits) until the L0 is within
-    `tol` * k of k. Returns the SAE and the L1 weight used (None for the others)."""
-    settings = FitConfig(max_steps=steps, batch_size=min(batch_size, len(x)), seed=seed)
+    per sample, fitted with `settings` (`zoo.fit_settings("items", ...)`); for "relu", whose L0
+    follows from its L1 weight, the weight is scaled by the L0 it gave over k (at most 4x per
+    round, up to `rounds` fits) until the L0 is within `tol` * k of k. Returns the SAE and the L1
+    weight used (None for the others)."""
+    settings = replace(settings, batch_size=min(settings.batch_size, len(x)))
+    steps = settings.max_steps
     if variant != "relu":
         config = hierarchy.sae_config(x.shape[1], variant, sizes, k)
         return sae_fit(x, config, settings, progress=False), None

@@ -33,8 +33,8 @@ from .models import Recommender
 from .train import History, TrainConfig, train
 
 __all__ = [
-    "MODELS", "SAE_SETTINGS", "RELU_L1", "PROFILES", "Trained", "build", "model", "sae",
-    "sae_settings", "zoo_dir"
+    "MODELS", "FITS", "RELU_L1", "PROFILES", "Trained", "build", "model", "sae",
+    "sae_settings", "fit_settings", "zoo_dir"
 ]  # fmt: skip
 
 MODELS = tuple(models.REGISTRY)  # every registered model; its settings per profile are its own
@@ -244,13 +244,34 @@ def sae(
     return model.eval(), x
 
 
-# the SAEs of SASRec's states that chapters 3, 4, 5 and 7 (and benchmarks/sasrec_steering.py)
-# share through the zoo, per profile: 16 x d_in features (RecSAE's choice for SASRec), on every
-# position of the training histories; the fit's cap and batch, from benchmarks/fit_budget.py
-SAE_SETTINGS = {
-    "ci": {"max_steps": 60, "batch_size": 1_024, "eval_every": 20},
-    "quick": {"max_steps": 800, "batch_size": 4_096},  # chapter 3's cap (FVU: fit_budget.json)
-    "full": {"max_steps": 5_000, "batch_size": 8_192},
+# Every SAE fit of the book, by the kind of vectors it reads, per profile: Adam's rate, the batch
+# and the step cap (the held-out stopping rule usually ends a fit sooner). quick: measured by
+# benchmarks/fit_budget.py, the setting that reaches the held-out FVU the book's fits had before in
+# the least time; full: the quick rates with larger batches and caps (not measured); ci: seconds.
+#   sasrec:    SASRec's states at every position (chapters 3, 4, 5, 7 and 8, shared via `sae`)
+#   two_tower: MF's and NCF's user and item embeddings, prediction-aware (chapters 6 and 8)
+#   elsa:      ELSA's user embeddings and their views (chapter 8)
+#   items:     item embeddings of a few hundred to a few thousand items (chapters 7 and 9)
+FITS = {
+    "ci": {
+        "sasrec": {"lr": 4e-3, "batch_size": 1_024, "max_steps": 60, "eval_every": 20},
+        "two_tower": {"lr": 4e-3, "batch_size": 512, "max_steps": 100},
+        "elsa": {"lr": 1e-3, "batch_size": 1_024, "max_steps": 100},
+        "items": {"lr": 4e-3, "batch_size": 1_024, "max_steps": 150},
+    },
+    "quick": {  # benchmarks/results/fit_budget.json (sasrec: the larger cap of TopK's and
+        #         Matryoshka's; elsa: no setting reached the previous fit's FVU, which stays)
+        "sasrec": {"lr": 4e-3, "batch_size": 1_024, "max_steps": 650},
+        "two_tower": {"lr": 4e-3, "batch_size": 512, "max_steps": 400},
+        "elsa": {"lr": 1e-3, "batch_size": 1_024, "max_steps": 2_000},
+        "items": {"lr": 4e-3, "batch_size": 1_024, "max_steps": 350},
+    },
+    "full": {
+        "sasrec": {"lr": 4e-3, "batch_size": 8_192, "max_steps": 5_000},
+        "two_tower": {"lr": 4e-3, "batch_size": 512, "max_steps": 5_000},
+        "elsa": {"lr": 1e-3, "batch_size": 1_024, "max_steps": 5_000},
+        "items": {"lr": 4e-3, "batch_size": 8_192, "max_steps": 5_000},
+    },
 }
 RELU_L1 = {4: 400.0, 8: 250.0, 16: 150.0, 32: 80.0, 64: 40.0}  # relu: L1 weights for an L0 near k
 
@@ -261,11 +282,9 @@ def sae_settings(
     """(SAEConfig, FitConfig) of the book's SAE of `variant` for a model with hidden size d_in:
     k active features (TopK exactly, BatchTopK and Matryoshka on average; for ReLU the L1 weight
     that gives an L0 near k), Matryoshka's nested groups of d, 3 d and 12 d features."""
-    from .sae import FitConfig, SAEConfig
+    from .sae import SAEConfig
 
-    if profile not in SAE_SETTINGS:
-        raise ValueError(f"unknown profile {profile!r}: choose ci, quick or full")
-    fit_config = FitConfig(**SAE_SETTINGS[profile], seed=seed)
+    fit_config = fit_settings("sasrec", profile, seed)
     options = {}
     if variant == "relu":
         options = {"l1_coefficient": RELU_L1[k], "l1_warmup_steps": fit_config.max_steps // 4}
@@ -273,3 +292,15 @@ def sae_settings(
         options = {"groups": (d_in, 3 * d_in, (expansion - 4) * d_in)}
     config = SAEConfig(d_in, expansion * d_in, variant, k=k, **options)
     return config, fit_config
+
+
+def fit_settings(kind: str, profile: str, seed: int = 0, **changes):
+    """The `FitConfig` of the book's SAE fits of `kind` (sasrec, two_tower, elsa, items; see
+    `FITS`) in `profile`, with `changes` (FitConfig fields) on top."""
+    from .sae import FitConfig
+
+    if profile not in FITS:
+        raise ValueError(f"unknown profile {profile!r}: choose ci, quick or full")
+    if kind not in FITS[profile]:
+        raise ValueError(f"unknown kind of fit {kind!r}: choose {', '.join(FITS[profile])}")
+    return FitConfig(**{**FITS[profile][kind], "seed": seed, **changes})

@@ -214,3 +214,24 @@ def test_fidelity_per_user_averages_to_two_towers_fidelity(name):
         assert values.shape == (len(rows),)
         assert np.nanmean(values) == pytest.approx(means[measure]), measure
     assert 0 < means["rbo_paper_b"] < 1  # a lossy SAE: the lists differ, but not entirely
+
+
+def test_the_quick_fits_are_those_fit_budget_chose():
+    """zoo.FITS["quick"] is benchmarks/results/fit_budget.json's choice per kind, not a guess."""
+    import json
+
+    chosen = {
+        f["fit"]: f
+        for f in json.loads((BENCHMARKS / "results/fit_budget.json").read_text())["fits"]
+    }
+    kinds = {"sasrec": ["sasrec states, topk", "sasrec states, matryoshka"],
+             "two_tower": ["mf users and items, w_pred 1"], "elsa": ["elsa views, k 16"],
+             "items": ["synthetic items, matryoshka"]}  # fmt: skip
+    for kind, fits in kinds.items():
+        settings = zoo.fit_settings(kind, "quick")
+        assert {(chosen[f]["lr"], chosen[f]["batch"]) for f in fits} == {
+            (settings.lr, settings.batch_size)
+        }, kind
+        assert settings.max_steps == max(chosen[f]["cap"] for f in fits), kind
+    with pytest.raises(ValueError, match="unknown kind of fit 'sae'"):
+        zoo.fit_settings("sae", "quick")

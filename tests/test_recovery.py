@@ -11,6 +11,7 @@ import torch
 from recsae_lite import hierarchy, recovery
 from recsae_lite.activations import planted
 from recsae_lite.data import load_dataset
+from recsae_lite.sae import FitConfig
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +57,16 @@ def test_order_agreement():
 def test_fit_brings_relu_to_the_target_l0():
     x, _ = planted(2_000, d_in=8, n_directions=16, active=2, seed=0)
     sizes, k = (4, 12), 3
-    sae, l1 = recovery.fit(x, "relu", sizes, k, steps=1_000, batch_size=500, l1=1.0, rounds=6)
+    fit = FitConfig(max_steps=1_000, batch_size=500)  # the default rate, as before
+    sae, l1 = recovery.fit(x, "relu", sizes, k, fit, l1=1.0, rounds=6)
     with torch.no_grad():
         l0 = (sae.encode(x) > 0).float().sum(1).mean().item()
     assert abs(l0 - k) <= 0.2 * k and l1 > 1.0  # the first weight was far too small
     assert sae.config.l1_coefficient == l1
-    topk, none = recovery.fit(x, "topk", sizes, k, steps=20, batch_size=500)
+    short = FitConfig(max_steps=20, batch_size=500)
+    topk, none = recovery.fit(x, "topk", sizes, k, short)
     assert none is None and topk.config.k == k and topk.config.d_sae == sum(sizes)
-    matryoshka, _ = recovery.fit(x, "matryoshka", sizes, k, steps=20, batch_size=500)
+    matryoshka, _ = recovery.fit(x, "matryoshka", sizes, k, short)
     assert matryoshka.config.groups == sizes
 
 
