@@ -1,5 +1,5 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# Colab only (no need to read): install recsae-lite 0.2.0, the version this
 # notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
@@ -7,7 +7,7 @@ if "google.colab" in sys.modules:
     import subprocess
 
     repository = "https://github.com/recsae-lite/recsae-lite"
-    source = f"git+{repository}@v0.1.0"
+    source = f"git+{repository}@v0.2.0"
     print(f"Installing recsae-lite from {source} (about a minute) ...")
     pip = [sys.executable, "-m", "pip", "install", "-q"]
     if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
@@ -67,14 +67,12 @@ import torch
 from recsae_lite import _nb, interpret, report, two_tower, viz, widgets, zoo
 from recsae_lite.interventions import Spliced, feature_edit
 from recsae_lite.metrics import sae_metrics
-from recsae_lite.sae import SAE, FitConfig, SAEConfig, fit
+from recsae_lite.sae import SAE, SAEConfig, fit
+from recsae_lite.steer import output_effect
 from recsae_lite.train import recommend
 
 device = _nb.setup(SEED, DEVICE, PROFILE)
 DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
-# at most, per SAE: by then held-out FVU is within 2% of its best
-# (benchmarks/results/fit_budget.json)
-STEPS = _nb.pick(PROFILE, ci=100, quick=900, full=5_000)
 W_PRED = _nb.pick(PROFILE, ci=[0.0, 5.0], quick=[0.0, 1.0, 10.0],
                   full=[0.0, 1.0, 2.0, 5.0, 10.0])  # fmt: skip
 K, D_SAE = 16, 256  # the main SAE: 16 active features of 256
@@ -231,7 +229,7 @@ def train(
     config = SAEConfig(
         x.shape[1], d_sae, variant, k, groups, pred_coefficient=w_pred
     )
-    settings = FitConfig(max_steps=STEPS, batch_size=512, seed=SEED)
+    settings = zoo.fit_settings("two_tower", PROFILE, SEED)
     return fit(x, config, settings, prediction=term, progress=False)
 
 
@@ -594,29 +592,68 @@ _nb.record("intervened_genre", genre, "s")
 shares.round(3)
 
 # %% [markdown]
-# The same edit on one user, with a slider for v (live with a kernel; the figure after it has
-# the lists precomputed for the rendered book).
+# The same kind of edit on one user, with a slider for v (live with a kernel; the figure after it
+# has the lists precomputed for the rendered book). Purity picks a feature by what it fires on; to
+# bring a genre to a user, what counts is what the feature does (chapter 5): the films its decoder
+# direction raises most (`steer.output_effect`). For the figure we take the genre and feature
+# where that is purest, the feature whose direction raises its genre's films most purely among the
+# 10 films it raises most (of the genres some held-out user's top 10 lacks), and the first
+# held-out user whose top 10 holds none of that genre.
 
 # %%
-user_row = held_out[0]
+directions = (sae.W_dec * sae.input_scale).detach()  # what z_n = 1 adds to u
+effect = output_effect(model, directions, dataset.genres)  # (F, G), top 10
+_nb.record("purity_feature_effect_share", effect[genre_feature, g], ".0%")
+top10s = recommend(model, split, held_out, 10)
+# genres some held-out user's top 10 holds none of
+absent = ~dataset.genres[top10s].any(1).all(0)
+by_effect, g_show = np.unravel_index(
+    np.argmax(np.where(absent, effect, -1.0)), effect.shape
+)
+show_genre = dataset.genre_names[g_show]
+_nb.record("show_genre", show_genre, "s")
+_nb.record("effect_feature_share", effect[by_effect, g_show], ".0%")
+print(
+    f"{show_genre}: {effect[by_effect, g_show]:.0%} of the 10 films feature "
+    f"{by_effect} raises most; {genre}: {effect[genre_feature, g]:.0%} for "
+    f"its purity pick ({genre_feature})"
+)
+user_row = held_out[np.flatnonzero(~dataset.genres[top10s, g_show].any(1))[0]]
+by_effect_peak = float(codes[:, by_effect].max())
 
 
 def top10(value):
-    top = overwrite(model, sae, [user_row], genre_feature, value * peak, k=10)
-    return widgets.recommendation_table(dataset, top[0], mark=g)
+    top = overwrite(
+        model, sae, [user_row], by_effect, value * by_effect_peak, k=10
+    )
+    return widgets.recommendation_table(dataset, top[0], mark=g_show)
 
 
 widget, frames = widgets.value_slider(
-    top10, [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0], "v x peak"
+    top10, [-1.0, 0.0, 1.0, 2.0, 4.0, 8.0], "v x peak"
 )
 widget
 
 # %%
 title = (
-    f"User {split.users[user_row]}: the {genre} feature ({genre_feature}) "
-    "set to v x its peak"
+    f"User {split.users[user_row]}: the {show_genre} feature by effect "
+    f"({by_effect}) set to v x its peak"
 )
 viz.steering_frames(frames, title).show()
+# the figure's own data: the genre's share of the shown list per value
+shown_share = {
+    v: t["genres"].str.split(", ").apply(lambda gs: show_genre in gs).mean()
+    for v, t in frames.items()
+}
+_nb.record("showcase_share_start", shown_share[0.0], ".1f")
+_nb.record("showcase_share_top", shown_share[max(shown_share)], ".1f")
+
+# %% [markdown]
+# The {glue:text}`intervened_genre` feature picked by purity raises
+# {glue:text}`purity_feature_effect_share` of its genre among the 10 films it raises most; the
+# purest effect is {glue:text}`show_genre`'s, {glue:text}`effect_feature_share`. For the shown
+# user, at v = 0 the list holds {glue:text}`showcase_share_start` of {glue:text}`show_genre`; at
+# v = 8 (a very high value) the genre is {glue:text}`showcase_share_top` of it.
 
 # %% [markdown]
 # **Promoting one item.** One feature is a concept shared by many films, so setting a film's

@@ -1,5 +1,5 @@
 # %% tags=["remove-cell"]
-# Colab only (no need to read): install recsae-lite 0.1.0, the version this
+# Colab only (no need to read): install recsae-lite 0.2.0, the version this
 # notebook was written for; Colab's own torch and ipywidgets are kept.
 import sys
 
@@ -7,7 +7,7 @@ if "google.colab" in sys.modules:
     import subprocess
 
     repository = "https://github.com/recsae-lite/recsae-lite"
-    source = f"git+{repository}@v0.1.0"
+    source = f"git+{repository}@v0.2.0"
     print(f"Installing recsae-lite from {source} (about a minute) ...")
     pip = [sys.executable, "-m", "pip", "install", "-q"]
     if subprocess.run([*pip, f"recsae-lite @ {source}"]).returncode != 0:
@@ -84,7 +84,8 @@ from recsae_lite.interventions import (
     feature_edit,
 )
 from recsae_lite.models import ELSA, ELSAConfig
-from recsae_lite.sae import FitConfig, SAEConfig, fit
+from recsae_lite.sae import SAEConfig, fit
+from recsae_lite.steer import output_effect
 from recsae_lite.train import evaluate, recommend, train
 
 # ELSA and SAEs this small train on the CPU
@@ -94,11 +95,9 @@ DATASET = _nb.pick(PROFILE, ci="ml-100k", quick="ml-100k", full="ml-1m")
 HIDDEN = _nb.pick(PROFILE, ci=64, quick=256, full=256)
 D_SAE = _nb.pick(PROFILE, ci=256, quick=2_048, full=2_048)  # paper C: 2048
 K_VALUES = _nb.pick(PROFILE, ci=[16], quick=[16, 32], full=[8, 16, 32, 64])
-# at most, per SAE: held-out FVU still falls at 1,000 steps
-# (benchmarks/results/fit_budget.json)
-STEPS = _nb.pick(PROFILE, ci=100, quick=2_000, full=5_000)
 VIEWS = _nb.pick(PROFILE, ci=5, quick=50, full=50)
 ALPHAS = [0.0, 0.1, 0.2, 0.3, 0.5]
+SHOWN_ALPHAS = [0.0, 0.2, 0.5, 0.8, 1.0]  # the one-user figure's
 MIN_FILMS = 50  # genres with fewer films are not steered towards
 # features firing on fewer films are about those films: no genre maps to them
 MIN_ITEMS = 20
@@ -245,7 +244,7 @@ other_splits.round(3)
 # %%
 saes, rows = {}, []
 x_views = knobs.views(elsa, split, VIEWS, keep=0.8, seed=SEED)
-settings = FitConfig(max_steps=STEPS, batch_size=1_024, seed=SEED)
+settings = zoo.fit_settings("elsa", PROFILE, SEED)
 for k in K_VALUES:
     saes[k] = fit(
         x_views, knobs.sae_config(HIDDEN, D_SAE, k), settings, progress=False
@@ -546,8 +545,7 @@ viz.tradeoff(
 # any one feature. The lists are computed in your browser from the users' codes, the SAE's
 # decoder and ELSA's item embeddings (float16), exactly as `feature_edit(..., "mix",
 # error_term=False)` and ELSA score them, so the mixer works in the rendered book without a
-# kernel, in Jupyter and in Colab. The figure after it shows the first user's lists at a few
-# values of alpha.
+# kernel, in Jupyter and in Colab.
 
 # %%
 g, users = pairs[0]
@@ -595,13 +593,44 @@ for place, genre, free, alpha in positions:
     )  # fmt: skip
 _nb.record("mixer_expected", json.dumps(expected), "s")
 
+# %% [markdown]
+# Paper C's map picks a genre's features by what they fire on. To bring the genre into a list,
+# what counts is what a feature does (chapter 5): the films its decoder direction raises most
+# (`steer.output_effect`). The figure mixes in the genre's five features of largest effect share
+# and shows, at a few values of alpha, the lists of the first of the genre's users whose top 10
+# at alpha 0 (the code decoded without the error term) holds none of it.
+
 # %%
-frames = {alpha: top10(alpha) for alpha in ALPHAS}
-title = (
-    f"Test user {split.users['test'][user]}: "
-    f"towards {dataset.genre_names[g]} (5 features)"
-)
-viz.steering_frames(frames, title).show()
+effect = output_effect(elsa, sae.W_dec.detach(), dataset.genres)  # (F, G)
+by_effect = np.argsort(-effect[:, g], kind="stable")[:5]
+start = feature_edit(sae, by_effect, 0.0, "mix", error_term=False)
+lists = recommend(Spliced(elsa, start), split, users)
+shown = int(users[np.flatnonzero(~dataset.genres[lists, g].any(1))[0]])
+target = dataset.genre_names[g]
+frames = {a: top10(a, by_effect, shown) for a in SHOWN_ALPHAS}
+title = f"Test user {split.users['test'][shown]}: towards {target}"
+viz.steering_frames(frames, f"{title} (5 features by effect)").show()
+
+
+def share_of_target(frame):
+    return (
+        frame["genres"].str.split(", ").apply(lambda gs: target in gs).mean()
+    )
+
+
+# the figure's own data: the genre's share of the shown list per alpha
+shown_share = {a: share_of_target(t) for a, t in frames.items()}
+_nb.record("showcase_genre", target, "s")
+_nb.record("showcase_share_start", shown_share[0.0], ".1f")
+_nb.record("showcase_share_top", shown_share[SHOWN_ALPHAS[-1]], ".1f")
+paper_map = share_of_target(top10(SHOWN_ALPHAS[-1], top_features, shown))
+_nb.record("showcase_share_top_paper_map", paper_map, ".1f")
+
+# %% [markdown]
+# For this user the list holds {glue:text}`showcase_share_start` of
+# {glue:text}`showcase_genre` films unsteered; at alpha 1, where the code is the five features
+# alone, the genre is {glue:text}`showcase_share_top` of it (with paper C's five
+# best-characterizing features instead: {glue:text}`showcase_share_top_paper_map`).
 
 # %% [markdown]
 # ## 6. Three knobs on one scale
@@ -672,7 +701,7 @@ held, fitted = (
 )
 x_mf, term = two_tower.sae_inputs(mf.model, mf.split, fitted, SEED)
 mf_config = SAEConfig(x_mf.shape[1], 256, "topk", 16, pred_coefficient=1.0)
-mf_settings = FitConfig(max_steps=STEPS, batch_size=512, seed=SEED)
+mf_settings = zoo.fit_settings("two_tower", PROFILE, SEED)
 mf_sae = fit(x_mf, mf_config, mf_settings, prediction=term, progress=False)
 items_emb = two_tower.embeddings(mf.model)[1]
 item_codes_mf = mf_sae.encode(items_emb).detach()

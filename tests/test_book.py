@@ -313,6 +313,11 @@ def test_two_tower_chapter_numbers(executed):
             assert 0.0 <= numbers[f"{name}_matryoshka_prefix{prefix}_rbo"] <= 1.0
     for key in ("genre_share_before", "genre_share_filtered", "genre_share_nudged"):
         assert 0.0 <= numbers[key] <= 1.0
+    # the showcase brings its genre: the shown user had none of it, and at the top value the
+    # list the figure shows holds some (the ci MF, 2 epochs, reaches 0.2; quick: the chapter)
+    assert numbers["showcase_share_start"] == 0.0
+    assert numbers["showcase_share_top"] > 0.0
+    assert numbers["effect_feature_share"] >= numbers["purity_feature_effect_share"]
 
 
 def test_matryoshka_chapter_numbers(executed):
@@ -340,6 +345,10 @@ def test_knobs_chapter_numbers(executed):
             numbers[f"best_characterizes_{n}_a0.5_segment"]
             > numbers[f"best_characterizes_{n}_a0_segment"]
         )
+    # the showcase works: the shown user had none of the genre, and at alpha 1 the genre is at
+    # least half of the list the figure shows
+    assert numbers["showcase_share_start"] == 0.0
+    assert numbers["showcase_share_top"] >= 0.5
 
 
 def test_report_chapter_reads_the_committed_results(executed):
