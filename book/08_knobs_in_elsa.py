@@ -596,18 +596,32 @@ _nb.record("mixer_expected", json.dumps(expected), "s")
 # %% [markdown]
 # Paper C's map picks a genre's features by what they fire on. To bring the genre into a list,
 # what counts is what a feature does (chapter 5): the films its decoder direction raises most
-# (`steer.output_effect`). The figure mixes in the genre's five features of largest effect share
-# and shows, at a few values of alpha, the lists of the first of the genre's users whose top 10
-# at alpha 0 (the code decoded without the error term) holds none of it.
+# (`steer.output_effect`). The figure mixes in a genre's five features of largest effect share
+# and shows, at a few values of alpha, the lists of a user whose top 10 at alpha 0 (the code
+# decoded without the error term) holds none of it: the first such user of the steering pairs.
 
 # %%
 effect = output_effect(elsa, sae.W_dec.detach(), dataset.genres)  # (F, G)
-by_effect = np.argsort(-effect[:, g], kind="stable")[:5]
-start = feature_edit(sae, by_effect, 0.0, "mix", error_term=False)
-lists = recommend(Spliced(elsa, start), split, users)
-shown = int(users[np.flatnonzero(~dataset.genres[lists, g].any(1))[0]])
-target = dataset.genre_names[g]
-frames = {a: top10(a, by_effect, shown) for a in SHOWN_ALPHAS}
+by_effect = np.argsort(-effect, axis=0, kind="stable")[:5].T  # (G, 5)
+
+
+def share_at_zero(c, rows):
+    """Genre c's share of each row's top 10 at alpha 0 (no error term)."""
+    knob = feature_edit(sae, by_effect[c], 0.0, "mix", error_term=False)
+    top = recommend(Spliced(elsa, knob), split, rows)
+    return dataset.genres[top, c].mean(1)
+
+
+alpha0 = {c: share_at_zero(c, rows) for c, rows in pairs}
+# the shown genre and user: the first pair with a user whose list lacks the
+# genre (else the user with the least of it)
+g_fig, place = min(
+    ((c, int(np.argmin(s))) for c, s in alpha0.items()),
+    key=lambda cp: (alpha0[cp[0]][cp[1]] > 0, alpha0[cp[0]][cp[1]]),
+)
+shown = int(dict(pairs)[g_fig][place])
+target = dataset.genre_names[g_fig]
+frames = {a: top10(a, by_effect[g_fig], shown) for a in SHOWN_ALPHAS}
 title = f"Test user {split.users['test'][shown]}: towards {target}"
 viz.steering_frames(frames, f"{title} (5 features by effect)").show()
 
@@ -623,7 +637,9 @@ shown_share = {a: share_of_target(t) for a, t in frames.items()}
 _nb.record("showcase_genre", target, "s")
 _nb.record("showcase_share_start", shown_share[0.0], ".1f")
 _nb.record("showcase_share_top", shown_share[SHOWN_ALPHAS[-1]], ".1f")
-paper_map = share_of_target(top10(SHOWN_ALPHAS[-1], top_features, shown))
+paper_map = share_of_target(
+    top10(SHOWN_ALPHAS[-1], maps["best characterizes"][g_fig, :5], shown)
+)
 _nb.record("showcase_share_top_paper_map", paper_map, ".1f")
 
 # %% [markdown]
