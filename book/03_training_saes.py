@@ -354,8 +354,10 @@ _nb.record("sasrec_hidden_size", d_in, "d")
 # {glue:text}`fit_eval_every` steps it measures the loss on them, and it stops when
 # {glue:text}`fit_patience` checks in a row have not improved it by {glue:text}`fit_min_gain` (or at
 # `STEPS`), keeping the weights of its best check. So no SAE trains longer than its data rewards,
-# and the same fit serves every chapter. Then we measure on held-out users' last positions (what the
-# model scores):
+# and the same fit serves every chapter. Its learning rate, batch and cap, per kind of vectors, are
+# `zoo.FITS`: `benchmarks/fit_budget.py` measured which setting reaches the held-out FVU of the
+# book's earlier fits soonest. Then we measure on held-out users' last positions (what the model
+# scores):
 #
 # - **FVU**, the fraction of variance unexplained: sum ||x - x_hat||^2 / sum ||x - mean(x)||^2;
 # - **L0**, the mean number of active features per sample;
