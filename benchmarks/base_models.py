@@ -15,13 +15,11 @@ users.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 from _measures import over_units
-from common import devices_of, knob, result_path, write_report  # benchmarks/ is on the path
+from common import devices_of, knob, options, result_path, write_report  # benchmarks/: path
 
 from recsae_lite import zoo
 from recsae_lite._nb import pick_device, seed_everything
@@ -34,12 +32,7 @@ SASREC_PLUS = {"dropout": 0.1, "max_len": 200, "training": {"lr": 1e-3, "batch_s
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, help="default: benchmarks/results/base_models.json")
-    args = parser.parse_args(argv)
+    args = options(__doc__, "base_models").parse_args(argv)
 
     device = pick_device(args.device)
     dataset_name = "ml-1m" if args.profile == "full" else "ml-100k"

@@ -14,6 +14,7 @@ depends on and where it was made (`knob`); report.CLAIMS names the fields each c
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import platform
@@ -34,6 +35,17 @@ START = time.perf_counter()  # the benchmark's wall time counts from here: impor
 def result_path(name: str, profile: str) -> Path:
     """benchmarks/results/NAME.json, or NAME-full.json for the full profile."""
     return RESULTS / (f"{name}-full.json" if profile == "full" else f"{name}.json")
+
+
+def options(doc: str, name: str, seeds=(0, 1, 2)) -> argparse.ArgumentParser:
+    """The options of a seeded benchmark `name`: --profile, --seeds, --device, --out (its
+    description: the first line of `doc`, the script's docstring). Add a script's own to it."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(seeds))
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", type=Path, help=f"default: benchmarks/results/{name}.json")
+    return parser
 
 
 def devices_of(*work) -> set[str]:

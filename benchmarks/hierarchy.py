@@ -21,14 +21,12 @@ resampled). Writes benchmarks/results/hierarchy.json.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from _measures import child_agreement, fit_settings, over_units, ratio
-from common import devices_of, knob, result_path, write_report  # benchmarks/ is on the path
+from common import devices_of, knob, options, result_path, write_report  # benchmarks/: path
 
 from recsae_lite import hierarchy, two_tower, zoo
 from recsae_lite._nb import pick_device, seed_everything
@@ -42,12 +40,7 @@ MF_SIZES = (16, 48, 192)
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, help="default: benchmarks/results/hierarchy.json")
-    args = parser.parse_args(argv)
+    args = options(__doc__, "hierarchy", seeds=(0, 1, 2, 3, 4)).parse_args(argv)
 
     device = pick_device(args.device)
     dataset_name = "ml-1m" if args.profile == "full" else "ml-100k"

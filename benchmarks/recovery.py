@@ -21,15 +21,13 @@ Writes benchmarks/results/recovery.json.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from _measures import over_units, ratio
-from common import devices_of, knob, result_path, write_report  # benchmarks/ is on the path
+from common import devices_of, knob, options, result_path, write_report  # benchmarks/: path
 
 from recsae_lite import interpret, recovery, zoo
 from recsae_lite._nb import pick_device, seed_everything
@@ -42,12 +40,7 @@ MEASURES = ["recovered", "f1", "precision", "recall", "chance f1", "agreement", 
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, help="default: benchmarks/results/recovery.json")
-    args = parser.parse_args(argv)
+    args = options(__doc__, "recovery").parse_args(argv)
 
     device = pick_device(args.device)
     hidden = 16 if args.profile == "ci" else HIDDEN

@@ -18,14 +18,12 @@ Writes benchmarks/results/sasrec_steering.json ("figures" and "knobs" are what c
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 from _measures import Resampled, TopPositions, counts_of, over_units, untrained
-from common import devices_of, knob, result_path, write_report  # benchmarks/ is on the path
+from common import devices_of, knob, options, result_path, write_report  # benchmarks/: path
 
 from recsae_lite import interpret, zoo
 from recsae_lite._nb import pick_device, seed_everything
@@ -52,12 +50,7 @@ def activations(kind: str, sae, control, x: torch.Tensor, chunk: int = 8_192):
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, help="default: benchmarks/results/sasrec_steering.json")
-    args = parser.parse_args(argv)
+    args = options(__doc__, "sasrec_steering").parse_args(argv)
 
     device = pick_device(args.device)
     dataset_name = "ml-1m" if args.profile == "full" else "ml-100k"

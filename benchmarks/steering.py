@@ -30,14 +30,12 @@ Writes benchmarks/results/steering.json ("figures" and "knobs" are what chapter 
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 from _measures import along, at_equal_levels, coverage, halves, over_units, ratio
-from common import devices_of, knob, result_path, write_report  # benchmarks/ is on the path
+from common import devices_of, knob, options, result_path, write_report  # benchmarks/: path
 
 from recsae_lite import steer, zoo
 from recsae_lite._nb import pick_device, seed_everything
@@ -115,12 +113,7 @@ def layer_one_directions(trained, genres, profile, seed, device, validation) -> 
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, help="default: benchmarks/results/steering.json")
-    args = parser.parse_args(argv)
+    args = options(__doc__, "steering").parse_args(argv)
 
     device = pick_device(args.device)
     positive = SIZES[args.profile]["strengths"]

@@ -27,14 +27,12 @@ Writes benchmarks/results/two_tower.json.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 from _measures import Resampled, fidelity_per_user, fit_settings, halves, over_units, untrained
-from common import bootstrap_interval, devices_of, knob, result_path, write_report
+from common import bootstrap_interval, devices_of, knob, options, result_path, write_report
 
 from recsae_lite import interpret, two_tower, zoo
 from recsae_lite._nb import pick_device, seed_everything
@@ -77,12 +75,7 @@ def purest(items: np.ndarray, concepts: np.ndarray, ks=(10, 50, 100)) -> np.ndar
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, help="default: benchmarks/results/two_tower.json")
-    args = parser.parse_args(argv)
+    args = options(__doc__, "two_tower").parse_args(argv)
 
     device = pick_device(args.device)
     dataset_name = "ml-1m" if args.profile == "full" else "ml-100k"

@@ -604,7 +604,7 @@ shares.round(3)
 directions = (sae.W_dec * sae.input_scale).detach()  # what z_n = 1 adds to u
 effect = output_effect(model, directions, dataset.genres)  # (F, G), top 10
 _nb.record("purity_feature_effect_share", effect[genre_feature, g], ".0%")
-top10s = recommend(model, split, held_out, 10)
+top10s = before[:, :10]  # the held-out users' unsteered top 10
 # genres some held-out user's top 10 holds none of
 absent = ~dataset.genres[top10s].any(1).all(0)
 by_effect, g_show = np.unravel_index(
