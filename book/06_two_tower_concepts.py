@@ -614,9 +614,9 @@ show_genre = dataset.genre_names[g_show]
 _nb.record("show_genre", show_genre, "s")
 _nb.record("effect_feature_share", effect[by_effect, g_show], ".0%")
 print(
-    f"{show_genre}: {effect[by_effect, g_show]:.0%} of the 10 films feature "
-    f"{by_effect} raises most; {genre}: {effect[genre_feature, g]:.0%} for "
-    f"its purity pick ({genre_feature})"
+    f"{show_genre}: {effect[by_effect, g_show]:.0%} of the 10 films that "
+    f"feature {by_effect} raises most\n{genre}: "
+    f"{effect[genre_feature, g]:.0%} for its purity pick ({genre_feature})"
 )
 user_row = held_out[np.flatnonzero(~dataset.genres[top10s, g_show].any(1))[0]]
 by_effect_peak = float(codes[:, by_effect].max())
